@@ -1,0 +1,125 @@
+// The production Engine: one LevelDB database per store through classic-level. Point
+// reads use getSync (no promise round trip: ~250k/s here against ~28k/s awaited); writes
+// go through one atomic batch, fsynced when asked; scans page through an iterator with a
+// bounded buffer; snapshots are LevelDB snapshots (reads see the data as of creation).
+import { ClassicLevel } from 'classic-level';
+import type {
+  Engine,
+  EngineSnapshot,
+  KeyRange,
+  KeyValue,
+  ScanOptions,
+  WriteBatch,
+  WriteOptions,
+} from './engine.js';
+import { checkScanOptions } from './engine.js';
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>;
+
+const bufferEncoding = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+
+/** Pairs fetched from the iterator per native call. */
+const SCAN_CHUNK_PAIRS = 1024;
+
+export interface LevelDbEngineOptions {
+  /** LevelDB block cache size. */
+  readonly cacheSizeBytes?: number;
+  /** Memtable size before it is flushed to a table file. */
+  readonly writeBufferSizeBytes?: number;
+}
+
+export class LevelDbEngine implements Engine {
+  private constructor(private readonly db: Db) {}
+
+  /** Opens (creating if missing) the database at `path`. */
+  static async open(path: string, options: LevelDbEngineOptions = {}): Promise<LevelDbEngine> {
+    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
+      ...bufferEncoding,
+      cacheSize: options.cacheSizeBytes ?? 64 * 1024 * 1024,
+      writeBufferSize: options.writeBufferSizeBytes ?? 32 * 1024 * 1024,
+    });
+    await db.open();
+    return new LevelDbEngine(db);
+  }
+
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    return this.db.getSync(key, bufferEncoding);
+  }
+
+  scan(range: KeyRange, options: ScanOptions): Promise<KeyValue[]> {
+    return scanDb(this.db, range, options, undefined);
+  }
+
+  async write(batch: WriteBatch, options: WriteOptions): Promise<void> {
+    if (batch.count === 0) return;
+    const chained = this.db.batch();
+    for (const op of batch.operations()) {
+      if (op.type === 'put') chained.put(op.key, op.value, bufferEncoding);
+      else chained.del(op.key, bufferEncoding);
+    }
+    await chained.write({ sync: options.sync });
+  }
+
+  snapshot(): EngineSnapshot {
+    const db = this.db;
+    const snap = db.snapshot();
+    let released = false;
+    const check = (): void => {
+      if (released) throw new Error('engine snapshot used after release');
+    };
+    return {
+      getSync(key) {
+        check();
+        return db.getSync(key, { ...bufferEncoding, snapshot: snap });
+      },
+      scan(range, options) {
+        check();
+        return scanDb(db, range, options, snap);
+      },
+      async release() {
+        if (released) return;
+        released = true;
+        await snap.close();
+      },
+    };
+  }
+
+  approximateSizeBytes(range: KeyRange): Promise<number> {
+    const end = range.end ?? new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    return this.db.approximateSize(range.start, end, bufferEncoding);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+async function scanDb(
+  db: Db,
+  range: KeyRange,
+  options: ScanOptions,
+  snapshot: ReturnType<Db['snapshot']> | undefined,
+): Promise<KeyValue[]> {
+  checkScanOptions(options);
+  const iterator = db.iterator({
+    ...bufferEncoding,
+    gte: range.start,
+    ...(range.end !== null ? { lt: range.end } : {}),
+    reverse: options.reverse ?? false,
+    limit: options.limit,
+    values: !options.keysOnly,
+    ...(snapshot ? { snapshot } : {}),
+  });
+  const out: KeyValue[] = [];
+  const empty = new Uint8Array(0);
+  try {
+    while (out.length < options.limit) {
+      const pairs = await iterator.nextv(Math.min(SCAN_CHUNK_PAIRS, options.limit - out.length));
+      if (pairs.length === 0) break;
+      for (const [key, value] of pairs) out.push({ key, value: options.keysOnly ? empty : (value ?? empty) });
+    }
+  } finally {
+    await iterator.close();
+  }
+  return out;
+}
