@@ -55,7 +55,7 @@ describe('Kv service over grpc-js', () => {
         regionEpoch: { confVer: 3n, version: 11n },
         peer: { id: 5n, storeId: 2n, role: metapb.PeerRole.VOTER },
         readConsistency: kvpb.ReadConsistency.LEASE,
-        deadlineMs: 250n,
+        deadlineMs: 250,
       },
       key: Buffer.from('user/1'),
     });
@@ -92,7 +92,7 @@ describe('Raft service streams over grpc-js', () => {
 
   const batch: raftpb.RaftServer['batch'] = (call) => {
     call.on('data', (frame: raftpb.RaftMessageBatch) => {
-      call.write({ batchSeq: frame.batchSeq, droppedMessageCount: 0n, isBusy: frame.messages.length > 1 });
+      call.write({ batchSeq: frame.batchSeq, droppedMessageCount: 0, isBusy: frame.messages.length > 1 });
     });
     call.on('end', () => call.end());
   };
@@ -100,14 +100,14 @@ describe('Raft service streams over grpc-js', () => {
   const snapshot: raftpb.RaftServer['snapshot'] = (call, callback) => {
     let regionId = 0n;
     let receivedSizeBytes = 0n;
-    let receivedChunkCount = 0n;
+    let receivedChunkCount = 0;
     call.on('data', (chunk: raftpb.SnapshotChunk) => {
       const payload = chunk.payload;
       if (payload?.$case === 'header') regionId = payload.header.message?.regionId ?? 0n;
       if (payload?.$case === 'data') {
         snapshotOffsets.push(payload.data.offsetBytes);
         receivedSizeBytes += BigInt(payload.data.data.length);
-        receivedChunkCount += 1n;
+        receivedChunkCount += 1;
       }
     });
     call.on('end', () => callback(null, { regionId, receivedSizeBytes, receivedChunkCount }));
@@ -147,8 +147,8 @@ describe('Raft service streams over grpc-js', () => {
     await once(stream, 'end');
 
     assert.deepStrictEqual(acks, [
-      { batchSeq: 1n, droppedMessageCount: 0n, isBusy: false },
-      { batchSeq: 2n, droppedMessageCount: 0n, isBusy: true },
+      { batchSeq: 1n, droppedMessageCount: 0, isBusy: false },
+      { batchSeq: 2n, droppedMessageCount: 0, isBusy: true },
     ]);
   });
 
@@ -173,7 +173,7 @@ describe('Raft service streams over grpc-js', () => {
       stream.end();
     });
 
-    assert.deepStrictEqual(await done, { regionId: 77n, receivedSizeBytes: 7n, receivedChunkCount: 2n });
+    assert.deepStrictEqual(await done, { regionId: 77n, receivedSizeBytes: 7n, receivedChunkCount: 2 });
     assert.deepStrictEqual(snapshotOffsets, [0n, 4n]);
   });
 });

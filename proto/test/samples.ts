@@ -117,7 +117,7 @@ const keyNotInRegion = (): errorpb.KeyNotInRegion => ({
   startKey: bytes('start'),
   endKey: bytes('end'),
 });
-const serverIsBusy = (): errorpb.ServerIsBusy => ({ reason: str('mailbox full'), backoffMs: u64() });
+const serverIsBusy = (): errorpb.ServerIsBusy => ({ reason: str('mailbox full'), backoffMs: u32() });
 const storeNotMatch = (): errorpb.StoreNotMatch => ({ requestStoreId: u64(), actualStoreId: u64() });
 const raftEntryTooLarge = (): errorpb.RaftEntryTooLarge => ({
   regionId: u64(),
@@ -166,7 +166,7 @@ const context = (readConsistency = kvpb.ReadConsistency.STALE): kvpb.Context => 
   regionEpoch: epoch(),
   peer: peer(),
   readConsistency,
-  deadlineMs: u64(),
+  deadlineMs: u32(),
   traceContext: traceContext(),
 });
 const keyError = (code = kvpb.KeyErrorCode.VALUE_TOO_LARGE): kvpb.KeyError => ({
@@ -338,12 +338,12 @@ full(raftpb.RaftMessageBatch, {
   batchSeq: u64(),
   messages: [raftMessage(), raftMessage()],
 });
-full(raftpb.BatchAck, { batchSeq: u64(), droppedMessageCount: u64(), isBusy: true });
+full(raftpb.BatchAck, { batchSeq: u64(), droppedMessageCount: u32(), isBusy: true });
 full(raftpb.SnapshotHeader, snapshotHeader());
 full(raftpb.SnapshotData, snapshotData());
 full(raftpb.SnapshotChunk, { payload: { $case: 'header', header: snapshotHeader() } }, 'header');
 full(raftpb.SnapshotChunk, { payload: { $case: 'data', data: snapshotData() } }, 'data');
-full(raftpb.SnapshotDone, { regionId: u64(), receivedSizeBytes: u64(), receivedChunkCount: u64() });
+full(raftpb.SnapshotDone, { regionId: u64(), receivedSizeBytes: u64(), receivedChunkCount: u32() });
 enumVariants(raftpb.ChecksumAlgorithm, raftpb.SnapshotHeader, (algorithm: raftpb.ChecksumAlgorithm) =>
   snapshotHeader(algorithm),
 );
@@ -430,7 +430,6 @@ const regionLocalState = (state = raftpb.PeerState.APPLYING): raftpb.RegionLocal
 });
 
 full(raftpb.StoreIdent, { clusterId: u64(), storeId: u64() });
-full(raftpb.RaftLocalState, { hardState: hardState(), lastIndex: u64() });
 full(raftpb.RaftTruncatedState, { index: u64(), term: u64() });
 full(raftpb.RaftApplyState, { appliedIndex: u64(), truncatedState: { index: u64(), term: u64() } });
 full(raftpb.RegionLocalState, regionLocalState());
@@ -491,17 +490,17 @@ const member = (): pdpb.Member => ({
 });
 const storeStats = (): pdpb.StoreStats => ({
   storeId: u64(),
-  regionCount: u64(),
-  leaderCount: u64(),
+  regionCount: u32(),
+  leaderCount: u32(),
   capacityBytes: u64(),
   availableBytes: u64(),
   usedBytes: u64(),
-  sendingSnapshotCount: u64(),
-  receivingSnapshotCount: u64(),
-  applyingSnapshotCount: u64(),
+  sendingSnapshotCount: u32(),
+  receivingSnapshotCount: u32(),
+  applyingSnapshotCount: u32(),
   isBusy: true,
   startTimeUnixMs: u64(),
-  intervalMs: u64(),
+  intervalMs: u32(),
   writtenBytes: u64(),
   writtenKeys: u64(),
   readBytes: u64(),
@@ -561,7 +560,7 @@ full(pdpb.RegionHeartbeatRequest, {
   pendingPeers: [peer()],
   approximateSizeBytes: u64(),
   approximateKeys: u64(),
-  intervalMs: u64(),
+  intervalMs: u32(),
   writtenBytes: u64(),
   writtenKeys: u64(),
   readBytes: u64(),

@@ -54,7 +54,7 @@ export interface ServerIsBusy {
   /** Why the store is busy (e.g. "raft mailbox full", "apply queue full"), for logs. */
   reason: string;
   /** How long the client should wait before retrying, in milliseconds. */
-  backoffMs: bigint;
+  backoffMs: number;
 }
 
 /** The proposal was superseded (e.g. by a leader change) and its outcome is unknown; retry it. */
@@ -488,7 +488,7 @@ export const KeyNotInRegion: MessageFns<KeyNotInRegion> = {
 };
 
 function createBaseServerIsBusy(): ServerIsBusy {
-  return { reason: "", backoffMs: 0n };
+  return { reason: "", backoffMs: 0 };
 }
 
 export const ServerIsBusy: MessageFns<ServerIsBusy> = {
@@ -496,11 +496,8 @@ export const ServerIsBusy: MessageFns<ServerIsBusy> = {
     if (message.reason !== "") {
       writer.uint32(10).string(message.reason);
     }
-    if (message.backoffMs !== 0n) {
-      if (BigInt.asUintN(64, message.backoffMs) !== message.backoffMs) {
-        throw new globalThis.Error("value provided for field message.backoffMs of type uint64 too large");
-      }
-      writer.uint32(16).uint64(message.backoffMs);
+    if (message.backoffMs !== 0) {
+      writer.uint32(16).uint32(message.backoffMs);
     }
     return writer;
   },
@@ -531,7 +528,7 @@ export const ServerIsBusy: MessageFns<ServerIsBusy> = {
               break;
             }
 
-            message.backoffMs = reader.uint64() as bigint;
+            message.backoffMs = reader.uint32();
             continue;
           }
         }
@@ -550,10 +547,10 @@ export const ServerIsBusy: MessageFns<ServerIsBusy> = {
     return {
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       backoffMs: isSet(object.backoffMs)
-        ? BigInt(object.backoffMs)
+        ? globalThis.Number(object.backoffMs)
         : isSet(object.backoff_ms)
-        ? BigInt(object.backoff_ms)
-        : 0n,
+        ? globalThis.Number(object.backoff_ms)
+        : 0,
     };
   },
 
@@ -562,8 +559,8 @@ export const ServerIsBusy: MessageFns<ServerIsBusy> = {
     if (message.reason !== "") {
       obj.reason = message.reason;
     }
-    if (message.backoffMs !== 0n) {
-      obj.backoffMs = message.backoffMs.toString();
+    if (message.backoffMs !== 0) {
+      obj.backoffMs = Math.round(message.backoffMs);
     }
     return obj;
   },
@@ -574,7 +571,7 @@ export const ServerIsBusy: MessageFns<ServerIsBusy> = {
   fromPartial<I extends Exact<DeepPartial<ServerIsBusy>, I>>(object: I): ServerIsBusy {
     const message = createBaseServerIsBusy();
     message.reason = object.reason ?? "";
-    message.backoffMs = (object.backoffMs !== undefined && object.backoffMs !== null) ? BigInt(object.backoffMs) : 0n;
+    message.backoffMs = object.backoffMs ?? 0;
     return message;
   },
 };

@@ -172,7 +172,7 @@ export interface Context {
   /** Freshness required of reads. */
   readConsistency: ReadConsistency;
   /** Time budget for the request in milliseconds from its arrival at the store; 0 means the store's default. */
-  deadlineMs: bigint;
+  deadlineMs: number;
   /** Tracing context of the caller; absent when untraced. */
   traceContext?: TraceContext | undefined;
 }
@@ -585,7 +585,7 @@ function createBaseContext(): Context {
     regionEpoch: undefined,
     peer: undefined,
     readConsistency: 0,
-    deadlineMs: 0n,
+    deadlineMs: 0,
     traceContext: undefined,
   };
 }
@@ -607,11 +607,8 @@ export const Context: MessageFns<Context> = {
     if (message.readConsistency !== 0) {
       writer.uint32(32).int32(message.readConsistency);
     }
-    if (message.deadlineMs !== 0n) {
-      if (BigInt.asUintN(64, message.deadlineMs) !== message.deadlineMs) {
-        throw new globalThis.Error("value provided for field message.deadlineMs of type uint64 too large");
-      }
-      writer.uint32(40).uint64(message.deadlineMs);
+    if (message.deadlineMs !== 0) {
+      writer.uint32(40).uint32(message.deadlineMs);
     }
     if (message.traceContext !== undefined) {
       TraceContext.encode(message.traceContext, writer.uint32(50).fork()).join();
@@ -669,7 +666,7 @@ export const Context: MessageFns<Context> = {
               break;
             }
 
-            message.deadlineMs = reader.uint64() as bigint;
+            message.deadlineMs = reader.uint32();
             continue;
           }
           case 6: {
@@ -711,10 +708,10 @@ export const Context: MessageFns<Context> = {
         ? readConsistencyFromJSON(object.read_consistency)
         : 0,
       deadlineMs: isSet(object.deadlineMs)
-        ? BigInt(object.deadlineMs)
+        ? globalThis.Number(object.deadlineMs)
         : isSet(object.deadline_ms)
-        ? BigInt(object.deadline_ms)
-        : 0n,
+        ? globalThis.Number(object.deadline_ms)
+        : 0,
       traceContext: isSet(object.traceContext)
         ? TraceContext.fromJSON(object.traceContext)
         : isSet(object.trace_context)
@@ -737,8 +734,8 @@ export const Context: MessageFns<Context> = {
     if (message.readConsistency !== 0) {
       obj.readConsistency = readConsistencyToJSON(message.readConsistency);
     }
-    if (message.deadlineMs !== 0n) {
-      obj.deadlineMs = message.deadlineMs.toString();
+    if (message.deadlineMs !== 0) {
+      obj.deadlineMs = Math.round(message.deadlineMs);
     }
     if (message.traceContext !== undefined) {
       obj.traceContext = TraceContext.toJSON(message.traceContext);
@@ -757,9 +754,7 @@ export const Context: MessageFns<Context> = {
       : undefined;
     message.peer = (object.peer !== undefined && object.peer !== null) ? Peer.fromPartial(object.peer) : undefined;
     message.readConsistency = object.readConsistency ?? 0;
-    message.deadlineMs = (object.deadlineMs !== undefined && object.deadlineMs !== null)
-      ? BigInt(object.deadlineMs)
-      : 0n;
+    message.deadlineMs = object.deadlineMs ?? 0;
     message.traceContext = (object.traceContext !== undefined && object.traceContext !== null)
       ? TraceContext.fromPartial(object.traceContext)
       : undefined;

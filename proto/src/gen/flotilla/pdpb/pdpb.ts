@@ -305,9 +305,9 @@ export interface StoreStats {
   /** The reporting store. */
   storeId: bigint;
   /** Number of regions with a peer on the store. */
-  regionCount: bigint;
+  regionCount: number;
   /** Number of those peers that are leaders. */
-  leaderCount: bigint;
+  leaderCount: number;
   /** Total disk capacity, in bytes. */
   capacityBytes: bigint;
   /** Free disk space usable by the store, in bytes. */
@@ -315,17 +315,17 @@ export interface StoreStats {
   /** Disk space used by the store's data, in bytes. */
   usedBytes: bigint;
   /** Snapshots being sent. */
-  sendingSnapshotCount: bigint;
+  sendingSnapshotCount: number;
   /** Snapshots being received. */
-  receivingSnapshotCount: bigint;
+  receivingSnapshotCount: number;
   /** Snapshots being applied. */
-  applyingSnapshotCount: bigint;
+  applyingSnapshotCount: number;
   /** The store is shedding load. */
   isBusy: boolean;
   /** When the store process started, in Unix milliseconds (detects restarts). */
   startTimeUnixMs: bigint;
   /** Length of the period the traffic counters below cover, in milliseconds. */
-  intervalMs: bigint;
+  intervalMs: number;
   /** Bytes written by client requests during the interval. */
   writtenBytes: bigint;
   /** Keys written by client requests during the interval. */
@@ -431,7 +431,7 @@ export interface RegionHeartbeatRequest {
   /** Estimated number of keys in the region. */
   approximateKeys: bigint;
   /** Length of the period the traffic counters below cover, in milliseconds. */
-  intervalMs: bigint;
+  intervalMs: number;
   /** Bytes written to the region during the interval. */
   writtenBytes: bigint;
   /** Keys written to the region during the interval. */
@@ -1858,17 +1858,17 @@ export const PutStoreResponse: MessageFns<PutStoreResponse> = {
 function createBaseStoreStats(): StoreStats {
   return {
     storeId: 0n,
-    regionCount: 0n,
-    leaderCount: 0n,
+    regionCount: 0,
+    leaderCount: 0,
     capacityBytes: 0n,
     availableBytes: 0n,
     usedBytes: 0n,
-    sendingSnapshotCount: 0n,
-    receivingSnapshotCount: 0n,
-    applyingSnapshotCount: 0n,
+    sendingSnapshotCount: 0,
+    receivingSnapshotCount: 0,
+    applyingSnapshotCount: 0,
     isBusy: false,
     startTimeUnixMs: 0n,
-    intervalMs: 0n,
+    intervalMs: 0,
     writtenBytes: 0n,
     writtenKeys: 0n,
     readBytes: 0n,
@@ -1884,17 +1884,11 @@ export const StoreStats: MessageFns<StoreStats> = {
       }
       writer.uint32(8).uint64(message.storeId);
     }
-    if (message.regionCount !== 0n) {
-      if (BigInt.asUintN(64, message.regionCount) !== message.regionCount) {
-        throw new globalThis.Error("value provided for field message.regionCount of type uint64 too large");
-      }
-      writer.uint32(16).uint64(message.regionCount);
+    if (message.regionCount !== 0) {
+      writer.uint32(16).uint32(message.regionCount);
     }
-    if (message.leaderCount !== 0n) {
-      if (BigInt.asUintN(64, message.leaderCount) !== message.leaderCount) {
-        throw new globalThis.Error("value provided for field message.leaderCount of type uint64 too large");
-      }
-      writer.uint32(24).uint64(message.leaderCount);
+    if (message.leaderCount !== 0) {
+      writer.uint32(24).uint32(message.leaderCount);
     }
     if (message.capacityBytes !== 0n) {
       if (BigInt.asUintN(64, message.capacityBytes) !== message.capacityBytes) {
@@ -1914,23 +1908,14 @@ export const StoreStats: MessageFns<StoreStats> = {
       }
       writer.uint32(48).uint64(message.usedBytes);
     }
-    if (message.sendingSnapshotCount !== 0n) {
-      if (BigInt.asUintN(64, message.sendingSnapshotCount) !== message.sendingSnapshotCount) {
-        throw new globalThis.Error("value provided for field message.sendingSnapshotCount of type uint64 too large");
-      }
-      writer.uint32(56).uint64(message.sendingSnapshotCount);
+    if (message.sendingSnapshotCount !== 0) {
+      writer.uint32(56).uint32(message.sendingSnapshotCount);
     }
-    if (message.receivingSnapshotCount !== 0n) {
-      if (BigInt.asUintN(64, message.receivingSnapshotCount) !== message.receivingSnapshotCount) {
-        throw new globalThis.Error("value provided for field message.receivingSnapshotCount of type uint64 too large");
-      }
-      writer.uint32(64).uint64(message.receivingSnapshotCount);
+    if (message.receivingSnapshotCount !== 0) {
+      writer.uint32(64).uint32(message.receivingSnapshotCount);
     }
-    if (message.applyingSnapshotCount !== 0n) {
-      if (BigInt.asUintN(64, message.applyingSnapshotCount) !== message.applyingSnapshotCount) {
-        throw new globalThis.Error("value provided for field message.applyingSnapshotCount of type uint64 too large");
-      }
-      writer.uint32(72).uint64(message.applyingSnapshotCount);
+    if (message.applyingSnapshotCount !== 0) {
+      writer.uint32(72).uint32(message.applyingSnapshotCount);
     }
     if (message.isBusy !== false) {
       writer.uint32(80).bool(message.isBusy);
@@ -1941,11 +1926,8 @@ export const StoreStats: MessageFns<StoreStats> = {
       }
       writer.uint32(88).uint64(message.startTimeUnixMs);
     }
-    if (message.intervalMs !== 0n) {
-      if (BigInt.asUintN(64, message.intervalMs) !== message.intervalMs) {
-        throw new globalThis.Error("value provided for field message.intervalMs of type uint64 too large");
-      }
-      writer.uint32(96).uint64(message.intervalMs);
+    if (message.intervalMs !== 0) {
+      writer.uint32(96).uint32(message.intervalMs);
     }
     if (message.writtenBytes !== 0n) {
       if (BigInt.asUintN(64, message.writtenBytes) !== message.writtenBytes) {
@@ -2000,7 +1982,7 @@ export const StoreStats: MessageFns<StoreStats> = {
               break;
             }
 
-            message.regionCount = reader.uint64() as bigint;
+            message.regionCount = reader.uint32();
             continue;
           }
           case 3: {
@@ -2008,7 +1990,7 @@ export const StoreStats: MessageFns<StoreStats> = {
               break;
             }
 
-            message.leaderCount = reader.uint64() as bigint;
+            message.leaderCount = reader.uint32();
             continue;
           }
           case 4: {
@@ -2040,7 +2022,7 @@ export const StoreStats: MessageFns<StoreStats> = {
               break;
             }
 
-            message.sendingSnapshotCount = reader.uint64() as bigint;
+            message.sendingSnapshotCount = reader.uint32();
             continue;
           }
           case 8: {
@@ -2048,7 +2030,7 @@ export const StoreStats: MessageFns<StoreStats> = {
               break;
             }
 
-            message.receivingSnapshotCount = reader.uint64() as bigint;
+            message.receivingSnapshotCount = reader.uint32();
             continue;
           }
           case 9: {
@@ -2056,7 +2038,7 @@ export const StoreStats: MessageFns<StoreStats> = {
               break;
             }
 
-            message.applyingSnapshotCount = reader.uint64() as bigint;
+            message.applyingSnapshotCount = reader.uint32();
             continue;
           }
           case 10: {
@@ -2080,7 +2062,7 @@ export const StoreStats: MessageFns<StoreStats> = {
               break;
             }
 
-            message.intervalMs = reader.uint64() as bigint;
+            message.intervalMs = reader.uint32();
             continue;
           }
           case 13: {
@@ -2131,15 +2113,15 @@ export const StoreStats: MessageFns<StoreStats> = {
     return {
       storeId: isSet(object.storeId) ? BigInt(object.storeId) : isSet(object.store_id) ? BigInt(object.store_id) : 0n,
       regionCount: isSet(object.regionCount)
-        ? BigInt(object.regionCount)
+        ? globalThis.Number(object.regionCount)
         : isSet(object.region_count)
-        ? BigInt(object.region_count)
-        : 0n,
+        ? globalThis.Number(object.region_count)
+        : 0,
       leaderCount: isSet(object.leaderCount)
-        ? BigInt(object.leaderCount)
+        ? globalThis.Number(object.leaderCount)
         : isSet(object.leader_count)
-        ? BigInt(object.leader_count)
-        : 0n,
+        ? globalThis.Number(object.leader_count)
+        : 0,
       capacityBytes: isSet(object.capacityBytes)
         ? BigInt(object.capacityBytes)
         : isSet(object.capacity_bytes)
@@ -2156,20 +2138,20 @@ export const StoreStats: MessageFns<StoreStats> = {
         ? BigInt(object.used_bytes)
         : 0n,
       sendingSnapshotCount: isSet(object.sendingSnapshotCount)
-        ? BigInt(object.sendingSnapshotCount)
+        ? globalThis.Number(object.sendingSnapshotCount)
         : isSet(object.sending_snapshot_count)
-        ? BigInt(object.sending_snapshot_count)
-        : 0n,
+        ? globalThis.Number(object.sending_snapshot_count)
+        : 0,
       receivingSnapshotCount: isSet(object.receivingSnapshotCount)
-        ? BigInt(object.receivingSnapshotCount)
+        ? globalThis.Number(object.receivingSnapshotCount)
         : isSet(object.receiving_snapshot_count)
-        ? BigInt(object.receiving_snapshot_count)
-        : 0n,
+        ? globalThis.Number(object.receiving_snapshot_count)
+        : 0,
       applyingSnapshotCount: isSet(object.applyingSnapshotCount)
-        ? BigInt(object.applyingSnapshotCount)
+        ? globalThis.Number(object.applyingSnapshotCount)
         : isSet(object.applying_snapshot_count)
-        ? BigInt(object.applying_snapshot_count)
-        : 0n,
+        ? globalThis.Number(object.applying_snapshot_count)
+        : 0,
       isBusy: isSet(object.isBusy)
         ? globalThis.Boolean(object.isBusy)
         : isSet(object.is_busy)
@@ -2181,10 +2163,10 @@ export const StoreStats: MessageFns<StoreStats> = {
         ? BigInt(object.start_time_unix_ms)
         : 0n,
       intervalMs: isSet(object.intervalMs)
-        ? BigInt(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
         : isSet(object.interval_ms)
-        ? BigInt(object.interval_ms)
-        : 0n,
+        ? globalThis.Number(object.interval_ms)
+        : 0,
       writtenBytes: isSet(object.writtenBytes)
         ? BigInt(object.writtenBytes)
         : isSet(object.written_bytes)
@@ -2213,11 +2195,11 @@ export const StoreStats: MessageFns<StoreStats> = {
     if (message.storeId !== 0n) {
       obj.storeId = message.storeId.toString();
     }
-    if (message.regionCount !== 0n) {
-      obj.regionCount = message.regionCount.toString();
+    if (message.regionCount !== 0) {
+      obj.regionCount = Math.round(message.regionCount);
     }
-    if (message.leaderCount !== 0n) {
-      obj.leaderCount = message.leaderCount.toString();
+    if (message.leaderCount !== 0) {
+      obj.leaderCount = Math.round(message.leaderCount);
     }
     if (message.capacityBytes !== 0n) {
       obj.capacityBytes = message.capacityBytes.toString();
@@ -2228,14 +2210,14 @@ export const StoreStats: MessageFns<StoreStats> = {
     if (message.usedBytes !== 0n) {
       obj.usedBytes = message.usedBytes.toString();
     }
-    if (message.sendingSnapshotCount !== 0n) {
-      obj.sendingSnapshotCount = message.sendingSnapshotCount.toString();
+    if (message.sendingSnapshotCount !== 0) {
+      obj.sendingSnapshotCount = Math.round(message.sendingSnapshotCount);
     }
-    if (message.receivingSnapshotCount !== 0n) {
-      obj.receivingSnapshotCount = message.receivingSnapshotCount.toString();
+    if (message.receivingSnapshotCount !== 0) {
+      obj.receivingSnapshotCount = Math.round(message.receivingSnapshotCount);
     }
-    if (message.applyingSnapshotCount !== 0n) {
-      obj.applyingSnapshotCount = message.applyingSnapshotCount.toString();
+    if (message.applyingSnapshotCount !== 0) {
+      obj.applyingSnapshotCount = Math.round(message.applyingSnapshotCount);
     }
     if (message.isBusy !== false) {
       obj.isBusy = message.isBusy;
@@ -2243,8 +2225,8 @@ export const StoreStats: MessageFns<StoreStats> = {
     if (message.startTimeUnixMs !== 0n) {
       obj.startTimeUnixMs = message.startTimeUnixMs.toString();
     }
-    if (message.intervalMs !== 0n) {
-      obj.intervalMs = message.intervalMs.toString();
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
     }
     if (message.writtenBytes !== 0n) {
       obj.writtenBytes = message.writtenBytes.toString();
@@ -2267,12 +2249,8 @@ export const StoreStats: MessageFns<StoreStats> = {
   fromPartial<I extends Exact<DeepPartial<StoreStats>, I>>(object: I): StoreStats {
     const message = createBaseStoreStats();
     message.storeId = (object.storeId !== undefined && object.storeId !== null) ? BigInt(object.storeId) : 0n;
-    message.regionCount = (object.regionCount !== undefined && object.regionCount !== null)
-      ? BigInt(object.regionCount)
-      : 0n;
-    message.leaderCount = (object.leaderCount !== undefined && object.leaderCount !== null)
-      ? BigInt(object.leaderCount)
-      : 0n;
+    message.regionCount = object.regionCount ?? 0;
+    message.leaderCount = object.leaderCount ?? 0;
     message.capacityBytes = (object.capacityBytes !== undefined && object.capacityBytes !== null)
       ? BigInt(object.capacityBytes)
       : 0n;
@@ -2280,24 +2258,14 @@ export const StoreStats: MessageFns<StoreStats> = {
       ? BigInt(object.availableBytes)
       : 0n;
     message.usedBytes = (object.usedBytes !== undefined && object.usedBytes !== null) ? BigInt(object.usedBytes) : 0n;
-    message.sendingSnapshotCount = (object.sendingSnapshotCount !== undefined && object.sendingSnapshotCount !== null)
-      ? BigInt(object.sendingSnapshotCount)
-      : 0n;
-    message.receivingSnapshotCount =
-      (object.receivingSnapshotCount !== undefined && object.receivingSnapshotCount !== null)
-        ? BigInt(object.receivingSnapshotCount)
-        : 0n;
-    message.applyingSnapshotCount =
-      (object.applyingSnapshotCount !== undefined && object.applyingSnapshotCount !== null)
-        ? BigInt(object.applyingSnapshotCount)
-        : 0n;
+    message.sendingSnapshotCount = object.sendingSnapshotCount ?? 0;
+    message.receivingSnapshotCount = object.receivingSnapshotCount ?? 0;
+    message.applyingSnapshotCount = object.applyingSnapshotCount ?? 0;
     message.isBusy = object.isBusy ?? false;
     message.startTimeUnixMs = (object.startTimeUnixMs !== undefined && object.startTimeUnixMs !== null)
       ? BigInt(object.startTimeUnixMs)
       : 0n;
-    message.intervalMs = (object.intervalMs !== undefined && object.intervalMs !== null)
-      ? BigInt(object.intervalMs)
-      : 0n;
+    message.intervalMs = object.intervalMs ?? 0;
     message.writtenBytes = (object.writtenBytes !== undefined && object.writtenBytes !== null)
       ? BigInt(object.writtenBytes)
       : 0n;
@@ -2939,7 +2907,7 @@ function createBaseRegionHeartbeatRequest(): RegionHeartbeatRequest {
     pendingPeers: [],
     approximateSizeBytes: 0n,
     approximateKeys: 0n,
-    intervalMs: 0n,
+    intervalMs: 0,
     writtenBytes: 0n,
     writtenKeys: 0n,
     readBytes: 0n,
@@ -2982,11 +2950,8 @@ export const RegionHeartbeatRequest: MessageFns<RegionHeartbeatRequest> = {
       }
       writer.uint32(64).uint64(message.approximateKeys);
     }
-    if (message.intervalMs !== 0n) {
-      if (BigInt.asUintN(64, message.intervalMs) !== message.intervalMs) {
-        throw new globalThis.Error("value provided for field message.intervalMs of type uint64 too large");
-      }
-      writer.uint32(72).uint64(message.intervalMs);
+    if (message.intervalMs !== 0) {
+      writer.uint32(72).uint32(message.intervalMs);
     }
     if (message.writtenBytes !== 0n) {
       if (BigInt.asUintN(64, message.writtenBytes) !== message.writtenBytes) {
@@ -3097,7 +3062,7 @@ export const RegionHeartbeatRequest: MessageFns<RegionHeartbeatRequest> = {
               break;
             }
 
-            message.intervalMs = reader.uint64() as bigint;
+            message.intervalMs = reader.uint32();
             continue;
           }
           case 10: {
@@ -3171,10 +3136,10 @@ export const RegionHeartbeatRequest: MessageFns<RegionHeartbeatRequest> = {
         ? BigInt(object.approximate_keys)
         : 0n,
       intervalMs: isSet(object.intervalMs)
-        ? BigInt(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
         : isSet(object.interval_ms)
-        ? BigInt(object.interval_ms)
-        : 0n,
+        ? globalThis.Number(object.interval_ms)
+        : 0,
       writtenBytes: isSet(object.writtenBytes)
         ? BigInt(object.writtenBytes)
         : isSet(object.written_bytes)
@@ -3224,8 +3189,8 @@ export const RegionHeartbeatRequest: MessageFns<RegionHeartbeatRequest> = {
     if (message.approximateKeys !== 0n) {
       obj.approximateKeys = message.approximateKeys.toString();
     }
-    if (message.intervalMs !== 0n) {
-      obj.intervalMs = message.intervalMs.toString();
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
     }
     if (message.writtenBytes !== 0n) {
       obj.writtenBytes = message.writtenBytes.toString();
@@ -3265,9 +3230,7 @@ export const RegionHeartbeatRequest: MessageFns<RegionHeartbeatRequest> = {
     message.approximateKeys = (object.approximateKeys !== undefined && object.approximateKeys !== null)
       ? BigInt(object.approximateKeys)
       : 0n;
-    message.intervalMs = (object.intervalMs !== undefined && object.intervalMs !== null)
-      ? BigInt(object.intervalMs)
-      : 0n;
+    message.intervalMs = object.intervalMs ?? 0;
     message.writtenBytes = (object.writtenBytes !== undefined && object.writtenBytes !== null)
       ? BigInt(object.writtenBytes)
       : 0n;

@@ -41,7 +41,7 @@ export const protobufFileName = "flotilla/raftpb/raftpb.proto";
 export enum EntryType {
   /** NORMAL - 'normal': data is an encoded RaftCommand, or empty for the leader's no-op. */
   NORMAL = 0,
-  /** CONF_CHANGE - 'confChange': data is an encoded ConfChange. */
+  /** CONF_CHANGE - 'confChange': data is a ConfChange in the core's own encoding (raft/src/conf-change-codec.ts). */
   CONF_CHANGE = 1,
   UNRECOGNIZED = -1,
 }
@@ -521,7 +521,10 @@ export interface ConfChangeSingle {
   nodeId: bigint;
 }
 
-/** A membership change applied as one step; an empty changes list leaves a joint configuration. */
+/**
+ * A membership change applied as one step; an empty changes list leaves a joint configuration.
+ * Wire/JSON form of the core's ConfChange (admin tools, debugging); log entries use the core's codec.
+ */
 export interface ConfChange {
   /** Simple or joint protocol. */
   transition: ConfChangeTransition;
@@ -609,7 +612,7 @@ export interface BatchAck {
   /** The highest batch_seq whose messages were handed to their regions. */
   batchSeq: bigint;
   /** Messages of the acknowledged batches that were dropped (unknown region, full mailbox). */
-  droppedMessageCount: bigint;
+  droppedMessageCount: number;
   /** The receiver is shedding load; the sender should slow down. */
   isBusy: boolean;
 }
@@ -661,7 +664,7 @@ export interface SnapshotDone {
   /** Bytes of data received (equals the header's total_size_bytes on success). */
   receivedSizeBytes: bigint;
   /** Number of data chunks received. */
-  receivedChunkCount: bigint;
+  receivedChunkCount: number;
 }
 
 /** Who proposed a command and against which region state, checked again at apply time. */
@@ -827,16 +830,6 @@ export interface StoreIdent {
   clusterId: bigint;
   /** The store's id. */
   storeId: bigint;
-}
-
-/** A region's persisted Raft log state. */
-export interface RaftLocalState {
-  /** The persisted hard state. */
-  hardState?:
-    | HardState
-    | undefined;
-  /** Index of the last entry in the log. */
-  lastIndex: bigint;
 }
 
 /** The last entry discarded by log compaction. */
@@ -2471,7 +2464,7 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
 };
 
 function createBaseBatchAck(): BatchAck {
-  return { batchSeq: 0n, droppedMessageCount: 0n, isBusy: false };
+  return { batchSeq: 0n, droppedMessageCount: 0, isBusy: false };
 }
 
 export const BatchAck: MessageFns<BatchAck> = {
@@ -2482,11 +2475,8 @@ export const BatchAck: MessageFns<BatchAck> = {
       }
       writer.uint32(8).uint64(message.batchSeq);
     }
-    if (message.droppedMessageCount !== 0n) {
-      if (BigInt.asUintN(64, message.droppedMessageCount) !== message.droppedMessageCount) {
-        throw new globalThis.Error("value provided for field message.droppedMessageCount of type uint64 too large");
-      }
-      writer.uint32(16).uint64(message.droppedMessageCount);
+    if (message.droppedMessageCount !== 0) {
+      writer.uint32(16).uint32(message.droppedMessageCount);
     }
     if (message.isBusy !== false) {
       writer.uint32(24).bool(message.isBusy);
@@ -2520,7 +2510,7 @@ export const BatchAck: MessageFns<BatchAck> = {
               break;
             }
 
-            message.droppedMessageCount = reader.uint64() as bigint;
+            message.droppedMessageCount = reader.uint32();
             continue;
           }
           case 3: {
@@ -2551,10 +2541,10 @@ export const BatchAck: MessageFns<BatchAck> = {
         ? BigInt(object.batch_seq)
         : 0n,
       droppedMessageCount: isSet(object.droppedMessageCount)
-        ? BigInt(object.droppedMessageCount)
+        ? globalThis.Number(object.droppedMessageCount)
         : isSet(object.dropped_message_count)
-        ? BigInt(object.dropped_message_count)
-        : 0n,
+        ? globalThis.Number(object.dropped_message_count)
+        : 0,
       isBusy: isSet(object.isBusy)
         ? globalThis.Boolean(object.isBusy)
         : isSet(object.is_busy)
@@ -2568,8 +2558,8 @@ export const BatchAck: MessageFns<BatchAck> = {
     if (message.batchSeq !== 0n) {
       obj.batchSeq = message.batchSeq.toString();
     }
-    if (message.droppedMessageCount !== 0n) {
-      obj.droppedMessageCount = message.droppedMessageCount.toString();
+    if (message.droppedMessageCount !== 0) {
+      obj.droppedMessageCount = Math.round(message.droppedMessageCount);
     }
     if (message.isBusy !== false) {
       obj.isBusy = message.isBusy;
@@ -2583,9 +2573,7 @@ export const BatchAck: MessageFns<BatchAck> = {
   fromPartial<I extends Exact<DeepPartial<BatchAck>, I>>(object: I): BatchAck {
     const message = createBaseBatchAck();
     message.batchSeq = (object.batchSeq !== undefined && object.batchSeq !== null) ? BigInt(object.batchSeq) : 0n;
-    message.droppedMessageCount = (object.droppedMessageCount !== undefined && object.droppedMessageCount !== null)
-      ? BigInt(object.droppedMessageCount)
-      : 0n;
+    message.droppedMessageCount = object.droppedMessageCount ?? 0;
     message.isBusy = object.isBusy ?? false;
     return message;
   },
@@ -2944,7 +2932,7 @@ export const SnapshotChunk: MessageFns<SnapshotChunk> = {
 };
 
 function createBaseSnapshotDone(): SnapshotDone {
-  return { regionId: 0n, receivedSizeBytes: 0n, receivedChunkCount: 0n };
+  return { regionId: 0n, receivedSizeBytes: 0n, receivedChunkCount: 0 };
 }
 
 export const SnapshotDone: MessageFns<SnapshotDone> = {
@@ -2961,11 +2949,8 @@ export const SnapshotDone: MessageFns<SnapshotDone> = {
       }
       writer.uint32(16).uint64(message.receivedSizeBytes);
     }
-    if (message.receivedChunkCount !== 0n) {
-      if (BigInt.asUintN(64, message.receivedChunkCount) !== message.receivedChunkCount) {
-        throw new globalThis.Error("value provided for field message.receivedChunkCount of type uint64 too large");
-      }
-      writer.uint32(24).uint64(message.receivedChunkCount);
+    if (message.receivedChunkCount !== 0) {
+      writer.uint32(24).uint32(message.receivedChunkCount);
     }
     return writer;
   },
@@ -3004,7 +2989,7 @@ export const SnapshotDone: MessageFns<SnapshotDone> = {
               break;
             }
 
-            message.receivedChunkCount = reader.uint64() as bigint;
+            message.receivedChunkCount = reader.uint32();
             continue;
           }
         }
@@ -3032,10 +3017,10 @@ export const SnapshotDone: MessageFns<SnapshotDone> = {
         ? BigInt(object.received_size_bytes)
         : 0n,
       receivedChunkCount: isSet(object.receivedChunkCount)
-        ? BigInt(object.receivedChunkCount)
+        ? globalThis.Number(object.receivedChunkCount)
         : isSet(object.received_chunk_count)
-        ? BigInt(object.received_chunk_count)
-        : 0n,
+        ? globalThis.Number(object.received_chunk_count)
+        : 0,
     };
   },
 
@@ -3047,8 +3032,8 @@ export const SnapshotDone: MessageFns<SnapshotDone> = {
     if (message.receivedSizeBytes !== 0n) {
       obj.receivedSizeBytes = message.receivedSizeBytes.toString();
     }
-    if (message.receivedChunkCount !== 0n) {
-      obj.receivedChunkCount = message.receivedChunkCount.toString();
+    if (message.receivedChunkCount !== 0) {
+      obj.receivedChunkCount = Math.round(message.receivedChunkCount);
     }
     return obj;
   },
@@ -3062,9 +3047,7 @@ export const SnapshotDone: MessageFns<SnapshotDone> = {
     message.receivedSizeBytes = (object.receivedSizeBytes !== undefined && object.receivedSizeBytes !== null)
       ? BigInt(object.receivedSizeBytes)
       : 0n;
-    message.receivedChunkCount = (object.receivedChunkCount !== undefined && object.receivedChunkCount !== null)
-      ? BigInt(object.receivedChunkCount)
-      : 0n;
+    message.receivedChunkCount = object.receivedChunkCount ?? 0;
     return message;
   },
 };
@@ -4709,104 +4692,6 @@ export const StoreIdent: MessageFns<StoreIdent> = {
     const message = createBaseStoreIdent();
     message.clusterId = (object.clusterId !== undefined && object.clusterId !== null) ? BigInt(object.clusterId) : 0n;
     message.storeId = (object.storeId !== undefined && object.storeId !== null) ? BigInt(object.storeId) : 0n;
-    return message;
-  },
-};
-
-function createBaseRaftLocalState(): RaftLocalState {
-  return { hardState: undefined, lastIndex: 0n };
-}
-
-export const RaftLocalState: MessageFns<RaftLocalState> = {
-  encode(message: RaftLocalState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.hardState !== undefined) {
-      HardState.encode(message.hardState, writer.uint32(10).fork()).join();
-    }
-    if (message.lastIndex !== 0n) {
-      if (BigInt.asUintN(64, message.lastIndex) !== message.lastIndex) {
-        throw new globalThis.Error("value provided for field message.lastIndex of type uint64 too large");
-      }
-      writer.uint32(16).uint64(message.lastIndex);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): RaftLocalState {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRaftLocalState();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.hardState = HardState.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.lastIndex = reader.uint64() as bigint;
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): RaftLocalState {
-    return {
-      hardState: isSet(object.hardState)
-        ? HardState.fromJSON(object.hardState)
-        : isSet(object.hard_state)
-        ? HardState.fromJSON(object.hard_state)
-        : undefined,
-      lastIndex: isSet(object.lastIndex)
-        ? BigInt(object.lastIndex)
-        : isSet(object.last_index)
-        ? BigInt(object.last_index)
-        : 0n,
-    };
-  },
-
-  toJSON(message: RaftLocalState): unknown {
-    const obj: any = {};
-    if (message.hardState !== undefined) {
-      obj.hardState = HardState.toJSON(message.hardState);
-    }
-    if (message.lastIndex !== 0n) {
-      obj.lastIndex = message.lastIndex.toString();
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<RaftLocalState>, I>>(base?: I): RaftLocalState {
-    return RaftLocalState.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<RaftLocalState>, I>>(object: I): RaftLocalState {
-    const message = createBaseRaftLocalState();
-    message.hardState = (object.hardState !== undefined && object.hardState !== null)
-      ? HardState.fromPartial(object.hardState)
-      : undefined;
-    message.lastIndex = (object.lastIndex !== undefined && object.lastIndex !== null) ? BigInt(object.lastIndex) : 0n;
     return message;
   },
 };
