@@ -1,0 +1,178 @@
+// Command line of the simulator (npm run sim -- ...):
+//   --seed N          replay one seed exactly and print its summary (--verbose: the event trace)
+//   --seeds N         run N seeds starting at --from (default 1), in --workers processes
+//   --ticks N         ticks of the fault phase (default 1500; the settle phase comes on top)
+// Any failure prints the seed and the command that replays it, and the exit status is 1.
+import { fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { defaultSimOptions, runSimulation } from './cluster-sim.js';
+import type { SimResult } from './cluster-sim.js';
+
+interface CliArgs {
+  seed: number | null;
+  seeds: number;
+  from: number;
+  faultTicks: number;
+  verbose: boolean;
+  workers: number;
+}
+
+interface WorkerTask {
+  readonly seeds: readonly number[];
+  readonly faultTicks: number;
+}
+
+/** Bound on seeds in one batch run. */
+const seedsMax = 10_000_000;
+const workersMax = 16;
+const progressIntervalMs = 2000;
+/** Marks a child process that runs a shard of seeds for runMany. */
+const workerFlag = '--worker-shard';
+
+function parseArgs(argv: readonly string[]): CliArgs {
+  const args: CliArgs = {
+    seed: null,
+    seeds: 0,
+    from: 1,
+    faultTicks: defaultSimOptions.faultTicks,
+    verbose: false,
+    workers: Math.min(availableParallelism(), workersMax),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): number => {
+      const text = argv[++i];
+      const parsed = Number(text);
+      if (text === undefined || !Number.isSafeInteger(parsed) || parsed < 0) {
+        throw new Error(`${flag} needs a non-negative integer, got ${text}`);
+      }
+      return parsed;
+    };
+    if (flag === '--seed') args.seed = value();
+    else if (flag === '--seeds') args.seeds = Math.min(value(), seedsMax);
+    else if (flag === '--from') args.from = value();
+    else if (flag === '--ticks') args.faultTicks = Math.max(1, value());
+    else if (flag === '--workers') args.workers = Math.max(1, Math.min(value(), workersMax));
+    else if (flag === '--verbose') args.verbose = true;
+    else
+      throw new Error(
+        `unknown argument ${flag} (use --seed N | --seeds N [--from N] [--ticks N] [--workers N] [--verbose])`,
+      );
+  }
+  if (args.seed === null && args.seeds === 0) args.seed = 1;
+  return args;
+}
+
+function replayCommand(seed: number, faultTicks: number): string {
+  const ticks = faultTicks === defaultSimOptions.faultTicks ? '' : ` --ticks ${faultTicks}`;
+  return `npm run sim -- --seed ${seed}${ticks}`;
+}
+
+function printFailure(result: SimResult, faultTicks: number): void {
+  const failure = result.failure;
+  if (failure === null) return;
+  console.log(`FAIL seed ${result.seed} (${failure.kind} at tick ${failure.tick}): ${failure.message}`);
+  console.log(`  replay: ${replayCommand(result.seed, faultTicks)} --verbose`);
+}
+
+function runOne(args: CliArgs, seed: number): number {
+  const result = runSimulation({
+    ...defaultSimOptions,
+    seed,
+    faultTicks: args.faultTicks,
+    traceSink: args.verbose ? (line) => console.log(line) : null,
+  });
+  const s = result.summary;
+  console.log(`seed ${seed}: ${result.failure === null ? 'ok' : 'FAILED'}`);
+  console.log(
+    `  ticks ${s.ticks}, leaders elected ${s.leadersElected}, entries committed ${s.entriesCommitted}`,
+  );
+  console.log(
+    `  snapshots sent ${s.snapshotsSent} (installed ${s.snapshotsInstalled}), conf changes ${s.confChangesApplied} applied / ${s.confChangesProposed} proposed, leader transfers ${s.leaderTransfers}`,
+  );
+  console.log(
+    `  crashes ${s.crashes}, faults ${s.faultsFired}, messages ${s.messagesSent} sent / ${s.messagesDropped} dropped, disk syncs ${s.diskSyncs}`,
+  );
+  console.log(
+    `  ops checked ${s.opsChecked} (puts ${s.putsOk} ok + ${s.putsUnknown} unknown, reads ${s.readsSafe} safe + ${s.readsLease} lease; ${s.readsStale} stale reads unchecked): ${s.linearizability}`,
+  );
+  console.log(
+    `  invariant checks ${s.invariantChecks}, trace events ${s.traceEvents}, trace digest ${s.traceDigest}`,
+  );
+  printFailure(result, args.faultTicks);
+  return result.failure === null ? 0 : 1;
+}
+
+async function runMany(args: CliArgs): Promise<number> {
+  const seeds = Array.from({ length: args.seeds }, (_, i) => args.from + i);
+  const workerCount = Math.min(args.workers, seeds.length);
+  const started = Date.now();
+  let done = 0;
+  let lastProgress = started;
+  const failures: SimResult[] = [];
+  const onResult = (result: SimResult): void => {
+    done++;
+    if (result.failure !== null) {
+      failures.push(result);
+      printFailure(result, args.faultTicks);
+    }
+    const now = Date.now();
+    if (now - lastProgress >= progressIntervalMs || done === seeds.length) {
+      lastProgress = now;
+      const rate = (done / Math.max(now - started, 1)) * 1000;
+      console.log(`${done}/${seeds.length} seeds, ${failures.length} failed, ${rate.toFixed(1)} seeds/s`);
+    }
+  };
+  const shards = Array.from({ length: workerCount }, (_, w) => seeds.filter((_, i) => i % workerCount === w));
+  await Promise.all(shards.map((shard) => runShard({ seeds: shard, faultTicks: args.faultTicks }, onResult)));
+  const seconds = (Date.now() - started) / 1000;
+  console.log(
+    `ran ${done} seeds (${args.from}..${args.from + args.seeds - 1}) in ${seconds.toFixed(1)} s with ${workerCount} workers`,
+  );
+  if (failures.length === 0) {
+    console.log('all seeds passed');
+    return 0;
+  }
+  failures.sort((a, b) => a.seed - b.seed);
+  console.log(`${failures.length} failing seed(s): ${failures.map((f) => f.seed).join(' ')}`);
+  for (const failure of failures.slice(0, 20))
+    console.log(`  ${replayCommand(failure.seed, args.faultTicks)}`);
+  return 1;
+}
+
+function runShard(task: WorkerTask, onResult: (result: SimResult) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // A child process with the parent's flags (they load tsx); worker threads would not get the loader.
+    const child = fork(fileURLToPath(import.meta.url), [workerFlag, JSON.stringify(task)], {
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (result: SimResult) => onResult(result));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
+  });
+}
+
+function workerMain(task: WorkerTask): void {
+  for (const seed of task.seeds) {
+    const result = runSimulation({ ...defaultSimOptions, seed, faultTicks: task.faultTicks });
+    process.send?.(result);
+  }
+  process.disconnect?.();
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === workerFlag) {
+  workerMain(JSON.parse(argv[1] ?? '{}') as WorkerTask);
+} else {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  }
+  if (args.seed !== null && args.seeds === 0) process.exit(runOne(args, args.seed));
+  process.exit(await runMany(args));
+}

@@ -1,0 +1,265 @@
+// The simulator's own tests: its checkers catch what they must (forged violations, known
+// non-linearizable histories), a seed replays exactly, and a smoke run of many seeds passes.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Entry } from '../../../raft/src/index.js';
+import { InvariantViolation, SafetyChecker } from './checkers.js';
+import type { LogView } from './checkers.js';
+import { defaultSimOptions, runSimulation } from './cluster-sim.js';
+import { checkHistory, checkRegister } from './linearizability.js';
+import type { KvOperation } from './linearizability.js';
+import { SimNetwork } from './network.js';
+import { SimRandom } from './prng.js';
+
+const encoder = new TextEncoder();
+
+function entry(index: number, term: number, data: string): Entry {
+  return { index, term, type: 'normal', data: encoder.encode(data) };
+}
+
+function put(key: string, value: string, callSeq: number, returnSeq: number): KvOperation {
+  return { kind: 'put', key, value, callSeq, returnSeq };
+}
+
+function get(key: string, value: string | null, callSeq: number, returnSeq: number): KvOperation {
+  return { kind: 'get', key, value, callSeq, returnSeq };
+}
+
+function logOf(entries: readonly Entry[]): LogView {
+  return {
+    firstIndex: () => 1,
+    lastIndex: () => entries.length,
+    term: (index) => entries[index - 1]?.term ?? 0,
+  };
+}
+
+function assertViolation(action: () => void, invariant: InvariantViolation['invariant']): void {
+  assert.throws(
+    action,
+    (error: unknown) => error instanceof InvariantViolation && error.invariant === invariant,
+  );
+}
+
+describe('linearizability checker', () => {
+  const stepsMax = 100_000;
+
+  it('accepts a sequential history of writes and reads', () => {
+    const history = [put('a', '1', 1, 2), get('a', '1', 3, 4), put('a', '2', 5, 6), get('a', '2', 7, 8)];
+    assert.equal(checkRegister(history, stepsMax).outcome, 'ok');
+  });
+
+  it('accepts a read concurrent with a write returning either the old or the new value', () => {
+    assert.equal(checkRegister([put('a', 'x', 1, 4), get('a', null, 2, 3)], stepsMax).outcome, 'ok');
+    assert.equal(checkRegister([put('a', 'x', 1, 4), get('a', 'x', 2, 3)], stepsMax).outcome, 'ok');
+  });
+
+  it('rejects a read that misses a write completed before it began', () => {
+    assert.equal(checkRegister([put('a', 'x', 1, 2), get('a', null, 3, 4)], stepsMax).outcome, 'illegal');
+  });
+
+  it('rejects a stale read of an overwritten value', () => {
+    const history = [put('a', 'x', 1, 2), put('a', 'y', 3, 4), get('a', 'x', 5, 6)];
+    assert.equal(checkRegister(history, stepsMax).outcome, 'illegal');
+  });
+
+  it('rejects two sequential reads that see a concurrent write and then un-see it', () => {
+    const history = [put('a', 'x', 1, 10), get('a', 'x', 2, 3), get('a', null, 4, 5)];
+    assert.equal(checkRegister(history, stepsMax).outcome, 'illegal');
+  });
+
+  it('lets a write with an unknown outcome take effect late, or never', () => {
+    assert.equal(checkRegister([put('a', 'x', 1, Infinity), get('a', 'x', 50, 51)], stepsMax).outcome, 'ok');
+    assert.equal(checkRegister([put('a', 'x', 1, Infinity), get('a', null, 50, 51)], stepsMax).outcome, 'ok');
+    const flipFlop = [put('a', 'x', 1, Infinity), get('a', 'x', 4, 5), get('a', null, 6, 7)];
+    assert.equal(checkRegister(flipFlop, stepsMax).outcome, 'illegal');
+  });
+
+  it('rejects a read of a value nobody wrote', () => {
+    assert.equal(checkRegister([put('a', 'x', 1, 2), get('a', 'z', 3, 4)], stepsMax).outcome, 'illegal');
+  });
+
+  it('checks keys independently and names the broken one', () => {
+    const history = [put('a', 'x', 1, 2), get('a', 'x', 3, 4), put('b', 'y', 1, 2), get('b', null, 5, 6)];
+    const result = checkHistory(history, stepsMax);
+    assert.equal(result.outcome, 'illegal');
+    assert.deepEqual(result.illegalKeys, ['b']);
+  });
+
+  it('answers unknown instead of searching past its step bound', () => {
+    const history: KvOperation[] = [];
+    for (let i = 0; i < 12; i++) history.push(put('a', `v${i}`, i + 1, 100 + i));
+    history.push(get('a', 'missing', 200, 201));
+    assert.equal(checkRegister(history, 50).outcome, 'unknown');
+    assert.equal(checkRegister(history, 10_000_000).outcome, 'illegal');
+  });
+
+  it('handles many concurrent operations quickly thanks to memoization', () => {
+    const history: KvOperation[] = [];
+    for (let i = 0; i < 60; i++) history.push(put('a', `v${i}`, 2 * i + 1, 2 * i + 40));
+    history.push(get('a', 'v59', 500, 501));
+    const result = checkRegister(history, 1_000_000);
+    assert.equal(result.outcome, 'ok');
+  });
+});
+
+describe('safety checker', () => {
+  it('detects a forged divergent applied entry (state machine safety)', () => {
+    const checker = new SafetyChecker();
+    checker.observeApplied(1, 2, entry(5, 2, 'put a=1'));
+    checker.observeApplied(2, 2, entry(5, 2, 'put a=1'));
+    assertViolation(() => checker.observeApplied(3, 3, entry(5, 2, 'put a=2')), 'stateMachineSafety');
+  });
+
+  it('detects two leaders in one term (election safety)', () => {
+    const checker = new SafetyChecker();
+    checker.observeRole(1, 4, 'leader');
+    checker.observeRole(1, 4, 'leader');
+    checker.observeRole(2, 5, 'leader');
+    assertViolation(() => checker.observeRole(3, 4, 'leader'), 'electionSafety');
+  });
+
+  it('detects logs that hold different entries at the same index and term (log matching)', () => {
+    const checker = new SafetyChecker();
+    checker.observePersisted(1, 0, [entry(1, 1, ''), entry(2, 1, 'a')]);
+    checker.observePersisted(2, 0, [entry(1, 1, ''), entry(2, 1, 'a')]);
+    assertViolation(() => checker.observePersisted(3, 1, [entry(2, 1, 'b')]), 'logMatching');
+  });
+
+  it('detects equal entries that follow different predecessors (log matching)', () => {
+    const checker = new SafetyChecker();
+    checker.observePersisted(1, 1, [entry(3, 2, 'x')]);
+    assertViolation(() => checker.observePersisted(2, 2, [entry(3, 2, 'x')]), 'logMatching');
+  });
+
+  it('detects a leader missing an entry committed in an earlier term (leader completeness)', () => {
+    const checker = new SafetyChecker();
+    checker.observeApplied(1, 2, entry(1, 1, ''));
+    checker.observeApplied(1, 2, entry(2, 2, 'a'));
+    checker.observeNewLeader(2, 3, logOf([entry(1, 1, ''), entry(2, 2, 'a'), entry(3, 3, '')]));
+    assertViolation(() => checker.observeNewLeader(3, 4, logOf([entry(1, 1, '')])), 'leaderCompleteness');
+    assertViolation(
+      () => checker.observeNewLeader(3, 4, logOf([entry(1, 1, ''), entry(2, 3, 'b')])),
+      'leaderCompleteness',
+    );
+  });
+
+  it('does not demand entries committed in the leader own term or later', () => {
+    const checker = new SafetyChecker();
+    checker.observeApplied(1, 7, entry(1, 7, ''));
+    checker.observeNewLeader(2, 5, logOf([]));
+  });
+
+  it('detects a durable vote changed within a term, and a commit index going back', () => {
+    const checker = new SafetyChecker();
+    checker.observeDurableHardState(1, { term: 3, vote: 2, commit: 4 });
+    checker.observeDurableHardState(1, { term: 3, vote: 2, commit: 5 });
+    assertViolation(
+      () => checker.observeDurableHardState(1, { term: 3, vote: 3, commit: 5 }),
+      'durableState',
+    );
+    const other = new SafetyChecker();
+    other.observeDurableHardState(1, { term: 3, vote: 2, commit: 5 });
+    assertViolation(() => other.observeDurableHardState(1, { term: 4, vote: 0, commit: 4 }), 'durableState');
+  });
+
+  it('detects a commit index going back within one incarnation, not across a restart', () => {
+    const checker = new SafetyChecker();
+    checker.observeCommit(1, 0, 10);
+    checker.observeCommit(1, 1, 8);
+    assertViolation(() => checker.observeCommit(1, 1, 7), 'monotonicCommit');
+  });
+
+  it('detects two different state machine images at one index', () => {
+    const checker = new SafetyChecker();
+    checker.observeSnapshotData(1, 20, encoder.encode('[["a","1"]]'));
+    checker.observeSnapshotData(2, 20, encoder.encode('[["a","1"]]'));
+    assertViolation(
+      () => checker.observeSnapshotData(3, 20, encoder.encode('[["a","2"]]')),
+      'snapshotAgreement',
+    );
+  });
+});
+
+describe('simulated network and randomness', () => {
+  it('draws the same stream from the same seed, and independent forks', () => {
+    const a = new SimRandom(42);
+    const b = new SimRandom(42);
+    const drawsA = Array.from({ length: 8 }, () => a.nextUint32());
+    assert.deepEqual(
+      drawsA,
+      Array.from({ length: 8 }, () => b.nextUint32()),
+    );
+    assert.notDeepEqual(new SimRandom(43).nextUint32(), new SimRandom(42).nextUint32());
+    const forkA = new SimRandom(1).fork(1).nextUint32();
+    const forkB = new SimRandom(1).fork(2).nextUint32();
+    assert.notEqual(forkA, forkB);
+  });
+
+  it('drops messages on a cut link and beyond the link queue bound', () => {
+    const network = new SimNetwork(new SimRandom(1), 2);
+    const message = {
+      type: 'heartbeat',
+      to: 2,
+      from: 1,
+      term: 1,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
+    } as const;
+    assert.equal(network.send(0, message), null);
+    assert.equal(network.send(0, message), null);
+    assert.equal(network.send(0, message), 'queueFull');
+    network.cut(1, 2);
+    assert.equal(network.send(0, message), 'partition');
+    const dropped: string[] = [];
+    assert.equal(network.takeDue(10, 100, (_m, reason) => dropped.push(reason)).length, 0);
+    assert.deepEqual(dropped, ['partition', 'partition']);
+    network.healAll();
+    assert.equal(network.send(10, message), null);
+    assert.equal(network.takeDue(20, 100, () => assert.fail('nothing is cut')).length, 1);
+  });
+});
+
+describe('cluster simulation', () => {
+  it('replays a seed exactly: two runs give the same trace digest and summary', () => {
+    const options = { ...defaultSimOptions, seed: 7 };
+    const first = runSimulation(options);
+    const second = runSimulation(options);
+    assert.equal(first.failure, null, first.failure?.message);
+    assert.ok(first.summary.traceEvents > 1000, 'the run did something');
+    assert.equal(first.summary.traceDigest, second.summary.traceDigest);
+    assert.deepEqual(first.summary, second.summary);
+    assert.notEqual(runSimulation({ ...options, seed: 8 }).summary.traceDigest, first.summary.traceDigest);
+  });
+
+  it('passes a smoke run of 500 seeds', { timeout: 600_000 }, () => {
+    const failures: string[] = [];
+    let opsChecked = 0;
+    let snapshotsInstalled = 0;
+    let confChanges = 0;
+    let crashes = 0;
+    for (let seed = 1; seed <= 500; seed++) {
+      const result = runSimulation({ ...defaultSimOptions, seed });
+      if (result.failure !== null) {
+        failures.push(
+          `seed ${seed}: ${result.failure.kind} at tick ${result.failure.tick}: ${result.failure.message}`,
+        );
+      }
+      opsChecked += result.summary.opsChecked;
+      snapshotsInstalled += result.summary.snapshotsInstalled;
+      confChanges += result.summary.confChangesApplied;
+      crashes += result.summary.crashes;
+    }
+    assert.deepEqual(failures, [], `replay with npm run sim -- --seed N`);
+    // The faults the run is meant to exercise did happen.
+    assert.ok(opsChecked > 500 * 50, `ops checked: ${opsChecked}`);
+    assert.ok(snapshotsInstalled > 500, `snapshots installed: ${snapshotsInstalled}`);
+    assert.ok(confChanges > 500, `conf changes: ${confChanges}`);
+    assert.ok(crashes > 500, `crashes: ${crashes}`);
+  });
+});
