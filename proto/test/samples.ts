@@ -180,42 +180,6 @@ const deleteMutation = (): kvpb.DeleteMutation => ({ key: bytes('key') });
 /** Fields shared by every Kv response. */
 const kvErrors = () => ({ regionError: regionError(), keyError: keyError() });
 
-full(kvpb.TraceContext, traceContext());
-full(kvpb.Context, context());
-full(kvpb.KeyError, keyError());
-full(kvpb.KvPair, kvPair());
-full(kvpb.GetRequest, { context: context(), key: bytes('key') });
-full(kvpb.GetResponse, { ...kvErrors(), found: true, value: bytes('value') });
-full(kvpb.BatchGetRequest, { context: context(), keys: [bytes('a'), bytes('b')] });
-full(kvpb.BatchGetResponse, { ...kvErrors(), pairs: [kvPair(), kvPair()] });
-full(kvpb.ScanRequest, {
-  context: context(),
-  startKey: bytes('start'),
-  endKey: bytes('end'),
-  limit: u32(),
-  reverse: true,
-  keyOnly: true,
-});
-full(kvpb.ScanResponse, { ...kvErrors(), pairs: [kvPair(), kvPair()], hasMore: true });
-full(kvpb.PutRequest, { context: context(), key: bytes('key'), value: bytes('value'), ttlMs: u64() });
-full(kvpb.PutResponse, kvErrors());
-full(kvpb.DeleteRequest, { context: context(), key: bytes('key') });
-full(kvpb.DeleteResponse, kvErrors());
-full(kvpb.DeleteRangeRequest, { context: context(), startKey: bytes('start'), endKey: bytes('end') });
-full(kvpb.DeleteRangeResponse, kvErrors());
-full(kvpb.PutMutation, putMutation());
-full(kvpb.DeleteMutation, deleteMutation());
-full(kvpb.Mutation, { op: { $case: 'put', put: putMutation() } }, 'put');
-full(kvpb.Mutation, { op: { $case: 'delete', delete: deleteMutation() } }, 'delete');
-full(kvpb.BatchWriteRequest, {
-  context: context(),
-  mutations: [
-    { op: { $case: 'put', put: putMutation() } },
-    { op: { $case: 'delete', delete: deleteMutation() } },
-  ],
-});
-full(kvpb.BatchWriteResponse, kvErrors());
-full(kvpb.Absent, {});
 const casExpected = (): NonNullable<kvpb.CompareAndSwapRequest['expected']>[] => [
   { $case: 'expectedValue', expectedValue: bytes('expected') },
   { $case: 'expectedAbsent', expectedAbsent: {} },
@@ -224,20 +188,124 @@ const casUpdates = (): NonNullable<kvpb.CompareAndSwapRequest['update']>[] => [
   { $case: 'newValue', newValue: bytes('new') },
   { $case: 'delete', delete: {} },
 ];
+const kvRequests = {
+  get: (): kvpb.GetRequest => ({ context: context(), key: bytes('key') }),
+  batchGet: (): kvpb.BatchGetRequest => ({ context: context(), keys: [bytes('a'), bytes('b')] }),
+  scan: (): kvpb.ScanRequest => ({
+    context: context(),
+    startKey: bytes('start'),
+    endKey: bytes('end'),
+    limit: u32(),
+    reverse: true,
+    keyOnly: true,
+  }),
+  put: (): kvpb.PutRequest => ({
+    context: context(),
+    key: bytes('key'),
+    value: bytes('value'),
+    ttlMs: u64(),
+  }),
+  delete: (): kvpb.DeleteRequest => ({ context: context(), key: bytes('key') }),
+  deleteRange: (): kvpb.DeleteRangeRequest => ({
+    context: context(),
+    startKey: bytes('start'),
+    endKey: bytes('end'),
+  }),
+  batchWrite: (): kvpb.BatchWriteRequest => ({
+    context: context(),
+    mutations: [
+      { op: { $case: 'put', put: putMutation() } },
+      { op: { $case: 'delete', delete: deleteMutation() } },
+    ],
+  }),
+  compareAndSwap: (expected = casExpected()[0], update = casUpdates()[0]): kvpb.CompareAndSwapRequest => ({
+    context: context(),
+    key: bytes('key'),
+    expected,
+    update,
+    ttlMs: u64(),
+  }),
+};
+const kvResponses = {
+  get: (): kvpb.GetResponse => ({ ...kvErrors(), found: true, value: bytes('value') }),
+  batchGet: (): kvpb.BatchGetResponse => ({ ...kvErrors(), pairs: [kvPair(), kvPair()] }),
+  scan: (): kvpb.ScanResponse => ({ ...kvErrors(), pairs: [kvPair(), kvPair()], hasMore: true }),
+  put: (): kvpb.PutResponse => kvErrors(),
+  delete: (): kvpb.DeleteResponse => kvErrors(),
+  deleteRange: (): kvpb.DeleteRangeResponse => kvErrors(),
+  batchWrite: (): kvpb.BatchWriteResponse => kvErrors(),
+  compareAndSwap: (): kvpb.CompareAndSwapResponse => ({
+    ...kvErrors(),
+    succeeded: true,
+    previousFound: true,
+    previousValue: bytes('previous'),
+  }),
+};
+const batchedRequestCases = (): NonNullable<kvpb.BatchedRequest['request']>[] => [
+  { $case: 'get', get: kvRequests.get() },
+  { $case: 'batchGet', batchGet: kvRequests.batchGet() },
+  { $case: 'scan', scan: kvRequests.scan() },
+  { $case: 'put', put: kvRequests.put() },
+  { $case: 'delete', delete: kvRequests.delete() },
+  { $case: 'deleteRange', deleteRange: kvRequests.deleteRange() },
+  { $case: 'batchWrite', batchWrite: kvRequests.batchWrite() },
+  { $case: 'compareAndSwap', compareAndSwap: kvRequests.compareAndSwap() },
+];
+const batchedResponseCases = (): NonNullable<kvpb.BatchedResponse['response']>[] => [
+  { $case: 'get', get: kvResponses.get() },
+  { $case: 'batchGet', batchGet: kvResponses.batchGet() },
+  { $case: 'scan', scan: kvResponses.scan() },
+  { $case: 'put', put: kvResponses.put() },
+  { $case: 'delete', delete: kvResponses.delete() },
+  { $case: 'deleteRange', deleteRange: kvResponses.deleteRange() },
+  { $case: 'batchWrite', batchWrite: kvResponses.batchWrite() },
+  { $case: 'compareAndSwap', compareAndSwap: kvResponses.compareAndSwap() },
+];
+
+full(kvpb.TraceContext, traceContext());
+full(kvpb.Context, context());
+full(kvpb.KeyError, keyError());
+full(kvpb.KvPair, kvPair());
+full(kvpb.GetRequest, kvRequests.get());
+full(kvpb.GetResponse, kvResponses.get());
+full(kvpb.BatchGetRequest, kvRequests.batchGet());
+full(kvpb.BatchGetResponse, kvResponses.batchGet());
+full(kvpb.ScanRequest, kvRequests.scan());
+full(kvpb.ScanResponse, kvResponses.scan());
+full(kvpb.PutRequest, kvRequests.put());
+full(kvpb.PutResponse, kvResponses.put());
+full(kvpb.DeleteRequest, kvRequests.delete());
+full(kvpb.DeleteResponse, kvResponses.delete());
+full(kvpb.DeleteRangeRequest, kvRequests.deleteRange());
+full(kvpb.DeleteRangeResponse, kvResponses.deleteRange());
+full(kvpb.PutMutation, putMutation());
+full(kvpb.DeleteMutation, deleteMutation());
+full(kvpb.Mutation, { op: { $case: 'put', put: putMutation() } }, 'put');
+full(kvpb.Mutation, { op: { $case: 'delete', delete: deleteMutation() } }, 'delete');
+full(kvpb.BatchWriteRequest, kvRequests.batchWrite());
+full(kvpb.BatchWriteResponse, kvResponses.batchWrite());
+full(kvpb.Absent, {});
 for (const expected of casExpected()) {
   for (const update of casUpdates()) {
     full(
       kvpb.CompareAndSwapRequest,
-      { context: context(), key: bytes('key'), expected, update, ttlMs: u64() },
+      kvRequests.compareAndSwap(expected, update),
       `${expected.$case}+${update.$case}`,
     );
   }
 }
-full(kvpb.CompareAndSwapResponse, {
-  ...kvErrors(),
-  succeeded: true,
-  previousFound: true,
-  previousValue: bytes('previous'),
+full(kvpb.CompareAndSwapResponse, kvResponses.compareAndSwap());
+for (const request of batchedRequestCases()) {
+  full(kvpb.BatchedRequest, { requestId: u64(), request }, request.$case);
+}
+for (const response of batchedResponseCases()) {
+  full(kvpb.BatchedResponse, { requestId: u64(), response }, response.$case);
+}
+full(kvpb.BatchCommandsRequest, {
+  requests: batchedRequestCases().map((request) => ({ requestId: u64(), request })),
+});
+full(kvpb.BatchCommandsResponse, {
+  responses: batchedResponseCases().map((response) => ({ requestId: u64(), response })),
 });
 enumVariants(kvpb.ReadConsistency, kvpb.Context, (readConsistency: kvpb.ReadConsistency) =>
   context(readConsistency),

@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -444,6 +446,84 @@ export interface CompareAndSwapResponse {
   previousFound: boolean;
   /** The key's value before the operation, when previous_found. */
   previousValue: Buffer;
+}
+
+/** One request of a BatchCommands frame, tagged so its response can be matched. */
+export interface BatchedRequest {
+  /** Chosen by the client, unique among its requests in flight on the stream. */
+  requestId: bigint;
+  /** The request; a frame holding a BatchedRequest with no case set is a protocol error that closes the stream. */
+  request?:
+    | //
+    /** A Get. */
+    { $case: "get"; get: GetRequest }
+    | //
+    /** A BatchGet. */
+    { $case: "batchGet"; batchGet: BatchGetRequest }
+    | //
+    /** A Scan. */
+    { $case: "scan"; scan: ScanRequest }
+    | //
+    /** A Put. */
+    { $case: "put"; put: PutRequest }
+    | //
+    /** A Delete. */
+    { $case: "delete"; delete: DeleteRequest }
+    | //
+    /** A DeleteRange. */
+    { $case: "deleteRange"; deleteRange: DeleteRangeRequest }
+    | //
+    /** A BatchWrite. */
+    { $case: "batchWrite"; batchWrite: BatchWriteRequest }
+    | //
+    /** A CompareAndSwap. */
+    { $case: "compareAndSwap"; compareAndSwap: CompareAndSwapRequest }
+    | undefined;
+}
+
+/** The response to one BatchedRequest; the case matches the request's case. */
+export interface BatchedResponse {
+  /** The request_id of the request answered. */
+  requestId: bigint;
+  /** The response. */
+  response?:
+    | //
+    /** Answers get. */
+    { $case: "get"; get: GetResponse }
+    | //
+    /** Answers batch_get. */
+    { $case: "batchGet"; batchGet: BatchGetResponse }
+    | //
+    /** Answers scan. */
+    { $case: "scan"; scan: ScanResponse }
+    | //
+    /** Answers put. */
+    { $case: "put"; put: PutResponse }
+    | //
+    /** Answers delete. */
+    { $case: "delete"; delete: DeleteResponse }
+    | //
+    /** Answers delete_range. */
+    { $case: "deleteRange"; deleteRange: DeleteRangeResponse }
+    | //
+    /** Answers batch_write. */
+    { $case: "batchWrite"; batchWrite: BatchWriteResponse }
+    | //
+    /** Answers compare_and_swap. */
+    { $case: "compareAndSwap"; compareAndSwap: CompareAndSwapResponse }
+    | undefined;
+}
+
+/** A frame of client requests on the BatchCommands stream (for any regions of the store). */
+export interface BatchCommandsRequest {
+  /** The requests; the store may answer them in any order and in different frames. */
+  requests: BatchedRequest[];
+}
+
+/** A frame of responses on the BatchCommands stream. */
+export interface BatchCommandsResponse {
+  /** Responses to earlier requests of the stream. */
+  responses: BatchedResponse[];
 }
 
 function createBaseTraceContext(): TraceContext {
@@ -3158,6 +3238,691 @@ export const CompareAndSwapResponse: MessageFns<CompareAndSwapResponse> = {
   },
 };
 
+function createBaseBatchedRequest(): BatchedRequest {
+  return { requestId: 0n, request: undefined };
+}
+
+export const BatchedRequest: MessageFns<BatchedRequest> = {
+  encode(message: BatchedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0n) {
+      if (BigInt.asUintN(64, message.requestId) !== message.requestId) {
+        throw new globalThis.Error("value provided for field message.requestId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.requestId);
+    }
+    switch (message.request?.$case) {
+      case "get":
+        GetRequest.encode(message.request.get, writer.uint32(18).fork()).join();
+        break;
+      case "batchGet":
+        BatchGetRequest.encode(message.request.batchGet, writer.uint32(26).fork()).join();
+        break;
+      case "scan":
+        ScanRequest.encode(message.request.scan, writer.uint32(34).fork()).join();
+        break;
+      case "put":
+        PutRequest.encode(message.request.put, writer.uint32(42).fork()).join();
+        break;
+      case "delete":
+        DeleteRequest.encode(message.request.delete, writer.uint32(50).fork()).join();
+        break;
+      case "deleteRange":
+        DeleteRangeRequest.encode(message.request.deleteRange, writer.uint32(58).fork()).join();
+        break;
+      case "batchWrite":
+        BatchWriteRequest.encode(message.request.batchWrite, writer.uint32(66).fork()).join();
+        break;
+      case "compareAndSwap":
+        CompareAndSwapRequest.encode(message.request.compareAndSwap, writer.uint32(74).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = { $case: "get", get: GetRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = { $case: "batchGet", batchGet: BatchGetRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.request = { $case: "scan", scan: ScanRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.request = { $case: "put", put: PutRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.request = { $case: "delete", delete: DeleteRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.request = { $case: "deleteRange", deleteRange: DeleteRangeRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.request = { $case: "batchWrite", batchWrite: BatchWriteRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.request = {
+              $case: "compareAndSwap",
+              compareAndSwap: CompareAndSwapRequest.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchedRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? BigInt(object.requestId)
+        : isSet(object.request_id)
+        ? BigInt(object.request_id)
+        : 0n,
+      request: isSet(object.get)
+        ? { $case: "get", get: GetRequest.fromJSON(object.get) }
+        : isSet(object.batchGet)
+        ? { $case: "batchGet", batchGet: BatchGetRequest.fromJSON(object.batchGet) }
+        : isSet(object.batch_get)
+        ? { $case: "batchGet", batchGet: BatchGetRequest.fromJSON(object.batch_get) }
+        : isSet(object.scan)
+        ? { $case: "scan", scan: ScanRequest.fromJSON(object.scan) }
+        : isSet(object.put)
+        ? { $case: "put", put: PutRequest.fromJSON(object.put) }
+        : isSet(object.delete)
+        ? { $case: "delete", delete: DeleteRequest.fromJSON(object.delete) }
+        : isSet(object.deleteRange)
+        ? { $case: "deleteRange", deleteRange: DeleteRangeRequest.fromJSON(object.deleteRange) }
+        : isSet(object.delete_range)
+        ? { $case: "deleteRange", deleteRange: DeleteRangeRequest.fromJSON(object.delete_range) }
+        : isSet(object.batchWrite)
+        ? { $case: "batchWrite", batchWrite: BatchWriteRequest.fromJSON(object.batchWrite) }
+        : isSet(object.batch_write)
+        ? { $case: "batchWrite", batchWrite: BatchWriteRequest.fromJSON(object.batch_write) }
+        : isSet(object.compareAndSwap)
+        ? { $case: "compareAndSwap", compareAndSwap: CompareAndSwapRequest.fromJSON(object.compareAndSwap) }
+        : isSet(object.compare_and_swap)
+        ? { $case: "compareAndSwap", compareAndSwap: CompareAndSwapRequest.fromJSON(object.compare_and_swap) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchedRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0n) {
+      obj.requestId = message.requestId.toString();
+    }
+    if (message.request?.$case === "get") {
+      obj.get = GetRequest.toJSON(message.request.get);
+    } else if (message.request?.$case === "batchGet") {
+      obj.batchGet = BatchGetRequest.toJSON(message.request.batchGet);
+    } else if (message.request?.$case === "scan") {
+      obj.scan = ScanRequest.toJSON(message.request.scan);
+    } else if (message.request?.$case === "put") {
+      obj.put = PutRequest.toJSON(message.request.put);
+    } else if (message.request?.$case === "delete") {
+      obj.delete = DeleteRequest.toJSON(message.request.delete);
+    } else if (message.request?.$case === "deleteRange") {
+      obj.deleteRange = DeleteRangeRequest.toJSON(message.request.deleteRange);
+    } else if (message.request?.$case === "batchWrite") {
+      obj.batchWrite = BatchWriteRequest.toJSON(message.request.batchWrite);
+    } else if (message.request?.$case === "compareAndSwap") {
+      obj.compareAndSwap = CompareAndSwapRequest.toJSON(message.request.compareAndSwap);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchedRequest>, I>>(base?: I): BatchedRequest {
+    return BatchedRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchedRequest>, I>>(object: I): BatchedRequest {
+    const message = createBaseBatchedRequest();
+    message.requestId = (object.requestId !== undefined && object.requestId !== null) ? BigInt(object.requestId) : 0n;
+    switch (object.request?.$case) {
+      case "get": {
+        if (object.request?.get !== undefined && object.request?.get !== null) {
+          message.request = { $case: "get", get: GetRequest.fromPartial(object.request.get) };
+        }
+        break;
+      }
+      case "batchGet": {
+        if (object.request?.batchGet !== undefined && object.request?.batchGet !== null) {
+          message.request = { $case: "batchGet", batchGet: BatchGetRequest.fromPartial(object.request.batchGet) };
+        }
+        break;
+      }
+      case "scan": {
+        if (object.request?.scan !== undefined && object.request?.scan !== null) {
+          message.request = { $case: "scan", scan: ScanRequest.fromPartial(object.request.scan) };
+        }
+        break;
+      }
+      case "put": {
+        if (object.request?.put !== undefined && object.request?.put !== null) {
+          message.request = { $case: "put", put: PutRequest.fromPartial(object.request.put) };
+        }
+        break;
+      }
+      case "delete": {
+        if (object.request?.delete !== undefined && object.request?.delete !== null) {
+          message.request = { $case: "delete", delete: DeleteRequest.fromPartial(object.request.delete) };
+        }
+        break;
+      }
+      case "deleteRange": {
+        if (object.request?.deleteRange !== undefined && object.request?.deleteRange !== null) {
+          message.request = {
+            $case: "deleteRange",
+            deleteRange: DeleteRangeRequest.fromPartial(object.request.deleteRange),
+          };
+        }
+        break;
+      }
+      case "batchWrite": {
+        if (object.request?.batchWrite !== undefined && object.request?.batchWrite !== null) {
+          message.request = {
+            $case: "batchWrite",
+            batchWrite: BatchWriteRequest.fromPartial(object.request.batchWrite),
+          };
+        }
+        break;
+      }
+      case "compareAndSwap": {
+        if (object.request?.compareAndSwap !== undefined && object.request?.compareAndSwap !== null) {
+          message.request = {
+            $case: "compareAndSwap",
+            compareAndSwap: CompareAndSwapRequest.fromPartial(object.request.compareAndSwap),
+          };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseBatchedResponse(): BatchedResponse {
+  return { requestId: 0n, response: undefined };
+}
+
+export const BatchedResponse: MessageFns<BatchedResponse> = {
+  encode(message: BatchedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0n) {
+      if (BigInt.asUintN(64, message.requestId) !== message.requestId) {
+        throw new globalThis.Error("value provided for field message.requestId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.requestId);
+    }
+    switch (message.response?.$case) {
+      case "get":
+        GetResponse.encode(message.response.get, writer.uint32(18).fork()).join();
+        break;
+      case "batchGet":
+        BatchGetResponse.encode(message.response.batchGet, writer.uint32(26).fork()).join();
+        break;
+      case "scan":
+        ScanResponse.encode(message.response.scan, writer.uint32(34).fork()).join();
+        break;
+      case "put":
+        PutResponse.encode(message.response.put, writer.uint32(42).fork()).join();
+        break;
+      case "delete":
+        DeleteResponse.encode(message.response.delete, writer.uint32(50).fork()).join();
+        break;
+      case "deleteRange":
+        DeleteRangeResponse.encode(message.response.deleteRange, writer.uint32(58).fork()).join();
+        break;
+      case "batchWrite":
+        BatchWriteResponse.encode(message.response.batchWrite, writer.uint32(66).fork()).join();
+        break;
+      case "compareAndSwap":
+        CompareAndSwapResponse.encode(message.response.compareAndSwap, writer.uint32(74).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.response = { $case: "get", get: GetResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.response = { $case: "batchGet", batchGet: BatchGetResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.response = { $case: "scan", scan: ScanResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.response = { $case: "put", put: PutResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.response = { $case: "delete", delete: DeleteResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.response = {
+              $case: "deleteRange",
+              deleteRange: DeleteRangeResponse.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.response = { $case: "batchWrite", batchWrite: BatchWriteResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.response = {
+              $case: "compareAndSwap",
+              compareAndSwap: CompareAndSwapResponse.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchedResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? BigInt(object.requestId)
+        : isSet(object.request_id)
+        ? BigInt(object.request_id)
+        : 0n,
+      response: isSet(object.get)
+        ? { $case: "get", get: GetResponse.fromJSON(object.get) }
+        : isSet(object.batchGet)
+        ? { $case: "batchGet", batchGet: BatchGetResponse.fromJSON(object.batchGet) }
+        : isSet(object.batch_get)
+        ? { $case: "batchGet", batchGet: BatchGetResponse.fromJSON(object.batch_get) }
+        : isSet(object.scan)
+        ? { $case: "scan", scan: ScanResponse.fromJSON(object.scan) }
+        : isSet(object.put)
+        ? { $case: "put", put: PutResponse.fromJSON(object.put) }
+        : isSet(object.delete)
+        ? { $case: "delete", delete: DeleteResponse.fromJSON(object.delete) }
+        : isSet(object.deleteRange)
+        ? { $case: "deleteRange", deleteRange: DeleteRangeResponse.fromJSON(object.deleteRange) }
+        : isSet(object.delete_range)
+        ? { $case: "deleteRange", deleteRange: DeleteRangeResponse.fromJSON(object.delete_range) }
+        : isSet(object.batchWrite)
+        ? { $case: "batchWrite", batchWrite: BatchWriteResponse.fromJSON(object.batchWrite) }
+        : isSet(object.batch_write)
+        ? { $case: "batchWrite", batchWrite: BatchWriteResponse.fromJSON(object.batch_write) }
+        : isSet(object.compareAndSwap)
+        ? { $case: "compareAndSwap", compareAndSwap: CompareAndSwapResponse.fromJSON(object.compareAndSwap) }
+        : isSet(object.compare_and_swap)
+        ? { $case: "compareAndSwap", compareAndSwap: CompareAndSwapResponse.fromJSON(object.compare_and_swap) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchedResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0n) {
+      obj.requestId = message.requestId.toString();
+    }
+    if (message.response?.$case === "get") {
+      obj.get = GetResponse.toJSON(message.response.get);
+    } else if (message.response?.$case === "batchGet") {
+      obj.batchGet = BatchGetResponse.toJSON(message.response.batchGet);
+    } else if (message.response?.$case === "scan") {
+      obj.scan = ScanResponse.toJSON(message.response.scan);
+    } else if (message.response?.$case === "put") {
+      obj.put = PutResponse.toJSON(message.response.put);
+    } else if (message.response?.$case === "delete") {
+      obj.delete = DeleteResponse.toJSON(message.response.delete);
+    } else if (message.response?.$case === "deleteRange") {
+      obj.deleteRange = DeleteRangeResponse.toJSON(message.response.deleteRange);
+    } else if (message.response?.$case === "batchWrite") {
+      obj.batchWrite = BatchWriteResponse.toJSON(message.response.batchWrite);
+    } else if (message.response?.$case === "compareAndSwap") {
+      obj.compareAndSwap = CompareAndSwapResponse.toJSON(message.response.compareAndSwap);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchedResponse>, I>>(base?: I): BatchedResponse {
+    return BatchedResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchedResponse>, I>>(object: I): BatchedResponse {
+    const message = createBaseBatchedResponse();
+    message.requestId = (object.requestId !== undefined && object.requestId !== null) ? BigInt(object.requestId) : 0n;
+    switch (object.response?.$case) {
+      case "get": {
+        if (object.response?.get !== undefined && object.response?.get !== null) {
+          message.response = { $case: "get", get: GetResponse.fromPartial(object.response.get) };
+        }
+        break;
+      }
+      case "batchGet": {
+        if (object.response?.batchGet !== undefined && object.response?.batchGet !== null) {
+          message.response = { $case: "batchGet", batchGet: BatchGetResponse.fromPartial(object.response.batchGet) };
+        }
+        break;
+      }
+      case "scan": {
+        if (object.response?.scan !== undefined && object.response?.scan !== null) {
+          message.response = { $case: "scan", scan: ScanResponse.fromPartial(object.response.scan) };
+        }
+        break;
+      }
+      case "put": {
+        if (object.response?.put !== undefined && object.response?.put !== null) {
+          message.response = { $case: "put", put: PutResponse.fromPartial(object.response.put) };
+        }
+        break;
+      }
+      case "delete": {
+        if (object.response?.delete !== undefined && object.response?.delete !== null) {
+          message.response = { $case: "delete", delete: DeleteResponse.fromPartial(object.response.delete) };
+        }
+        break;
+      }
+      case "deleteRange": {
+        if (object.response?.deleteRange !== undefined && object.response?.deleteRange !== null) {
+          message.response = {
+            $case: "deleteRange",
+            deleteRange: DeleteRangeResponse.fromPartial(object.response.deleteRange),
+          };
+        }
+        break;
+      }
+      case "batchWrite": {
+        if (object.response?.batchWrite !== undefined && object.response?.batchWrite !== null) {
+          message.response = {
+            $case: "batchWrite",
+            batchWrite: BatchWriteResponse.fromPartial(object.response.batchWrite),
+          };
+        }
+        break;
+      }
+      case "compareAndSwap": {
+        if (object.response?.compareAndSwap !== undefined && object.response?.compareAndSwap !== null) {
+          message.response = {
+            $case: "compareAndSwap",
+            compareAndSwap: CompareAndSwapResponse.fromPartial(object.response.compareAndSwap),
+          };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseBatchCommandsRequest(): BatchCommandsRequest {
+  return { requests: [] };
+}
+
+export const BatchCommandsRequest: MessageFns<BatchCommandsRequest> = {
+  encode(message: BatchCommandsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      BatchedRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchCommandsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchCommandsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(BatchedRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchCommandsRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => BatchedRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchCommandsRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => BatchedRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchCommandsRequest>, I>>(base?: I): BatchCommandsRequest {
+    return BatchCommandsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchCommandsRequest>, I>>(object: I): BatchCommandsRequest {
+    const message = createBaseBatchCommandsRequest();
+    message.requests = object.requests?.map((e) => BatchedRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchCommandsResponse(): BatchCommandsResponse {
+  return { responses: [] };
+}
+
+export const BatchCommandsResponse: MessageFns<BatchCommandsResponse> = {
+  encode(message: BatchCommandsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.responses) {
+      BatchedResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchCommandsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchCommandsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.responses.push(BatchedResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchCommandsResponse {
+    return {
+      responses: globalThis.Array.isArray(object?.responses)
+        ? object.responses.map((e: any) => BatchedResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BatchCommandsResponse): unknown {
+    const obj: any = {};
+    if (message.responses?.length) {
+      obj.responses = message.responses.map((e) => BatchedResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchCommandsResponse>, I>>(base?: I): BatchCommandsResponse {
+    return BatchCommandsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchCommandsResponse>, I>>(object: I): BatchCommandsResponse {
+    const message = createBaseBatchCommandsResponse();
+    message.responses = object.responses?.map((e) => BatchedResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** The key-value API of a store. Every call targets one region named in its Context. */
 export type KvService = typeof KvService;
 export const KvService = {
@@ -3243,6 +4008,17 @@ export const KvService = {
       Buffer.from(CompareAndSwapResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CompareAndSwapResponse => CompareAndSwapResponse.decode(value),
   },
+  /** Long-lived stream multiplexing many requests per frame: the fast path, since one unary call per operation does not scale. */
+  batchCommands: {
+    path: "/flotilla.kvpb.Kv/BatchCommands" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: BatchCommandsRequest): Buffer => Buffer.from(BatchCommandsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchCommandsRequest => BatchCommandsRequest.decode(value),
+    responseSerialize: (value: BatchCommandsResponse): Buffer =>
+      Buffer.from(BatchCommandsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchCommandsResponse => BatchCommandsResponse.decode(value),
+  },
 } as const;
 
 export interface KvServer extends UntypedServiceImplementation {
@@ -3262,6 +4038,8 @@ export interface KvServer extends UntypedServiceImplementation {
   batchWrite: handleUnaryCall<BatchWriteRequest, BatchWriteResponse>;
   /** Conditionally update one key. */
   compareAndSwap: handleUnaryCall<CompareAndSwapRequest, CompareAndSwapResponse>;
+  /** Long-lived stream multiplexing many requests per frame: the fast path, since one unary call per operation does not scale. */
+  batchCommands: handleBidiStreamingCall<BatchCommandsRequest, BatchCommandsResponse>;
 }
 
 export interface KvClient extends Client {
@@ -3384,6 +4162,13 @@ export interface KvClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CompareAndSwapResponse) => void,
   ): ClientUnaryCall;
+  /** Long-lived stream multiplexing many requests per frame: the fast path, since one unary call per operation does not scale. */
+  batchCommands(): ClientDuplexStream<BatchCommandsRequest, BatchCommandsResponse>;
+  batchCommands(options: Partial<CallOptions>): ClientDuplexStream<BatchCommandsRequest, BatchCommandsResponse>;
+  batchCommands(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<BatchCommandsRequest, BatchCommandsResponse>;
 }
 
 export const KvClient = makeGenericClientConstructor(KvService, "flotilla.kvpb.Kv") as unknown as {
