@@ -27,7 +27,7 @@ describe('Kv service over grpc-js', () => {
   const leader: metapb.Peer = { id: 9_007_199_254_740_993n, storeId: 7n, role: metapb.PeerRole.VOTER };
   let client: kvpb.KvClient;
 
-  // Only Get is implemented; grpc-js answers the other methods with UNIMPLEMENTED.
+  // Only Get and BatchCommands are implemented; grpc-js answers the other methods with UNIMPLEMENTED.
   const get: kvpb.KvServer['get'] = (call, callback) => {
     received.push(call.request);
     const regionError: errorpb.RegionError = {
@@ -37,8 +37,23 @@ describe('Kv service over grpc-js', () => {
     callback(null, { regionError, keyError: undefined, found: false, value: Buffer.alloc(0) });
   };
 
+  // Answers every batched Get with an empty found=false response, in reverse order and one frame per request.
+  const batchCommands: kvpb.KvServer['batchCommands'] = (call) => {
+    call.on('data', (frame: kvpb.BatchCommandsRequest) => {
+      for (const { requestId, request } of [...frame.requests].reverse()) {
+        if (request?.$case !== 'get') {
+          call.destroy(new Error(`unexpected request ${request?.$case ?? 'without a case'}`));
+          return;
+        }
+        const response = kvpb.GetResponse.fromPartial({ found: false });
+        call.write({ responses: [{ requestId, response: { $case: 'get', get: response } }] });
+      }
+    });
+    call.on('end', () => call.end());
+  };
+
   before(async () => {
-    server.addService(kvpb.KvService, { get });
+    server.addService(kvpb.KvService, { get, batchCommands });
     const port = await bindLoopback(server);
     client = new kvpb.KvClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   });
@@ -72,6 +87,29 @@ describe('Kv service over grpc-js', () => {
     assert.equal(error?.$case, 'notLeader');
     assert.deepStrictEqual(error.notLeader, { regionId: 42n, leader });
     assert.equal(response.found, false);
+  });
+
+  it('multiplexes requests on the BatchCommands stream and matches responses by request id', async () => {
+    const stream = client.batchCommands(new grpc.Metadata(), callOptions());
+    const frames: kvpb.BatchCommandsResponse[] = [];
+    stream.on('data', (frame: kvpb.BatchCommandsResponse) => frames.push(frame));
+    const requests = [1n, 2n, 3n].map((requestId) => ({
+      requestId,
+      request: {
+        $case: 'get' as const,
+        get: kvpb.GetRequest.fromPartial({ key: Buffer.from(`k${requestId}`) }),
+      },
+    }));
+    stream.write({ requests });
+    stream.end();
+    await once(stream, 'end');
+
+    const answered = frames.flatMap((frame) => frame.responses);
+    assert.deepEqual(
+      answered.map((r) => r.requestId),
+      [3n, 2n, 1n],
+    );
+    assert.ok(answered.every((r) => r.response?.$case === 'get' && !r.response.get.found));
   });
 
   it('routes the other Kv methods (answered UNIMPLEMENTED by this server)', async () => {
