@@ -3,8 +3,8 @@
 // what was expected. Each check is incremental: it looks only at what the step changed.
 // The checker is fed plain observations (entries persisted, entries applied, roles, hard
 // states) so tests can feed it forged observations and see it fail.
-import type { Entry, HardState, NodeId, Role } from '../../../raft/src/types.js';
-import { NONE } from '../../../raft/src/types.js';
+import type { Entry, HardState, NodeId, Role } from '../../../raft/src/index.js';
+import { NONE } from '../../../raft/src/index.js';
 
 export type InvariantName =
   | 'electionSafety'

@@ -83,6 +83,8 @@ export interface SimResult {
 
 /** Streams forked from the seed, one per subsystem (see prng.ts). */
 const stream = { config: 1, network: 2, faults: 3, faultTargets: 4, nodes: 5, clients: 6, disk: 7 } as const;
+/** Index and term of the bootstrap snapshot (TiKV's RAFT_INIT_LOG_INDEX / RAFT_INIT_LOG_TERM). */
+const bootstrapIndex = 5;
 const messageTypeCodes = new Map<string, number>();
 const traceCode = { deliver: 1, drop: 2, fault: 10, heal: 11, retire: 12 } as const;
 
@@ -163,7 +165,7 @@ class ClusterSim implements ClientWorld {
   }
 
   run(): SimResult {
-    let failure: SimFailure | null = null;
+    let failure: SimFailure | null;
     try {
       for (this.tick = 0; this.tick < this.endTick; this.tick++) this.step();
       failure = this.checkLiveness() ?? this.checkLinearizability();
@@ -177,10 +179,8 @@ class ClusterSim implements ClientWorld {
   private createNodes(random: SimRandom, voters: readonly NodeId[]): void {
     const environment = this.nodeEnvironment();
     for (const id of this.config.membership.poolIds) {
-      // Spare ids start empty: they join as learners and catch up from the leader.
-      const storage = voters.includes(id)
-        ? new MemoryStorage({ confState: votersConfState(voters) })
-        : new MemoryStorage();
+      // Spare ids start empty: they join as learners and catch up from the leader's snapshot.
+      const storage = voters.includes(id) ? bootstrapStorage(voters) : new MemoryStorage();
       this.nodes.set(id, new SimNode(id, storage, this.config.node, environment, random.fork(id)));
     }
   }
@@ -235,6 +235,19 @@ class ClusterSim implements ClientWorld {
       if (node.up && this.diskRandom.chancePermille(this.config.backgroundFlushPermille)) node.flush();
     }
     this.retireRemovedMembers();
+    if (tick % this.config.explicitJointCheckTicks === 0) this.leaveExplicitJoint();
+  }
+
+  /** The operator's part of an explicit joint change: propose leaving it once it is applied. */
+  private leaveExplicitJoint(): void {
+    const leader = this.currentLeader();
+    if (leader === null) return;
+    const confState = leader.kv.confState;
+    if (confState.votersOutgoing.length === 0 || confState.autoLeave) return;
+    const result = leader.proposeConfChange({ transition: 'auto', changes: [], context: new Uint8Array(0) });
+    this.trace.record(this.tick, traceCode.fault, [leader.id, result.ok ? 1 : 0], () => {
+      return `operator: leave the explicit joint configuration at node ${leader.id}: ${result.ok ? 'ok' : result.error.kind}`;
+    });
   }
 
   private send(messages: readonly Message[]): void {
@@ -450,7 +463,10 @@ class ClusterSim implements ClientWorld {
     this.network.healAll();
     this.network.setConditions(calmConditions);
     this.slowUntil.clear();
-    for (const [id] of this.crashDeadline) this.nodes.get(id)?.crash('idle');
+    for (const [id] of this.crashDeadline) {
+      const node = this.nodes.get(id);
+      if (node !== undefined && node.up && node.crashArmed) node.crash('idle');
+    }
     this.crashDeadline.clear();
     for (const id of this.restartAt.keys()) this.restartAt.set(id, this.tick);
   }
@@ -598,6 +614,23 @@ class ClusterSim implements ClientWorld {
     for (const node of this.nodes.values()) most = Math.max(most, node.stats.confChangesApplied);
     return most;
   }
+}
+
+/**
+ * The storage of an initial voter, bootstrapped as TiKV does: the log starts with a snapshot
+ * at a small index holding the initial membership, so a node added later (whose log is empty)
+ * always begins from a snapshot and learns the membership from its metadata, never by
+ * replaying conf changes on top of a configuration it never saw.
+ */
+function bootstrapStorage(voters: readonly NodeId[]): MemoryStorage {
+  const confState = votersConfState(voters);
+  const storage = new MemoryStorage({ confState });
+  storage.applySnapshot({
+    metadata: { index: bootstrapIndex, term: bootstrapIndex, confState },
+    data: new Uint8Array(0),
+  });
+  storage.setHardState({ term: bootstrapIndex, vote: NONE, commit: bootstrapIndex });
+  return storage;
 }
 
 function emptySummary(): SimSummary {

@@ -2,7 +2,7 @@
 // committed log entries. It also remembers what the simulator needs to restart a node
 // from it (the applied index and the membership at that index) and encodes itself as
 // snapshot data. Commands are text so a trace or a failing entry is readable as is.
-import type { ConfState, NodeId } from '../../../raft/src/types.js';
+import type { ConfState, NodeId } from '../../../raft/src/index.js';
 
 /** A client write: set `key` to `value`. (clientId, opId) names the client operation. */
 export interface PutCommand {

@@ -4,7 +4,7 @@
 // send or at delivery time. Partitions are directed links, so a symmetric partition cuts both
 // directions and a one-way partition only one. Nothing here is random except through the
 // injected SimRandom, so a seed replays the network exactly.
-import type { Message, NodeId } from '../../../raft/src/types.js';
+import type { Message, NodeId } from '../../../raft/src/index.js';
 import type { SimRandom } from './prng.js';
 
 /** How the network treats messages right now; the fault schedule changes it over time. */

@@ -3,7 +3,7 @@
 // a stream forked from the run's seed, so a seed replays the run exactly. Each subsystem
 // gets its own fork: a change in how often one of them draws leaves the others' choices
 // as they were, which keeps a replayed failure recognisable after small edits.
-import type { RandomSource } from '../../../raft/src/config.js';
+import type { RandomSource } from '../../../raft/src/index.js';
 
 const uint32Count = 0x1_0000_0000;
 

@@ -29,6 +29,8 @@ export interface SimConfig {
   readonly backgroundFlushPermille: number;
   /** Chance that a restart rebuilds the state machine from the snapshot and replays the log. */
   readonly restartFromSnapshotPermille: number;
+  /** Every this many ticks the operator leaves an explicit joint configuration left standing. */
+  readonly explicitJointCheckTicks: number;
 }
 
 export interface RunShape {
@@ -87,5 +89,6 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
     nodesDownMax: 2,
     backgroundFlushPermille: 100,
     restartFromSnapshotPermille: 300,
+    explicitJointCheckTicks: 3 * electionTimeoutTicks,
   };
 }

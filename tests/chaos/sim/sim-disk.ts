@@ -4,8 +4,8 @@
 // The state machine's applied state is made durable by the same sync (one write batch with
 // the log, as the real store does), so a restarted node never finds its applied index ahead
 // of its durable log.
-import { MemoryStorage } from '../../../raft/src/memory-storage.js';
-import type { ConfState, Entry, HardState, Snapshot } from '../../../raft/src/types.js';
+import type { MemoryStorage } from '../../../raft/src/index.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../../../raft/src/index.js';
 import type { KvStateMachine } from './kv-state-machine.js';
 
 type DiskOperation =

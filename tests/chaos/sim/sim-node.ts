@@ -3,8 +3,9 @@
 // may be armed to strike at one of those boundaries; it discards the RawNode and everything
 // not synced, and a restart rebuilds the node from what the disk kept. Every persisted and
 // applied entry, role change and commit index is shown to the SafetyChecker as it happens.
-import { MemoryStorage, RawNode, decodeConfChange } from '../../../raft/src/index.js';
+import { RawNode, decodeConfChange } from '../../../raft/src/index.js';
 import type {
+  MemoryStorage,
   ConfChange,
   ConfState,
   Entry,
@@ -108,6 +109,10 @@ export class SimNode {
     this.env = env;
     this.random = random;
     this.kvValue = new KvStateMachine(storage.initialState().confState);
+    const snapshot = storage.snapshot();
+    if (snapshot.metadata.index > 0) {
+      this.kvValue.restore(snapshot.data, snapshot.metadata.index, snapshot.metadata.confState);
+    }
     this.disk = new SimDisk(storage, this.kvValue);
     this.start(this.kvValue.appliedIndex);
   }
