@@ -44,6 +44,12 @@ export class Inflights {
     if (this.countValue === 0) this.start = 0;
   }
 
+  /** Frees the oldest message (it is presumed lost). */
+  freeFirst(): void {
+    if (this.countValue === 0) return;
+    this.freeLE(this.at(0));
+  }
+
   clone(): Inflights {
     const copy = new Inflights(this.capacity);
     for (let i = 0; i < this.countValue; i++) copy.add(this.at(i));

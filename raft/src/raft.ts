@@ -247,6 +247,7 @@ export class Raft {
     // §5.4.2 / §8: a no-op entry of the new term lets earlier entries commit.
     const ok = this.appendEntries([{ type: 'normal', data: EMPTY_BYTES }]);
     assert(ok, 'the leader no-op entry must be accepted');
+    this.bcastAppend();
   }
 
   private setVote(id: NodeId): void {
@@ -778,7 +779,10 @@ export class Raft {
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.msgAppFlowPaused = false;
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    // A full window may be made of lost messages: free one slot so replication resumes and
+    // a rejection (if they were lost) sends the follower back to probing.
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
+    if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
     const hb = decodeHeartbeatContext(m.context);
     if (hb === null) return;
     pr.leaseAckSentTick = Math.max(pr.leaseAckSentTick, hb.sentTick);
