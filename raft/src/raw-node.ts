@@ -206,6 +206,7 @@ export class RawNode {
     if (rd.hardState !== null) this.prevHardState = rd.hardState;
     r.msgs = [];
     r.readStates = [];
+    r.readOnly.seal();
     r.log.unstable.acceptInProgress();
     const marks = this.marks ?? { stableIndex: 0, stableTerm: 0, snapshotIndex: 0, appliedIndex: 0 };
     const lastEntry = rd.entries[rd.entries.length - 1];

@@ -1,8 +1,10 @@
 // Linearizable reads without log writes (Ongaro thesis §6.4). The leader records its
 // commit index as the read index of each request, then confirms it is still leader with
 // one heartbeat round SENT after the request arrived; when a quorum acknowledges that
-// round, every request it covers is released. At most one round is in flight: requests
-// that arrive meanwhile wait for the next round, so a burst of reads costs one round.
+// round, every request it covers is released. At most one round is in flight. Requests
+// join the current round while its heartbeats are still in the outbox (not yet handed out
+// in a Ready, so sent after the request arrived); once sealed, newcomers wait for the
+// next round. A burst of reads therefore costs one round.
 import type { NodeId } from './types.js';
 import { assert } from './invariants.js';
 
@@ -44,6 +46,8 @@ export class ReadOnly {
   private inFlightRound = 0;
   private lastRound = 0;
   private acks = new Set<NodeId>();
+  /** The in-flight round's heartbeats have left in a Ready: later requests need a new round. */
+  private sealed = false;
 
   constructor(private readonly maxPending: number) {}
 
@@ -67,7 +71,7 @@ export class ReadOnly {
   add(request: ReadRequest): number {
     assert(this.hasRoom(), `pending reads exceed ${this.maxPending}`);
     if (this.inFlightRound !== 0) {
-      this.pending.push({ ...request, round: this.lastRound + 1 });
+      this.pending.push({ ...request, round: this.sealed ? this.lastRound + 1 : this.inFlightRound });
       return 0;
     }
     this.pending.push({ ...request, round: this.startRound() });
@@ -78,7 +82,13 @@ export class ReadOnly {
     this.lastRound++;
     this.inFlightRound = this.lastRound;
     this.acks = new Set();
+    this.sealed = false;
     return this.inFlightRound;
+  }
+
+  /** The outbox was handed out: the in-flight round's heartbeats are on their way. */
+  seal(): void {
+    if (this.inFlightRound !== 0) this.sealed = true;
   }
 
   /**

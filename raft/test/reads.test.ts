@@ -1,0 +1,186 @@
+// Linearizable reads without log writes: ReadIndex and leases (Ongaro thesis §6.4, §6.4.1).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Network, bytes, text } from './helpers/network.js';
+import { Solo } from './helpers/node.js';
+
+function readCtxs(net: Network, id: number): string[] {
+  return (net.readStates.get(id) ?? []).map((rs) => text(rs.requestCtx));
+}
+
+test('safe reads are confirmed by one heartbeat round and released at the commit index', () => {
+  // Thesis §6.4: "If the leader has not yet marked an entry from its current term committed, it waits until it has done so. ... The leader saves its current commit index in a local variable readIndex. ... the leader sends a new round of heartbeats and waits for their acknowledgments from a majority of the cluster."
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.node(1).propose(bytes('v'));
+  net.stabilize();
+  const mark = net.sent.length;
+  for (let i = 0; i < 5; i++) assert.deepEqual(net.node(1).readIndex(bytes(`r${i}`)), { ok: true });
+  net.stabilize();
+  const heartbeats = net.sent.slice(mark).filter((m) => m.type === 'heartbeat');
+  assert.equal(heartbeats.length, 2, 'one heartbeat per follower for the whole batch');
+  assert.deepEqual(readCtxs(net, 1), ['r0', 'r1', 'r2', 'r3', 'r4']);
+  for (const rs of net.readStates.get(1) ?? []) assert.equal(rs.index, 2);
+});
+
+test('reads arriving while a round is in flight wait for the next round, which confirms them all', () => {
+  // Thesis §6.4: "the leader can amortize the cost of confirming its leadership: it can use a single round of heartbeats for any number of read-only queries that it has accumulated."
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.node(1).readIndex(bytes('a'));
+  net.processReady(1); // round 1 is sent
+  net.node(1).readIndex(bytes('b'));
+  net.node(1).readIndex(bytes('c'));
+  net.processReady(1);
+  assert.equal(
+    net.queue.filter((m) => m.type === 'heartbeat').length,
+    2,
+    'no new round while one is in flight',
+  );
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 1), ['a', 'b', 'c']);
+  assert.equal(net.sentOfType('heartbeat').length, 4, 'two rounds in all');
+});
+
+test('a new leader holds reads until an entry of its own term has committed', () => {
+  // Thesis §6.4: "The Leader Completeness Property guarantees that a leader has all committed entries, but at the start of its term, it may not know which those are. To find out, it needs to commit an entry from its term."
+  const solo = new Solo({ voters: [1, 2, 3], config: { preVote: false } });
+  solo.node.campaign();
+  solo.round();
+  solo.step({ type: 'voteResp', from: 2, term: 1 });
+  assert.equal(solo.node.status().role, 'leader');
+  assert.deepEqual(solo.node.readIndex(bytes('early')), { ok: true });
+  const rd = solo.round();
+  assert.equal(
+    rd.messages.filter((m) => m.type === 'heartbeat').length,
+    0,
+    'no round before the no-op commits',
+  );
+  solo.step({ type: 'appResp', from: 2, term: 1, index: 1 });
+  const heartbeats = solo.messages().filter((m) => m.type === 'heartbeat');
+  assert.equal(heartbeats.length, 2, 'the queued read starts its round once the no-op commits');
+  solo.step({ type: 'heartbeatResp', from: 3, term: 1, context: heartbeats[1]?.context ?? new Uint8Array() });
+  const states = solo.round().readStates;
+  assert.deepEqual(
+    states.map((rs) => [rs.index, text(rs.requestCtx)]),
+    [[1, 'early']],
+  );
+});
+
+test('pending reads are bounded: beyond maxPendingReadRequests the leader answers readQueueFull', () => {
+  const net = new Network({ voters: [1, 2, 3], config: () => ({ maxPendingReadRequests: 2 }) });
+  net.elect(1);
+  assert.equal(net.node(1).readIndex(bytes('1')).ok, true);
+  assert.equal(net.node(1).readIndex(bytes('2')).ok, true);
+  assert.deepEqual(net.node(1).readIndex(bytes('3')), {
+    ok: false,
+    error: { kind: 'readQueueFull', maxPending: 2 },
+  });
+  net.stabilize();
+  assert.equal(net.node(1).readIndex(bytes('4')).ok, true, 'room again once released');
+});
+
+test('a follower read is forwarded to the leader and answered with a ReadState', () => {
+  // Thesis §6.4: "Followers could also help offload the processing of read-only queries ... the follower issues a request to the leader just to ask for the current readIndex"
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.node(1).propose(bytes('v'));
+  net.stabilize();
+  assert.equal(net.node(2).readIndex(bytes('f')).ok, true);
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 2), ['f']);
+  assert.equal(net.readStates.get(2)?.[0]?.index, 2);
+  assert.equal(net.node(2).readIndex(bytes('lease'), 'lease').ok, true);
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 2), ['f', 'lease']);
+});
+
+test('a node without a leader refuses reads with notLeader', () => {
+  const solo = new Solo({ voters: [1, 2, 3] });
+  assert.deepEqual(solo.node.readIndex(bytes('x')), { ok: false, error: { kind: 'notLeader', leaderId: 0 } });
+  solo.node.campaign();
+  assert.deepEqual(solo.node.readIndex(bytes('x')), { ok: false, error: { kind: 'notLeader', leaderId: 0 } });
+});
+
+test('a single-node group serves reads at once', () => {
+  const net = new Network({ voters: [1] });
+  net.elect(1);
+  net.node(1).readIndex(bytes('solo'));
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 1), ['solo']);
+  assert.equal(net.sentOfType('heartbeat').length, 0);
+});
+
+test('an isolated leader cannot confirm a safe read', () => {
+  // Thesis §6.4: the heartbeat round ensures "the leader ... was not deposed by a newer leader".
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.isolate(1);
+  net.node(1).readIndex(bytes('stale?'));
+  net.stabilize();
+  for (let i = 0; i < 30; i++) {
+    net.node(1).tick();
+    net.stabilize();
+  }
+  assert.deepEqual(readCtxs(net, 1), []);
+  assert.equal(net.node(1).status().role, 'follower', 'check-quorum stepped it down; its reads were dropped');
+});
+
+test('lease reads are served without a round while a quorum acknowledged a recent heartbeat', () => {
+  // Thesis §6.4.1: "the leader would use the normal heartbeat mechanism to maintain a lease ... Once the leader's heartbeats were acknowledged by a majority of the cluster, it would extend its lease to start + election timeout/clock drift bound, since the followers shouldn't time out before then."
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.tickAll(1); // one acknowledged heartbeat round
+  const mark = net.sent.length;
+  assert.equal(net.node(1).readIndex(bytes('lease'), 'lease').ok, true);
+  net.processReady(1);
+  assert.deepEqual(readCtxs(net, 1), ['lease'], 'served in the same round');
+  assert.equal(net.sent.slice(mark).filter((m) => m.type === 'heartbeat').length, 0);
+});
+
+test('the lease runs from when the confirming round was sent, minus the clock drift margin', () => {
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.tickAll(1);
+  net.isolate(1);
+  // electionTimeout 10, margin ceil(10/5) = 2: the lease of the round sent at tick s lasts while now - s < 8.
+  for (let i = 0; i < 7; i++) net.node(1).tick();
+  net.node(1).readIndex(bytes('in-lease'), 'lease');
+  net.processReady(1);
+  assert.deepEqual(readCtxs(net, 1), ['in-lease']);
+  net.node(1).tick();
+  net.node(1).readIndex(bytes('expired'), 'lease');
+  net.processReady(1);
+  assert.deepEqual(readCtxs(net, 1), ['in-lease'], 'falls back to a safe read, which cannot complete');
+});
+
+test('lease reads fall back to safe reads without check-quorum', () => {
+  const net = new Network({ voters: [1, 2, 3], config: () => ({ checkQuorum: false }) });
+  net.elect(1);
+  net.tickAll(1);
+  const mark = net.sent.length;
+  net.node(1).readIndex(bytes('x'), 'lease');
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 1), ['x']);
+  assert.equal(net.sent.slice(mark).filter((m) => m.type === 'heartbeat').length, 2, 'confirmed by a round');
+});
+
+test('no lease reads while a leader transfer is in progress', () => {
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.tickAll(1);
+  net.isolate(3);
+  net.node(1).propose(bytes('x'));
+  net.stabilize();
+  net.node(1).transferLeader(3); // 3 is behind: the transfer stays pending
+  assert.equal(net.node(1).status().leadTransferee, 3);
+  const mark = net.sent.length;
+  net.node(1).readIndex(bytes('t'), 'lease');
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 1), ['t']);
+  assert.equal(
+    net.sent.slice(mark).filter((m) => m.type === 'heartbeat').length,
+    1,
+    'a safe round (3 is cut off)',
+  );
+});
