@@ -1,0 +1,261 @@
+// The Raft log of one region peer, kept in the store's engine: the core reads it through
+// the narrow Storage interface; the store loop writes it by adding operations to the
+// round's single WriteBatch (append, hard state, compaction, snapshot install).
+//
+// In-memory state (last index, apply state, entry cache) is updated when the operations
+// are added to the batch, before the batch is written. That is safe because the store loop
+// is strictly sequential: it awaits the round's write before it steps, sends or advances
+// any Raft node again, so nothing reads these entries before they are durable; a failed
+// write is fatal for the store process.
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Snapshot,
+  SnapshotMetadata,
+  Storage,
+  InitialState,
+} from '@flotilla/raft';
+import { NONE, StorageError } from '@flotilla/raft';
+import type { Engine, WriteBatch } from './engine.js';
+import { applyStateKey, raftHardStateKey, raftLogIndexOf, raftLogKey, raftLogRange } from './keys.js';
+import type { ApplyState } from './raft-state-codec.js';
+import {
+  decodeApplyState,
+  decodeEntry,
+  decodeHardState,
+  encodeApplyState,
+  encodeEntry,
+  encodeHardState,
+} from './raft-state-codec.js';
+import { EntryCache } from './entry-cache.js';
+
+export interface PeerStorageOptions {
+  readonly regionId: number;
+  readonly engine: Engine;
+  /** Membership the region's peer starts with (from the region's local state). */
+  readonly confState: ConfState;
+  /** Bytes of recent entries kept in memory for followers that are close behind. */
+  readonly entryCacheBytesMax: number;
+  /**
+   * Asked when the core needs a snapshot (a follower needs compacted entries). The store
+   * generates one in the background and hands it over with setGeneratedSnapshot.
+   */
+  readonly requestSnapshot: (regionId: number) => void;
+}
+
+/** The state a brand-new region starts with: log empty, nothing applied. */
+export const INITIAL_APPLY_STATE: ApplyState = { appliedIndex: 0, truncatedIndex: 0, truncatedTerm: 0 };
+
+export class PeerStorage implements Storage {
+  private lastIndexValue: number;
+  private generated: Snapshot | null = null;
+
+  private constructor(
+    private readonly options: PeerStorageOptions,
+    private hardState: HardState,
+    private applyState: ApplyState,
+    lastIndex: number,
+    private confState: ConfState,
+    private readonly cache: EntryCache,
+  ) {
+    this.lastIndexValue = lastIndex;
+  }
+
+  /** Loads a region's Raft state from the engine (or the initial state if it has none). */
+  static async load(options: PeerStorageOptions): Promise<PeerStorage> {
+    const { engine, regionId } = options;
+    const hsBytes = engine.getSync(raftHardStateKey(regionId));
+    const hardState = hsBytes ? decodeHardState(hsBytes) : { term: 0, vote: NONE, commit: 0 };
+    const asBytes = engine.getSync(applyStateKey(regionId));
+    const applyState = asBytes ? decodeApplyState(asBytes) : INITIAL_APPLY_STATE;
+    const lastLog = await engine.scan(raftLogRange(regionId, 0, Number.MAX_SAFE_INTEGER), {
+      limit: 1,
+      reverse: true,
+      keysOnly: true,
+    });
+    const lastIndex = lastLog[0] ? raftLogIndexOf(lastLog[0].key) : applyState.truncatedIndex;
+    if (lastIndex < applyState.truncatedIndex) {
+      throw new Error(
+        `region ${regionId}: last log index ${lastIndex} is below the truncated index ${applyState.truncatedIndex}`,
+      );
+    }
+    if (hardState.commit > lastIndex) {
+      throw new Error(
+        `region ${regionId}: committed index ${hardState.commit} is past the last log index ${lastIndex}`,
+      );
+    }
+    return new PeerStorage(
+      options,
+      hardState,
+      applyState,
+      lastIndex,
+      options.confState,
+      new EntryCache(options.entryCacheBytesMax),
+    );
+  }
+
+  // ---- Storage (read by the core) ----
+
+  initialState(): InitialState {
+    return { hardState: this.hardState, confState: this.confState };
+  }
+
+  firstIndex(): number {
+    return this.applyState.truncatedIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.lastIndexValue;
+  }
+
+  term(i: number): number {
+    if (i === this.applyState.truncatedIndex) return this.applyState.truncatedTerm;
+    if (i < this.applyState.truncatedIndex) {
+      throw new StorageError('compacted', `region ${this.options.regionId}: index ${i} is compacted`);
+    }
+    if (i > this.lastIndexValue) {
+      throw new StorageError(
+        'unavailable',
+        `region ${this.options.regionId}: index ${i} is past the last index`,
+      );
+    }
+    return (this.cache.get(i) ?? this.readEntry(i)).term;
+  }
+
+  entries(lo: number, hi: number, maxSizeBytes: number): Entry[] {
+    if (lo <= this.applyState.truncatedIndex) {
+      throw new StorageError('compacted', `region ${this.options.regionId}: index ${lo} is compacted`);
+    }
+    if (hi > this.lastIndexValue + 1) {
+      throw new StorageError(
+        'unavailable',
+        `region ${this.options.regionId}: index ${hi - 1} is past the last index`,
+      );
+    }
+    const out: Entry[] = [];
+    let sizeBytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const entry = this.cache.get(i) ?? this.readEntry(i);
+      sizeBytes += entry.data.length + 16;
+      if (out.length > 0 && sizeBytes > maxSizeBytes) break;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    const snap = this.generated;
+    if (snap !== null && snap.metadata.index >= this.applyState.truncatedIndex) return snap;
+    this.options.requestSnapshot(this.options.regionId);
+    throw new StorageError(
+      'snapshotTemporarilyUnavailable',
+      `region ${this.options.regionId}: generating a snapshot`,
+    );
+  }
+
+  // ---- writes (added to the round's batch by the store loop) ----
+
+  /** Appends entries, replacing any conflicting suffix. */
+  append(batch: WriteBatch, entries: readonly Entry[]): void {
+    const head = entries[0];
+    if (head === undefined) return;
+    if (head.index <= this.applyState.truncatedIndex) {
+      throw new Error(
+        `region ${this.options.regionId}: append at ${head.index} overwrites compacted entries`,
+      );
+    }
+    if (head.index > this.lastIndexValue + 1) {
+      throw new Error(
+        `region ${this.options.regionId}: append at ${head.index} leaves a gap after ${this.lastIndexValue}`,
+      );
+    }
+    for (const entry of entries)
+      batch.put(raftLogKey(this.options.regionId, entry.index), encodeEntry(entry));
+    const newLast = head.index + entries.length - 1;
+    for (let i = newLast + 1; i <= this.lastIndexValue; i++)
+      batch.delete(raftLogKey(this.options.regionId, i));
+    this.cache.append(entries);
+    this.lastIndexValue = newLast;
+  }
+
+  setHardState(batch: WriteBatch, hs: HardState): void {
+    batch.put(raftHardStateKey(this.options.regionId), encodeHardState(hs));
+    this.hardState = hs;
+  }
+
+  /** Records the applied index in the same batch as the applied data (exactly-once apply). */
+  setApplied(batch: WriteBatch, appliedIndex: number): void {
+    if (appliedIndex < this.applyState.appliedIndex) {
+      throw new Error(
+        `region ${this.options.regionId}: applied index going back ${this.applyState.appliedIndex} -> ${appliedIndex}`,
+      );
+    }
+    this.writeApplyState(batch, { ...this.applyState, appliedIndex });
+  }
+
+  /** Discards log entries up to and including `index`, which must be applied. */
+  compact(batch: WriteBatch, index: number): void {
+    if (index <= this.applyState.truncatedIndex) return;
+    if (index > this.applyState.appliedIndex) {
+      throw new Error(
+        `region ${this.options.regionId}: compact to ${index} beyond applied ${this.applyState.appliedIndex}`,
+      );
+    }
+    const term = this.term(index);
+    for (let i = this.applyState.truncatedIndex + 1; i <= index; i++)
+      batch.delete(raftLogKey(this.options.regionId, i));
+    this.cache.compactTo(index);
+    this.writeApplyState(batch, { ...this.applyState, truncatedIndex: index, truncatedTerm: term });
+  }
+
+  /** Resets the log to a received snapshot's point (the caller installs the data in the same batch). */
+  installSnapshot(batch: WriteBatch, metadata: SnapshotMetadata): void {
+    for (let i = this.applyState.truncatedIndex + 1; i <= this.lastIndexValue; i++) {
+      batch.delete(raftLogKey(this.options.regionId, i));
+    }
+    this.cache.clear();
+    this.lastIndexValue = metadata.index;
+    this.confState = metadata.confState;
+    this.writeApplyState(batch, {
+      appliedIndex: metadata.index,
+      truncatedIndex: metadata.index,
+      truncatedTerm: metadata.term,
+    });
+  }
+
+  /** A snapshot the store generated in the background after requestSnapshot. */
+  setGeneratedSnapshot(snapshot: Snapshot): void {
+    this.generated = snapshot;
+  }
+
+  setConfState(confState: ConfState): void {
+    this.confState = confState;
+  }
+
+  get appliedIndex(): number {
+    return this.applyState.appliedIndex;
+  }
+
+  get truncatedIndex(): number {
+    return this.applyState.truncatedIndex;
+  }
+
+  private writeApplyState(batch: WriteBatch, state: ApplyState): void {
+    batch.put(applyStateKey(this.options.regionId), encodeApplyState(state));
+    this.applyState = state;
+  }
+
+  private readEntry(i: number): Entry {
+    const bytes = this.options.engine.getSync(raftLogKey(this.options.regionId, i));
+    if (bytes === undefined) {
+      throw new Error(
+        `region ${this.options.regionId}: log entry ${i} missing from the engine (first ${this.firstIndex()}, last ${this.lastIndexValue})`,
+      );
+    }
+    const entry = decodeEntry(bytes);
+    if (entry.index !== i)
+      throw new Error(`region ${this.options.regionId}: log key ${i} holds entry ${entry.index}`);
+    return entry;
+  }
+}
