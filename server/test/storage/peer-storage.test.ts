@@ -184,8 +184,8 @@ describe('PeerStorage', () => {
     assert.equal(reloaded.appliedIndex, 100);
     assert.equal(
       engine instanceof MemoryEngine && engine.size,
-      3,
-      'old entries 1..5 are gone: one entry, hard state absent, apply state',
+      2,
+      'entries 1..5 are gone: only entry 101 and the apply state remain',
     );
   });
 
