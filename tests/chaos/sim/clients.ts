@@ -23,6 +23,8 @@ export interface ClientOptions {
   /** Of the reads: the share served by lease, and the share read stale from a replica. */
   readonly leaseReadPermille: number;
   readonly staleReadPermille: number;
+  /** Share of reads sent to a random member instead of the presumed leader. */
+  readonly anyReplicaReadPermille: number;
 }
 
 /** The view of the cluster a client has: the nodes by id (down ones report !up). */
@@ -185,7 +187,11 @@ export class SimClient {
       return;
     }
     operation.attempts++;
-    const node = this.pickNode(world);
+    // Some reads go to any member: a follower forwards the read index request to the leader
+    // and serves the read once it has applied up to the index it gets back.
+    const followerRead =
+      operation.kind !== 'put' && this.random.chancePermille(this.options.anyReplicaReadPermille);
+    const node = followerRead ? this.pickAnyNode(world) : this.pickNode(world);
     if (node === null) return;
     if (operation.kind === 'readStale') {
       this.history.counts.readsStale++;
@@ -217,6 +223,11 @@ export class SimClient {
       encodeReadContext(this.id, operation.opId),
       operation.kind === 'readLease' ? 'lease' : 'safe',
     );
+  }
+
+  private pickAnyNode(world: ClientWorld): SimNode | null {
+    const node = world.nodeById(this.random.pick(world.nodeIds));
+    return node !== undefined && node.up ? node : null;
   }
 
   private pickNode(world: ClientWorld): SimNode | null {

@@ -22,7 +22,7 @@ import { SimRandom } from './prng.js';
 import { drawSimConfig } from './sim-config.js';
 import type { SimConfig } from './sim-config.js';
 import { SimNode } from './sim-node.js';
-import type { SimNodeEnvironment } from './sim-node.js';
+import type { Sabotage, SimNodeEnvironment } from './sim-node.js';
 import { EventTrace } from './trace.js';
 import type { TraceSink } from './trace.js';
 
@@ -33,12 +33,15 @@ export interface SimOptions {
   /** Bound on the linearizability search per key. */
   readonly linearizabilityStepsMax: number;
   readonly traceSink: TraceSink | null;
+  /** A bug planted in the nodes on purpose, which the checkers must catch ('none' normally). */
+  readonly sabotage: Sabotage;
 }
 
 export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   faultTicks: 1500,
   linearizabilityStepsMax: 2_000_000,
   traceSink: null,
+  sabotage: 'none',
 };
 
 export type SimFailureKind = 'invariant' | 'linearizability' | 'liveness' | 'exception';
@@ -135,7 +138,10 @@ class ClusterSim implements ClientWorld {
   constructor(private readonly options: SimOptions) {
     const root = new SimRandom(options.seed);
     const configRandom = root.fork(stream.config);
-    this.config = drawSimConfig(configRandom, { faultTicks: options.faultTicks });
+    this.config = drawSimConfig(configRandom, {
+      faultTicks: options.faultTicks,
+      sabotage: options.sabotage,
+    });
     this.trace = new EventTrace(options.traceSink);
     this.network = new SimNetwork(root.fork(stream.network), this.config.linkQueueMessagesMax);
     this.schedule = generateFaultSchedule(root.fork(stream.faults), this.config.faults);

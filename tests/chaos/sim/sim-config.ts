@@ -5,7 +5,7 @@ import type { ClientOptions } from './clients.js';
 import type { FaultScheduleOptions } from './faults.js';
 import type { MembershipBounds } from './membership.js';
 import type { SimRandom } from './prng.js';
-import type { SimNodeOptions } from './sim-node.js';
+import type { Sabotage, SimNodeOptions } from './sim-node.js';
 
 export interface SimConfig {
   readonly initialVoterCount: number;
@@ -36,6 +36,8 @@ export interface SimConfig {
 export interface RunShape {
   /** Ticks of the fault phase; the heal comes after it. */
   readonly faultTicks: number;
+  /** A bug planted on purpose (tests of the checkers). */
+  readonly sabotage: Sabotage;
 }
 
 const electionTimeoutTicks = 10;
@@ -62,6 +64,7 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
       pendingReadsMax: 64,
       inboxMessagesMax: 256,
       readyRoundsMax: 8,
+      sabotage: shape.sabotage,
     },
     clientCount: random.intBetween(2, 4),
     client: {
@@ -72,6 +75,7 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
       readPermille: random.intBetween(300, 600),
       leaseReadPermille: 300,
       staleReadPermille: 100,
+      anyReplicaReadPermille: 400,
     },
     faults: {
       startTick: 3 * electionTimeoutTicks,

@@ -47,7 +47,18 @@ export interface SimNodeOptions {
   readonly inboxMessagesMax: number;
   /** Bound on Ready rounds handled in one call of handleReadies. */
   readonly readyRoundsMax: number;
+  /** A bug planted on purpose, for the simulator's own tests (see Sabotage). */
+  readonly sabotage: Sabotage;
 }
+
+/**
+ * Bugs the simulator can plant in its nodes to prove that its checkers catch them:
+ * - 'ignoreMustSync': send before the disk is synced (the classic durability bug); crashes
+ *   then lose votes and acknowledged entries.
+ * - 'serveReadsEarly': answer a read as soon as its read index is known, without waiting for
+ *   the state machine to apply up to it (a stale, non-linearizable read).
+ */
+export type Sabotage = 'none' | 'ignoreMustSync' | 'serveReadsEarly';
 
 /** What a node needs from the simulation around it. */
 export interface SimNodeEnvironment {
@@ -201,7 +212,7 @@ export class SimNode {
 
   /** Makes unsynced writes durable (a background flush). */
   flush(): void {
-    if (this.raw !== null && this.disk.dirty) this.sync();
+    if (this.raw !== null && this.disk.dirty && this.options.sabotage !== 'ignoreMustSync') this.sync();
   }
 
   /** Loses the RawNode and every unsynced write. */
@@ -324,7 +335,8 @@ export class SimNode {
       this.disk.append(ready.entries);
     }
     if (ready.hardState !== null) this.disk.setHardState(ready.hardState);
-    if (ready.mustSync || this.disk.flushDue) this.sync();
+    const syncIgnored = this.options.sabotage === 'ignoreMustSync';
+    if ((ready.mustSync && !syncIgnored) || this.disk.flushDue) this.sync();
   }
 
   private sync(): void {
@@ -370,7 +382,8 @@ export class SimNode {
     const applied = this.kvValue.appliedIndex;
     const waiting: { index: number; requestCtx: Uint8Array }[] = [];
     for (const read of this.pendingReads) {
-      if (read.index <= applied) this.env.onReadServable(this, read.requestCtx);
+      const early = this.options.sabotage === 'serveReadsEarly';
+      if (read.index <= applied || early) this.env.onReadServable(this, read.requestCtx);
       else waiting.push(read);
     }
     this.pendingReads = waiting;

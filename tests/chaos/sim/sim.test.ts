@@ -237,6 +237,28 @@ describe('cluster simulation', () => {
     assert.notEqual(runSimulation({ ...options, seed: 8 }).summary.traceDigest, first.summary.traceDigest);
   });
 
+  it('catches a planted durability bug (sending before the disk is synced)', () => {
+    let failed = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const result = runSimulation({ ...defaultSimOptions, seed, sabotage: 'ignoreMustSync' });
+      if (result.failure !== null) failed++;
+    }
+    assert.ok(failed >= 5, `only ${failed} of 10 sabotaged seeds failed`);
+  });
+
+  it('catches a planted stale-read bug with the linearizability checker', () => {
+    const caught: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const sabotaged = runSimulation({ ...defaultSimOptions, seed, sabotage: 'serveReadsEarly' });
+      if (sabotaged.failure?.kind === 'linearizability') caught.push(seed);
+    }
+    assert.ok(caught.length >= 1, 'no sabotaged seed produced a non-linearizable history');
+    for (const seed of caught) {
+      const honest = runSimulation({ ...defaultSimOptions, seed });
+      assert.equal(honest.failure, null, `seed ${seed} fails without the planted bug too`);
+    }
+  });
+
   it('passes a smoke run of 500 seeds', { timeout: 600_000 }, () => {
     const failures: string[] = [];
     let opsChecked = 0;
