@@ -77,7 +77,7 @@ export class Network {
     this.nodes.set(id, node);
     this.storages.set(id, storage);
     if (!this.applied.has(id)) this.applied.set(id, []);
-    this.appliedIndex.set(id, extra.appliedIndex ?? storage.snapshot().metadata.index);
+    this.appliedIndex.set(id, extra.appliedIndex ?? storage.firstIndex() - 1);
     if (!this.readStates.has(id)) this.readStates.set(id, []);
     return node;
   }
