@@ -194,8 +194,8 @@ export class SimClient {
     const node = followerRead ? this.pickAnyNode(world) : this.pickNode(world);
     if (node === null) return;
     if (operation.kind === 'readStale') {
-      this.history.counts.readsStale++;
       const value = node.kv.get(operation.key);
+      this.history.readStale(operation.key, value);
       this.finish(operation, true, () => `stale read ${operation.key} -> ${value} at node ${node.id}`);
       return;
     }

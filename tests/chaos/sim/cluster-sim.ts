@@ -573,6 +573,8 @@ class ClusterSim implements ClientWorld {
   }
 
   private checkLinearizability(): SimFailure | null {
+    const staleProblem = this.history.checkStaleReads();
+    if (staleProblem !== null) return { kind: 'linearizability', tick: this.tick, message: staleProblem };
     const result = checkHistory(this.history.operations, this.options.linearizabilityStepsMax);
     this.summary.linearizability = result.outcome;
     this.summary.opsChecked = result.operationsChecked;

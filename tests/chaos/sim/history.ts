@@ -19,6 +19,7 @@ export interface HistoryCounts {
 export class History {
   private sequenceNext = 1;
   private readonly operationList: KvOperation[] = [];
+  private readonly staleReads: { key: string; value: string | null; seq: number }[] = [];
   readonly counts: HistoryCounts = {
     putsOk: 0,
     putsUnknown: 0,
@@ -47,6 +48,33 @@ export class History {
   putUnknown(key: string, value: string, callSeq: number): void {
     this.operationList.push({ kind: 'put', key, value, callSeq, returnSeq: Infinity });
     this.counts.putsUnknown++;
+  }
+
+  /** A local read at a replica; `seq` orders it among the other events. */
+  readStale(key: string, value: string | null): void {
+    this.staleReads.push({ key, value, seq: this.nextSeq() });
+    this.counts.readsStale++;
+  }
+
+  /**
+   * Stale reads need not be linearizable, but a replica can only hold what some client wrote:
+   * each must return null or a value a put of the same key had been invoked with before.
+   * Returns a description of the first read that breaks this, or null.
+   */
+  checkStaleReads(): string | null {
+    const puts = new Map<string, { key: string; callSeq: number }>();
+    for (const operation of this.operationList) {
+      if (operation.kind === 'put')
+        puts.set(operation.value, { key: operation.key, callSeq: operation.callSeq });
+    }
+    for (const read of this.staleReads) {
+      if (read.value === null) continue;
+      const written = puts.get(read.value);
+      if (written === undefined || written.key !== read.key || written.callSeq > read.seq) {
+        return `a stale read of ${read.key} returned '${read.value}', which no earlier put of ${read.key} wrote`;
+      }
+    }
+    return null;
   }
 
   readOk(key: string, value: string | null, callSeq: number, mode: 'safe' | 'lease'): void {

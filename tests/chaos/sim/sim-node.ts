@@ -93,6 +93,8 @@ export class SimNode {
   private kvValue: KvStateMachine;
   private incarnationValue = 0;
   private role: Role = 'follower';
+  /** The term in which `role` was last observed. */
+  private roleTerm = 0;
   private pendingReads: { index: number; requestCtx: Uint8Array }[] = [];
   private inbox: Message[] = [];
   private armedCrash: CrashPoint | null = null;
@@ -291,7 +293,10 @@ export class SimNode {
     if (this.crashAt('afterPersist')) return;
     if (ready.messages.length > 0) this.env.send(ready.messages);
     if (this.crashAt('afterSend')) return;
-    for (const entry of ready.committedEntries) this.apply(raw, entry);
+    if (ready.committedEntries.length > 0) {
+      const term = raw.status().term;
+      for (const entry of ready.committedEntries) this.apply(raw, term, entry);
+    }
     for (const readState of ready.readStates) this.pendingReads.push(readState);
     if (this.pendingReads.length > this.options.pendingReadsMax) {
       this.pendingReads.splice(0, this.pendingReads.length - this.options.pendingReadsMax);
@@ -344,9 +349,9 @@ export class SimNode {
     this.env.checker.observeDurableHardState(this.id, this.disk.durableHardState);
   }
 
-  private apply(raw: RawNode, entry: Entry): void {
+  private apply(raw: RawNode, term: number, entry: Entry): void {
     const checker = this.env.checker;
-    checker.observeApplied(this.id, raw.status().term, entry);
+    checker.observeApplied(this.id, term, entry);
     this.stats.entriesApplied++;
     if (entry.type === 'confChange') {
       const confState = raw.applyConfChange(decodeConfChange(entry.data));
@@ -401,7 +406,7 @@ export class SimNode {
     }
     const role = ready.softState?.role ?? status.role;
     checker.observeRole(this.id, status.term, role);
-    if (role === 'leader' && this.role !== 'leader') {
+    if (role === 'leader' && (this.role !== 'leader' || this.roleTerm !== status.term)) {
       this.stats.timesLeader++;
       checker.observeNewLeader(this.id, status.term, this.disk.live);
       this.env.trace.record(this.env.now(), traceCode.leader, [this.id, status.term], () => {
@@ -409,5 +414,6 @@ export class SimNode {
       });
     }
     this.role = role;
+    this.roleTerm = status.term;
   }
 }

@@ -6,6 +6,7 @@ import type { Entry } from '../../../raft/src/index.js';
 import { InvariantViolation, SafetyChecker } from './checkers.js';
 import type { LogView } from './checkers.js';
 import { defaultSimOptions, runSimulation } from './cluster-sim.js';
+import { History } from './history.js';
 import { checkHistory, checkRegister } from './linearizability.js';
 import type { KvOperation } from './linearizability.js';
 import { SimNetwork } from './network.js';
@@ -99,6 +100,23 @@ describe('linearizability checker', () => {
     history.push(get('a', 'v59', 500, 501));
     const result = checkRegister(history, 1_000_000);
     assert.equal(result.outcome, 'ok');
+  });
+});
+
+describe('stale read check', () => {
+  it('accepts stale values that were written, and rejects values nobody wrote before the read', () => {
+    const history = new History();
+    const callSeq = history.nextSeq();
+    history.putOk('a', 'c0.1', callSeq);
+    history.readStale('a', 'c0.1');
+    history.readStale('a', null);
+    assert.equal(history.checkStaleReads(), null);
+    history.readStale('b', 'c0.1');
+    assert.match(history.checkStaleReads() ?? '', /stale read of b/);
+    const early = new History();
+    early.readStale('a', 'c0.2');
+    early.putUnknown('a', 'c0.2', early.nextSeq());
+    assert.match(early.checkStaleReads() ?? '', /stale read of a/);
   });
 });
 
