@@ -83,6 +83,10 @@ export class RaftLog {
    */
   maybeAppend(prevIndex: number, prevTerm: number, committed: number, ents: readonly Entry[]): number | null {
     if (!this.matchTerm(prevIndex, prevTerm)) return null;
+    assert(
+      ents[0] === undefined || ents[0].index === prevIndex + 1,
+      `log matching: appended entries start at ${ents[0]?.index}, not after ${prevIndex}`,
+    );
     const lastNewIndex = prevIndex + ents.length;
     const conflictIndex = this.findConflict(ents);
     if (conflictIndex !== 0) {

@@ -84,6 +84,12 @@ export class Raft {
   private queuedReads: { from: NodeId; requestCtx: Uint8Array; lease: boolean }[] = [];
   /** Lease rounds sent before this tick do not count (new leadership, aborted transfer). */
   private leaseFloorTick = 0;
+  /**
+   * A node restarted with state (check-quorum on) acts for one election timeout as if it had
+   * just heard from a leader: it may have acknowledged a heartbeat right before crashing, and
+   * granting a vote at once would break the lease that acknowledgement extended.
+   */
+  private quietUntilTick = 0;
   private behaviour: RoleBehaviour;
 
   constructor(cfg: ResolvedRaftConfig) {
@@ -105,12 +111,14 @@ export class Raft {
   private loadHardState(hs: HardState): void {
     if (hs.term === 0 && hs.vote === NONE && hs.commit === 0) return;
     assert(
-      hs.commit >= this.log.committed && hs.commit <= this.log.lastIndex(),
-      `hard state commit ${hs.commit} is out of range [${this.log.committed}, ${this.log.lastIndex()}]`,
+      hs.commit <= this.log.lastIndex(),
+      `hard state commit ${hs.commit} is past the last index ${this.log.lastIndex()}`,
     );
-    this.log.committed = hs.commit;
+    // A commit below the snapshot index is stale: the snapshot itself is committed.
+    this.log.committed = Math.max(hs.commit, this.log.committed);
     this.term = hs.term;
     this.vote = hs.vote;
+    if (this.cfg.checkQuorum) this.quietUntilTick = this.cfg.electionTimeoutTicks;
   }
 
   hardState(): HardState {
@@ -355,6 +363,7 @@ export class Raft {
   /** Heard from a leader within the election timeout (pre-vote always checks; votes with check-quorum). */
   private inLease(type: 'vote' | 'preVote'): boolean {
     if (type === 'vote' && !this.cfg.checkQuorum) return false;
+    if (this.tickCount < this.quietUntilTick) return true;
     return this.lead !== NONE && this.electionElapsed < this.cfg.electionTimeoutTicks;
   }
 

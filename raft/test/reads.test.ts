@@ -184,3 +184,20 @@ test('no lease reads while a leader transfer is in progress', () => {
     'a safe round (3 is cut off)',
   );
 });
+
+test('a restarted node grants no vote for an election timeout, so leases it extended before crashing hold', () => {
+  // Thesis §6.4.1 relies on followers not voting within an election timeout of a heartbeat they acknowledged; a
+  // restarted node cannot remember when that was, so it waits one election timeout before granting votes.
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.tickAll(1);
+  net.restart(2);
+  net.restart(3);
+  net.node(2).step({ ...net.sent[0]!, type: 'preVote', from: 3, to: 2, term: 5, index: 9, logTerm: 9 });
+  assert.equal(net.processReady(2), false, 'the pre-vote is ignored right after restart');
+  for (let i = 0; i < 10; i++) net.node(2).tick();
+  net.node(2).step({ ...net.sent[0]!, type: 'preVote', from: 3, to: 2, term: 5, index: 9, logTerm: 9 });
+  net.processReady(2);
+  assert.equal(net.queue.at(-1)?.type, 'preVoteResp');
+  assert.equal(net.queue.at(-1)?.reject, false);
+});
