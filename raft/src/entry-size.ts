@@ -17,12 +17,6 @@ export function payloadSizeBytes(entries: readonly Entry[]): number {
   return size;
 }
 
-export function entriesSizeBytes(entries: readonly Entry[]): number {
-  let size = 0;
-  for (const entry of entries) size += entrySizeBytes(entry);
-  return size;
-}
-
 /** The longest prefix of `entries` within `maxSizeBytes`, but never fewer than one entry. */
 export function limitSize<T extends Entry>(entries: T[], maxSizeBytes: number): T[] {
   if (entries.length === 0) return entries;

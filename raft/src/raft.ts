@@ -103,7 +103,7 @@ export class Raft {
     this.tracker.setConfig(restored.config, restored.progress);
     this.isLearner = this.tracker.progress.get(this.id)?.isLearner ?? false;
     this.loadHardState(hardState);
-    if (cfg.appliedIndex > 0) this.log.appliedTo(Math.max(cfg.appliedIndex, this.log.applied));
+    if (cfg.appliedIndex > 0) this.restoreApplied(cfg.appliedIndex);
     this.behaviour = this.followerBehaviour();
     this.becomeFollower(this.term, NONE);
   }
@@ -119,6 +119,19 @@ export class Raft {
     this.term = hs.term;
     this.vote = hs.vote;
     if (this.cfg.checkQuorum) this.quietUntilTick = this.cfg.electionTimeoutTicks;
+  }
+
+  /**
+   * The state machine is at `applied`. Whatever was applied was committed, so a hard state
+   * whose commit lags (a commit-only change need not be synced) is raised to it.
+   */
+  private restoreApplied(applied: number): void {
+    assert(
+      applied <= this.log.lastIndex(),
+      `applied index ${applied} is past the last log index ${this.log.lastIndex()}`,
+    );
+    this.log.commitTo(applied);
+    if (applied > this.log.applied) this.log.appliedTo(applied);
   }
 
   hardState(): HardState {
