@@ -2,12 +2,15 @@
 //   --seed N          replay one seed exactly and print its summary (--verbose: the event trace)
 //   --seeds N         run N seeds starting at --from (default 1), in --workers processes
 //   --ticks N         ticks of the fault phase (default 1500; the settle phase comes on top)
+//   --sabotage KIND   plant a known bug in the nodes (ignoreMustSync, serveReadsEarly) to see it caught
 // Any failure prints the seed and the command that replays it, and the exit status is 1.
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defaultSimOptions, runSimulation } from './cluster-sim.js';
 import type { SimResult } from './cluster-sim.js';
+import { sabotageKinds } from './sim-node.js';
+import type { Sabotage } from './sim-node.js';
 
 interface CliArgs {
   seed: number | null;
@@ -16,11 +19,13 @@ interface CliArgs {
   faultTicks: number;
   verbose: boolean;
   workers: number;
+  sabotage: Sabotage;
 }
 
 interface WorkerTask {
   readonly seeds: readonly number[];
   readonly faultTicks: number;
+  readonly sabotage: Sabotage;
 }
 
 /** Bound on seeds in one batch run. */
@@ -38,6 +43,7 @@ function parseArgs(argv: readonly string[]): CliArgs {
     faultTicks: defaultSimOptions.faultTicks,
     verbose: false,
     workers: Math.min(availableParallelism(), workersMax),
+    sabotage: 'none',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -55,25 +61,33 @@ function parseArgs(argv: readonly string[]): CliArgs {
     else if (flag === '--ticks') args.faultTicks = Math.max(1, value());
     else if (flag === '--workers') args.workers = Math.max(1, Math.min(value(), workersMax));
     else if (flag === '--verbose') args.verbose = true;
+    else if (flag === '--sabotage') args.sabotage = parseSabotage(argv[++i]);
     else
       throw new Error(
-        `unknown argument ${flag} (use --seed N | --seeds N [--from N] [--ticks N] [--workers N] [--verbose])`,
+        `unknown argument ${flag} (use --seed N | --seeds N [--from N] [--ticks N] [--workers N] [--verbose] [--sabotage KIND])`,
       );
   }
   if (args.seed === null && args.seeds === 0) args.seed = 1;
   return args;
 }
 
-function replayCommand(seed: number, faultTicks: number): string {
-  const ticks = faultTicks === defaultSimOptions.faultTicks ? '' : ` --ticks ${faultTicks}`;
-  return `npm run sim -- --seed ${seed}${ticks}`;
+function parseSabotage(text: string | undefined): Sabotage {
+  const kind = sabotageKinds.find((candidate) => candidate === text);
+  if (kind === undefined) throw new Error(`--sabotage needs one of ${sabotageKinds.join(', ')}, got ${text}`);
+  return kind;
 }
 
-function printFailure(result: SimResult, faultTicks: number): void {
+function replayCommand(seed: number, args: Pick<CliArgs, 'faultTicks' | 'sabotage'>): string {
+  const ticks = args.faultTicks === defaultSimOptions.faultTicks ? '' : ` --ticks ${args.faultTicks}`;
+  const sabotage = args.sabotage === 'none' ? '' : ` --sabotage ${args.sabotage}`;
+  return `npm run sim -- --seed ${seed}${ticks}${sabotage}`;
+}
+
+function printFailure(result: SimResult, args: Pick<CliArgs, 'faultTicks' | 'sabotage'>): void {
   const failure = result.failure;
   if (failure === null) return;
   console.log(`FAIL seed ${result.seed} (${failure.kind} at tick ${failure.tick}): ${failure.message}`);
-  console.log(`  replay: ${replayCommand(result.seed, faultTicks)} --verbose`);
+  console.log(`  replay: ${replayCommand(result.seed, args)} --verbose`);
 }
 
 function runOne(args: CliArgs, seed: number): number {
@@ -81,6 +95,7 @@ function runOne(args: CliArgs, seed: number): number {
     ...defaultSimOptions,
     seed,
     faultTicks: args.faultTicks,
+    sabotage: args.sabotage,
     traceSink: args.verbose ? (line) => console.log(line) : null,
   });
   const s = result.summary;
@@ -100,7 +115,7 @@ function runOne(args: CliArgs, seed: number): number {
   console.log(
     `  invariant checks ${s.invariantChecks}, trace events ${s.traceEvents}, trace digest ${s.traceDigest}`,
   );
-  printFailure(result, args.faultTicks);
+  printFailure(result, args);
   return result.failure === null ? 0 : 1;
 }
 
@@ -110,12 +125,14 @@ async function runMany(args: CliArgs): Promise<number> {
   const started = Date.now();
   let done = 0;
   let lastProgress = started;
+  let linearizabilityUnknown = 0;
   const failures: SimResult[] = [];
   const onResult = (result: SimResult): void => {
     done++;
+    if (result.summary.linearizability === 'unknown') linearizabilityUnknown++;
     if (result.failure !== null) {
       failures.push(result);
-      printFailure(result, args.faultTicks);
+      printFailure(result, args);
     }
     const now = Date.now();
     if (now - lastProgress >= progressIntervalMs || done === seeds.length) {
@@ -125,19 +142,27 @@ async function runMany(args: CliArgs): Promise<number> {
     }
   };
   const shards = Array.from({ length: workerCount }, (_, w) => seeds.filter((_, i) => i % workerCount === w));
-  await Promise.all(shards.map((shard) => runShard({ seeds: shard, faultTicks: args.faultTicks }, onResult)));
+  await Promise.all(
+    shards.map((shard) =>
+      runShard({ seeds: shard, faultTicks: args.faultTicks, sabotage: args.sabotage }, onResult),
+    ),
+  );
   const seconds = (Date.now() - started) / 1000;
   console.log(
     `ran ${done} seeds (${args.from}..${args.from + args.seeds - 1}) in ${seconds.toFixed(1)} s with ${workerCount} workers`,
   );
+  if (linearizabilityUnknown > 0) {
+    console.log(
+      `${linearizabilityUnknown} seed(s) hit the linearizability search bound (outcome unknown, not a failure)`,
+    );
+  }
   if (failures.length === 0) {
     console.log('all seeds passed');
     return 0;
   }
   failures.sort((a, b) => a.seed - b.seed);
   console.log(`${failures.length} failing seed(s): ${failures.map((f) => f.seed).join(' ')}`);
-  for (const failure of failures.slice(0, 20))
-    console.log(`  ${replayCommand(failure.seed, args.faultTicks)}`);
+  for (const failure of failures.slice(0, 20)) console.log(`  ${replayCommand(failure.seed, args)}`);
   return 1;
 }
 
@@ -156,7 +181,12 @@ function runShard(task: WorkerTask, onResult: (result: SimResult) => void): Prom
 
 function workerMain(task: WorkerTask): void {
   for (const seed of task.seeds) {
-    const result = runSimulation({ ...defaultSimOptions, seed, faultTicks: task.faultTicks });
+    const result = runSimulation({
+      ...defaultSimOptions,
+      seed,
+      faultTicks: task.faultTicks,
+      sabotage: task.sabotage,
+    });
     process.send?.(result);
   }
   process.disconnect?.();

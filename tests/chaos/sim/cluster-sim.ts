@@ -89,7 +89,9 @@ const stream = { config: 1, network: 2, faults: 3, faultTargets: 4, nodes: 5, cl
 /** Index and term of the bootstrap snapshot (TiKV's RAFT_INIT_LOG_INDEX / RAFT_INIT_LOG_TERM). */
 const bootstrapIndex = 5;
 const messageTypeCodes = new Map<string, number>();
-const traceCode = { deliver: 1, drop: 2, fault: 10, heal: 11, retire: 12 } as const;
+const traceCode = { deliver: 1, drop: 2, fault: 10, heal: 11, retire: 12, history: 13 } as const;
+/** Bound on the history lines printed for a key that is not linearizable. */
+const keyHistoryLinesMax = 300;
 
 export function runSimulation(options: SimOptions): SimResult {
   return new ClusterSim(options).run();
@@ -579,11 +581,29 @@ class ClusterSim implements ClientWorld {
     this.summary.linearizability = result.outcome;
     this.summary.opsChecked = result.operationsChecked;
     if (result.outcome !== 'illegal') return null;
+    for (const key of result.illegalKeys) this.traceKeyHistory(key);
     return {
       kind: 'linearizability',
       tick: this.tick,
       message: `the client history is not linearizable on key(s) ${result.illegalKeys.join(', ')}`,
     };
+  }
+
+  /** With --verbose, prints the sub-history of a key that is not linearizable (bounded). */
+  private traceKeyHistory(key: string): void {
+    if (!this.trace.verbose) return;
+    const operations = this.history.operations.filter((operation) => operation.key === key);
+    for (const operation of operations.slice(-keyHistoryLinesMax)) {
+      const returned = operation.returnSeq === Infinity ? 'open' : String(operation.returnSeq);
+      const what =
+        operation.kind === 'put' ? `put ${operation.value}` : `get -> ${operation.value ?? 'null'}`;
+      this.trace.record(
+        this.tick,
+        traceCode.history,
+        [],
+        () => `history ${key} [${operation.callSeq}, ${returned}] ${what}`,
+      );
+    }
   }
 
   private describeFailure(error: unknown): SimFailure {

@@ -59,6 +59,7 @@ export interface SimNodeOptions {
  *   the state machine to apply up to it (a stale, non-linearizable read).
  */
 export type Sabotage = 'none' | 'ignoreMustSync' | 'serveReadsEarly';
+export const sabotageKinds: readonly Sabotage[] = ['none', 'ignoreMustSync', 'serveReadsEarly'];
 
 /** What a node needs from the simulation around it. */
 export interface SimNodeEnvironment {
