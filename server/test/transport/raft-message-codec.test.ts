@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { Message, MessageType } from '@flotilla/raft';
+import type { metapb } from '@flotilla/proto';
 import { raftpb } from '@flotilla/proto';
 
 import {
@@ -239,7 +240,7 @@ describe('raft message codec: rejections', () => {
       'toPeer.storeId',
     );
     expectDecodeError(
-      () => decodeRegionRaftMessage({ ...wire, toPeer: { ...wire.toPeer!, role: 9 } }),
+      () => decodeRegionRaftMessage({ ...wire, toPeer: { ...wire.toPeer!, role: 9 as metapb.PeerRole } }),
       'toPeer.role',
     );
   });
