@@ -117,17 +117,26 @@ export interface Message {
   readonly type: MessageType;
   readonly to: NodeId;
   readonly from: NodeId;
+  /** The sender's term; 0 for requests forwarded to the leader (prop, readIndex, transferLeader). */
   readonly term: number;
-  /** app: term of the entry before `entries`; appResp reject: term at the hint index. */
+  /** app: term of the entry before `entries`; appResp reject: term at the hint index; vote/preVote: candidate's last log term. */
   readonly logTerm: number;
-  /** app: index of the entry before `entries`; appResp: last index matched or rejected. */
+  /**
+   * app: index of the entry before `entries`; appResp: last index matched or rejected;
+   * readIndex: 1 asks for a lease read (0: safe); readIndexResp: the read index;
+   * transferLeader: the transferee's id.
+   */
   readonly index: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
   readonly reject: boolean;
   readonly rejectHint: number;
   readonly snapshot: Snapshot | null;
-  /** heartbeat / readIndex: request context (read batching); timeoutNow/vote: campaign reason. */
+  /**
+   * readIndex / readIndexResp: the caller's request context. heartbeat / heartbeatResp: the
+   * leader's read round and send tick, echoed back (read batching, lease). vote: marks a
+   * campaign started by a leader transfer.
+   */
   readonly context: Uint8Array;
 }
 

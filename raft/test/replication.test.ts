@@ -294,3 +294,22 @@ test('a follower never truncates committed entries (log matching)', () => {
   solo.round();
   assert.equal(solo.storage.lastIndex(), 4);
 });
+
+test('Ready reports the soft state only when leader or role changed, and the hard state only when it changed', () => {
+  const net = new Network({ voters: [1, 2, 3] });
+  net.node(1).campaign();
+  const first = net.node(1).ready();
+  assert.deepEqual(first.softState, { leaderId: 0, role: 'preCandidate' });
+  assert.equal(first.hardState, null, 'a pre-vote changes no persistent state');
+  assert.equal(first.mustSync, false);
+  net.node(1).advance();
+  net.stabilize();
+  const leaderReadys = net.readies.get(1) ?? [];
+  const softStates = leaderReadys.map((rd) => rd.softState).filter((s) => s !== null);
+  assert.deepEqual(softStates.at(-1), { leaderId: 1, role: 'leader' });
+  net.tickAll(1);
+  const last = (net.readies.get(1) ?? []).at(-1);
+  assert.equal(last?.softState, null);
+  assert.equal(last?.hardState, null);
+  assert.equal(last?.mustSync, false);
+});
