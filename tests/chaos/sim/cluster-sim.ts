@@ -338,7 +338,7 @@ class ClusterSim implements ClientWorld {
         break;
       }
       case 'isolate': {
-        const victim = random.pick(members);
+        const victim = this.leaderOr(random.pick(members));
         const others = members.filter((id) => id !== victim);
         this.addPartition(crossLinks([victim], others, true), untilTick);
         what = `isolate node ${victim} for ${fault.durationTicks} ticks`;
@@ -389,7 +389,8 @@ class ClusterSim implements ClientWorld {
     if (down + this.crashDeadline.size >= this.config.nodesDownMax || candidates.length === 0) {
       return 'crash skipped (enough nodes down)';
     }
-    const victim = this.faultRandom.pick(candidates);
+    const leader = this.leaderOr(NONE);
+    const victim = candidates.includes(leader) ? leader : this.faultRandom.pick(candidates);
     const node = this.nodes.get(victim);
     if (node === undefined) throw new Error(`crash of unknown node ${victim}`);
     this.restartAt.set(victim, fault.tick + fault.durationTicks);
@@ -516,6 +517,12 @@ class ClusterSim implements ClientWorld {
         () => `node ${id} removed from the group: destroyed`,
       );
     }
+  }
+
+  /** Half of the time the current leader (the most interesting victim), else `other`. */
+  private leaderOr(other: NodeId): NodeId {
+    const leader = this.currentLeader();
+    return leader !== null && this.faultRandom.chancePermille(500) ? leader.id : other;
   }
 
   /** The up node that is leader in the highest term, if any. */

@@ -40,10 +40,11 @@ export interface RunShape {
   readonly sabotage: Sabotage;
 }
 
-const electionTimeoutTicks = 10;
-
 export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
   const poolSize = 7;
+  const electionTimeoutTicks = random.intBetween(8, 14);
+  // Lease reads are only safe with check quorum (a leader steps down when it loses its quorum).
+  const checkQuorum = random.chancePermille(750);
   const initialVoterCount = random.pick([3, 3, 3, 4, 5]);
   const settleTicks = 30 * electionTimeoutTicks;
   return {
@@ -57,7 +58,7 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
       electionTimeoutTicks,
       heartbeatIntervalTicks: random.intBetween(1, 3),
       preVote: random.chancePermille(600),
-      checkQuorum: true,
+      checkQuorum,
       leaseClockDriftMarginTicks: 2,
       snapshotIntervalEntries: random.intBetween(20, 50),
       compactionKeepEntries: random.intBetween(1, 8),
@@ -73,7 +74,7 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
       attemptsMax: 3 * electionTimeoutTicks,
       thinkTicksMax: random.intBetween(0, 6),
       readPermille: random.intBetween(300, 600),
-      leaseReadPermille: 300,
+      leaseReadPermille: checkQuorum ? 300 : 0,
       staleReadPermille: 100,
       anyReplicaReadPermille: 400,
     },
