@@ -302,6 +302,7 @@ test('Ready reports the soft state only when leader or role changed, and the har
   assert.deepEqual(first.softState, { leaderId: 0, role: 'preCandidate' });
   assert.equal(first.hardState, null, 'a pre-vote changes no persistent state');
   assert.equal(first.mustSync, false);
+  net.queue.push(...first.messages);
   net.node(1).advance();
   net.stabilize();
   const leaderReadys = net.readies.get(1) ?? [];
