@@ -22,8 +22,11 @@ interface CliArgs {
   sabotage: Sabotage;
 }
 
+/** A shard of seeds: first, first + stride, ... (count of them). */
 interface WorkerTask {
-  readonly seeds: readonly number[];
+  readonly first: number;
+  readonly stride: number;
+  readonly count: number;
   readonly faultTicks: number;
   readonly sabotage: Sabotage;
 }
@@ -120,8 +123,8 @@ function runOne(args: CliArgs, seed: number): number {
 }
 
 async function runMany(args: CliArgs): Promise<number> {
-  const seeds = Array.from({ length: args.seeds }, (_, i) => args.from + i);
-  const workerCount = Math.min(args.workers, seeds.length);
+  const seedCount = args.seeds;
+  const workerCount = Math.min(args.workers, seedCount);
   const started = Date.now();
   let done = 0;
   let lastProgress = started;
@@ -135,18 +138,20 @@ async function runMany(args: CliArgs): Promise<number> {
       printFailure(result, args);
     }
     const now = Date.now();
-    if (now - lastProgress >= progressIntervalMs || done === seeds.length) {
+    if (now - lastProgress >= progressIntervalMs || done === seedCount) {
       lastProgress = now;
       const rate = (done / Math.max(now - started, 1)) * 1000;
-      console.log(`${done}/${seeds.length} seeds, ${failures.length} failed, ${rate.toFixed(1)} seeds/s`);
+      console.log(`${done}/${seedCount} seeds, ${failures.length} failed, ${rate.toFixed(1)} seeds/s`);
     }
   };
-  const shards = Array.from({ length: workerCount }, (_, w) => seeds.filter((_, i) => i % workerCount === w));
-  await Promise.all(
-    shards.map((shard) =>
-      runShard({ seeds: shard, faultTicks: args.faultTicks, sabotage: args.sabotage }, onResult),
-    ),
-  );
+  const shards: WorkerTask[] = Array.from({ length: workerCount }, (_, w) => ({
+    first: args.from + w,
+    stride: workerCount,
+    count: Math.ceil((seedCount - w) / workerCount),
+    faultTicks: args.faultTicks,
+    sabotage: args.sabotage,
+  }));
+  await Promise.all(shards.map((shard) => runShard(shard, onResult)));
   const seconds = (Date.now() - started) / 1000;
   console.log(
     `ran ${done} seeds (${args.from}..${args.from + args.seeds - 1}) in ${seconds.toFixed(1)} s with ${workerCount} workers`,
@@ -180,7 +185,8 @@ function runShard(task: WorkerTask, onResult: (result: SimResult) => void): Prom
 }
 
 function workerMain(task: WorkerTask): void {
-  for (const seed of task.seeds) {
+  for (let i = 0; i < task.count; i++) {
+    const seed = task.first + i * task.stride;
     const result = runSimulation({
       ...defaultSimOptions,
       seed,
