@@ -36,6 +36,7 @@ import type { ProposeResult } from './proposal.js';
 import { PROPOSE_OK, proposalError } from './proposal.js';
 import { payloadSizeBytes } from './entry-size.js';
 import { assert } from './invariants.js';
+import { RaftInvariantError } from './errors.js';
 
 type CampaignKind = 'preElection' | 'election' | 'transfer';
 
@@ -905,13 +906,18 @@ export class Raft {
 
   // ---- membership ----------------------------------------------------------------------
 
-  /** Applies a committed conf change (the applier calls this); an invalid change is a no-op. */
+  /** Applies a committed conf change (the applier calls this). */
   applyConfChange(cc: ConfChange): void {
     let result;
     try {
       result = this.changer().change(cc);
     } catch (err) {
-      if (err instanceof ConfChangeError) return; // every replica refuses it the same way
+      // Proposals are validated against the config they will be applied to (one pending at a
+      // time), so a committed change that does not apply means this replica's membership
+      // diverged, e.g. it was started with a config other than the group's.
+      if (err instanceof ConfChangeError) {
+        throw new RaftInvariantError(`committed conf change cannot be applied: ${err.reason}`);
+      }
       throw err;
     }
     this.tracker.setConfig(result.config, result.progress);

@@ -114,7 +114,11 @@ export class RawNode {
     return result;
   }
 
-  /** Called by the applier when a confChange entry is applied; returns the new membership. */
+  /**
+   * Called by the applier when a confChange entry is applied; returns the new membership.
+   * Throws RaftInvariantError if the change does not apply to this replica's membership
+   * (it diverged from the group's, e.g. the node was started with a different config).
+   */
   applyConfChange(cc: ConfChange): ConfState {
     this.raft.applyConfChange(cc);
     this.checkInvariants();

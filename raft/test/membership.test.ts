@@ -1,7 +1,7 @@
 // Membership changes: learners, single-server changes, joint consensus (Ongaro thesis §4).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStorage, encodeConfChange } from '../src/index.js';
+import { MemoryStorage, RaftInvariantError, encodeConfChange } from '../src/index.js';
 import type { ConfChange, ConfChangeSingle, ConfChangeTransition, NodeId } from '../src/index.js';
 import { Network, bytes } from './helpers/network.js';
 
@@ -110,9 +110,8 @@ test('invalid conf changes are refused up front', () => {
   assert.equal(net.node(2).proposeConfChange(cc('auto', addLearner(4))).ok, true, 'forwarded by a follower');
   net.stabilize();
   assert.deepEqual(net.node(1).status().confState.learners, [4]);
-  // The changer refuses, at apply time, a change that became invalid: nothing happens.
-  const before = net.node(1).status().confState;
-  assert.deepEqual(net.node(1).applyConfChange(cc('auto')), before);
+  // A committed change that cannot apply means this replica's membership diverged: stop.
+  assert.throws(() => net.node(1).applyConfChange(cc('auto')), RaftInvariantError);
 });
 
 test('joint consensus: during C_old,new an entry needs a majority of both configurations', () => {
