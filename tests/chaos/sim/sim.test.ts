@@ -2,11 +2,15 @@
 // non-linearizable histories), a seed replays exactly, and a smoke run of many seeds passes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Entry } from '../../../raft/src/index.js';
+import { MemoryStorage } from '../../../raft/src/index.js';
+import type { ConfState, Entry } from '../../../raft/src/index.js';
 import { InvariantViolation, SafetyChecker } from './checkers.js';
 import type { LogView } from './checkers.js';
 import { defaultSimOptions, runSimulation } from './cluster-sim.js';
 import { History } from './history.js';
+import { KvStateMachine, votersConfState } from './kv-state-machine.js';
+import { chooseMembershipChange } from './membership.js';
+import { SimDisk } from './sim-disk.js';
 import { checkHistory, checkRegister } from './linearizability.js';
 import type { KvOperation } from './linearizability.js';
 import { SimNetwork } from './network.js';
@@ -240,6 +244,55 @@ describe('simulated network and randomness', () => {
     network.healAll();
     assert.equal(network.send(10, message), null);
     assert.equal(network.takeDue(20, 100, () => assert.fail('nothing is cut')).length, 1);
+  });
+});
+
+describe('simulated disk', () => {
+  it('keeps synced writes and loses unsynced ones in a crash', () => {
+    const kv = new KvStateMachine(votersConfState([1, 2, 3]));
+    const disk = new SimDisk(new MemoryStorage({ confState: votersConfState([1, 2, 3]) }), kv);
+    disk.append([entry(1, 1, ''), entry(2, 1, 'a')]);
+    disk.setHardState({ term: 1, vote: 1, commit: 2 });
+    kv.applyNormal(1, new Uint8Array(0));
+    disk.sync(kv);
+    disk.append([entry(3, 1, 'b')]);
+    disk.setHardState({ term: 2, vote: 2, commit: 3 });
+    kv.applyNormal(2, new Uint8Array(0));
+    assert.equal(disk.live.lastIndex(), 3);
+    const survived = disk.crash();
+    assert.equal(survived.storage.lastIndex(), 2);
+    assert.deepEqual(survived.storage.initialState().hardState, { term: 1, vote: 1, commit: 2 });
+    assert.equal(survived.kv.appliedIndex, 1);
+    assert.equal(disk.live, survived.storage);
+  });
+});
+
+describe('membership changes', () => {
+  it('keeps voters within bounds and never names a retired id', () => {
+    const random = new SimRandom(5);
+    const bounds = { votersMin: 3, votersMax: 5, poolIds: [1, 2, 3, 4, 5, 6, 7] };
+    const retired = new Set([7]);
+    let confState: ConfState = votersConfState([1, 2, 3]);
+    for (let step = 0; step < 300; step++) {
+      const change = chooseMembershipChange(random, confState, retired, bounds);
+      if (change === null) continue;
+      assert.ok(
+        change.changes.every((c) => !retired.has(c.nodeId)),
+        JSON.stringify(change),
+      );
+      if (change.changes.length !== 1) continue;
+      const [single] = change.changes;
+      if (single === undefined) continue;
+      const voters = new Set(confState.voters);
+      const learners = new Set(confState.learners);
+      voters.delete(single.nodeId);
+      learners.delete(single.nodeId);
+      if (single.type === 'addVoter') voters.add(single.nodeId);
+      if (single.type === 'addLearner') learners.add(single.nodeId);
+      if (single.type === 'removeNode') retired.add(single.nodeId);
+      assert.ok(voters.size >= 3 && voters.size <= 5, `voters ${[...voters].join(',')}`);
+      confState = { ...confState, voters: [...voters], learners: [...learners] };
+    }
   });
 });
 
