@@ -1,0 +1,85 @@
+// Bringing a store's regions to life: bootstrapping the first region of a new cluster, and
+// at every start loading each region's persisted state (region meta, hard state, applied
+// index, log) and creating its Raft node from it.
+import { RawNode } from '@flotilla/raft';
+import type { RandomSource } from '@flotilla/raft';
+import type { Engine } from '../storage/engine.js';
+import { WriteBatch } from '../storage/engine.js';
+import { regionStateKey, regionStateRange } from '../storage/keys.js';
+import { PeerStorage } from '../storage/peer-storage.js';
+import type { RegionMeta } from './region-meta.js';
+import { confStateOf, decodeRegionLocalState, encodeRegionLocalState, peerOnStore } from './region-meta.js';
+import { RegionPeer } from './region-peer.js';
+import type { StoreConfig } from './store-config.js';
+
+/** Regions a store can hold; loading more is refused rather than exhausting memory. */
+export const REGIONS_PER_STORE_MAX = 100_000;
+
+/** Writes the initial region if the store holds none yet; returns whether it did. */
+export async function bootstrapRegionIfEmpty(
+  engine: Engine,
+  region: RegionMeta,
+  storeId: number,
+): Promise<boolean> {
+  const existing = await engine.scan(regionStateRange, { limit: 1, keysOnly: true });
+  if (existing.length > 0) return false;
+  if (peerOnStore(region, storeId) === undefined) {
+    throw new Error(`bootstrap region ${region.id} has no peer on store ${storeId}`);
+  }
+  const batch = new WriteBatch().put(regionStateKey(region.id), encodeRegionLocalState(region, 'normal'));
+  await engine.write(batch, { sync: true });
+  return true;
+}
+
+export interface LoadRegionsOptions {
+  readonly engine: Engine;
+  readonly config: StoreConfig;
+  /** Seeds each region's election jitter. */
+  readonly randomFor: (regionId: number) => RandomSource;
+  readonly requestSnapshot: (regionId: number) => void;
+}
+
+export async function loadRegionPeers(options: LoadRegionsOptions): Promise<RegionPeer[]> {
+  const { engine, config } = options;
+  const states = await engine.scan(regionStateRange, { limit: REGIONS_PER_STORE_MAX });
+  const peers: RegionPeer[] = [];
+  for (const { value } of states) {
+    const { region, lifecycle } = decodeRegionLocalState(value);
+    if (lifecycle === 'tombstone') continue;
+    const self = peerOnStore(region, config.storeId);
+    if (self === undefined)
+      throw new Error(`region ${region.id} is stored on store ${config.storeId} but has no peer there`);
+    peers.push(await createRegionPeer(region, self.id, options));
+  }
+  return peers;
+}
+
+export async function createRegionPeer(
+  region: RegionMeta,
+  peerId: number,
+  options: LoadRegionsOptions,
+): Promise<RegionPeer> {
+  const { engine, config } = options;
+  const storage = await PeerStorage.load({
+    regionId: region.id,
+    engine,
+    confState: confStateOf(region),
+    entryCacheBytesMax: config.entryCacheBytesMax,
+    requestSnapshot: options.requestSnapshot,
+  });
+  const node = new RawNode({
+    id: peerId,
+    electionTimeoutTicks: config.electionTimeoutTicks,
+    heartbeatIntervalTicks: config.heartbeatIntervalTicks,
+    storage,
+    random: options.randomFor(region.id),
+    appliedIndex: storage.appliedIndex,
+    preVote: true,
+    checkQuorum: true,
+    disableProposalForwarding: true,
+    maxEntrySizeBytes: config.raftEntrySizeBytesMax,
+  });
+  const peer = new RegionPeer(region, peerId, node, storage, config);
+  peer.reads.setAppliedIndex(storage.appliedIndex);
+  return peer;
+}

@@ -1,0 +1,295 @@
+// One region's peer on this store: its Raft node, its log storage, its mailbox of client
+// proposals and reads, and the waiters for results. The store loop drives every peer
+// through the same phases each round (step, collect Ready, persist, apply, finish), so
+// that one write batch and one fsync serve all regions.
+import type { ConfChange, Entry, Message, ProposalError, Ready, ReadState, RawNode } from '@flotilla/raft';
+import { decodeConfChange } from '@flotilla/raft';
+import { raftpb } from '@flotilla/proto';
+import type { WriteBatch } from '../storage/engine.js';
+import type { PeerStorage } from '../storage/peer-storage.js';
+import { regionStateKey } from '../storage/keys.js';
+import type { ApplyWriter } from './apply-writer.js';
+import type { CommandResult } from './command-apply.js';
+import { applyCommand, decodeCommand } from './command-apply.js';
+import type { RegionError } from './region-error.js';
+import type { PeerLifecycle, PeerMeta, RegionMeta } from './region-meta.js';
+import { encodeRegionLocalState, peerById, peerFromProto, peersForConfState } from './region-meta.js';
+import type { StoreConfig } from './store-config.js';
+import { ReadQueue } from './read-queue.js';
+
+/** Receives the outcome of a proposal once it is applied (or refused). */
+export type ProposalWaiter = (result: CommandResult) => void;
+/** Receives undefined when the read may be served from the applied state, or why not. */
+export type ReadWaiter = (error: RegionError | undefined) => void;
+
+export type MailboxItem =
+  | { readonly kind: 'propose'; readonly data: Uint8Array; readonly waiter: ProposalWaiter }
+  | { readonly kind: 'confChange'; readonly cc: ConfChange; readonly waiter: ProposalWaiter }
+  | { readonly kind: 'read'; readonly mode: 'safe' | 'lease'; readonly waiter: ReadWaiter }
+  | { readonly kind: 'transferLeader'; readonly toPeerId: number };
+
+interface PendingProposal {
+  readonly index: number;
+  readonly term: number;
+  readonly waiter: ProposalWaiter;
+}
+
+/** Work to finish once the round's batch is durable. */
+export type Completion = () => void;
+
+export class RegionPeer {
+  private mailbox: MailboxItem[] = [];
+  private raftInbox: Message[] = [];
+  private pending: PendingProposal[] = [];
+  readonly reads: ReadQueue;
+  private ticksDue = 0;
+  private droppedRaftMessagesCount = 0;
+  lifecycle: PeerLifecycle = 'normal';
+
+  constructor(
+    public region: RegionMeta,
+    readonly peerId: number,
+    readonly node: RawNode,
+    readonly storage: PeerStorage,
+    private readonly config: StoreConfig,
+  ) {
+    this.reads = new ReadQueue(config.regionMailboxCapacity);
+  }
+
+  get regionId(): number {
+    return this.region.id;
+  }
+
+  /** Queues a client request; refuses with ServerIsBusy when the mailbox is full. */
+  enqueue(item: MailboxItem): RegionError | undefined {
+    if (this.mailbox.length >= this.config.regionMailboxCapacity) {
+      return {
+        kind: 'serverIsBusy',
+        reason: `region ${this.region.id} mailbox full`,
+        backoffMs: this.config.busyBackoffMs,
+      };
+    }
+    this.mailbox.push(item);
+    return undefined;
+  }
+
+  /** Queues an inbound Raft message; drops it (Raft retransmits) when the inbox is full. */
+  enqueueRaftMessage(m: Message): boolean {
+    if (this.raftInbox.length >= this.config.regionRaftInboxCapacity) {
+      this.droppedRaftMessagesCount++;
+      return false;
+    }
+    this.raftInbox.push(m);
+    return true;
+  }
+
+  addTicks(count: number): void {
+    this.ticksDue = Math.min(this.ticksDue + count, this.config.ticksPerRoundMax);
+  }
+
+  hasInput(): boolean {
+    return this.ticksDue > 0 || this.raftInbox.length > 0 || this.mailbox.length > 0;
+  }
+
+  /** Phase 1: feed ticks, Raft messages and client requests to the node. */
+  step(): void {
+    for (; this.ticksDue > 0; this.ticksDue--) this.node.tick();
+    const inbox = this.raftInbox;
+    this.raftInbox = [];
+    for (const m of inbox) this.node.step(m);
+    const mailbox = this.mailbox;
+    this.mailbox = [];
+    for (const item of mailbox) this.handle(item);
+  }
+
+  private handle(item: MailboxItem): void {
+    switch (item.kind) {
+      case 'propose':
+        return this.propose(item.data, item.waiter);
+      case 'confChange':
+        return this.proposeConfChange(item.cc, item.waiter);
+      case 'read':
+        return this.readIndex(item.mode, item.waiter);
+      case 'transferLeader':
+        return this.node.transferLeader(item.toPeerId);
+    }
+  }
+
+  private propose(data: Uint8Array, waiter: ProposalWaiter): void {
+    if (this.pending.length >= this.config.pendingProposalsMax) {
+      return waiter({ kind: 'regionError', error: this.busy('too many proposals awaiting apply') });
+    }
+    const result = this.node.propose(data);
+    if (!result.ok)
+      return waiter({ kind: 'regionError', error: this.proposalError(result.error, data.length) });
+    const status = this.node.status();
+    this.pending.push({ index: status.lastIndex, term: status.term, waiter });
+  }
+
+  private proposeConfChange(cc: ConfChange, waiter: ProposalWaiter): void {
+    const result = this.node.proposeConfChange(cc);
+    if (!result.ok) return waiter({ kind: 'regionError', error: this.proposalError(result.error, 0) });
+    const status = this.node.status();
+    this.pending.push({ index: status.lastIndex, term: status.term, waiter });
+  }
+
+  private readIndex(mode: 'safe' | 'lease', waiter: ReadWaiter): void {
+    const ctx = this.reads.register(waiter);
+    if (ctx === undefined) return waiter(this.busy('too many pending reads'));
+    const result = this.node.readIndex(ctx, mode);
+    if (!result.ok) this.reads.fail(ctx, this.proposalError(result.error, 0));
+  }
+
+  /** Phase 2: the node's Ready, if it has one. */
+  collectReady(): Ready | undefined {
+    return this.node.hasReady() ? this.node.ready() : undefined;
+  }
+
+  /** Phase 3: hard state and entries into the round's batch. */
+  persist(ready: Ready, batch: WriteBatch): void {
+    if (ready.snapshot !== null) {
+      throw new Error(
+        `region ${this.region.id}: snapshot install arrives through the snapshot stream, not a plain Ready`,
+      );
+    }
+    this.storage.append(batch, ready.entries);
+    if (ready.hardState !== null) this.storage.setHardState(batch, ready.hardState);
+  }
+
+  /** Phase 4: apply committed entries into the same batch; returns what to complete after the write. */
+  async apply(entries: readonly Entry[], writer: ApplyWriter): Promise<Completion[]> {
+    const completions: Completion[] = [];
+    for (const entry of entries) {
+      const result =
+        entry.type === 'confChange'
+          ? this.applyConfChange(entry, writer)
+          : await this.applyNormal(entry, writer);
+      this.completeProposal(entry, result, completions);
+    }
+    const last = entries.at(-1);
+    if (last !== undefined) {
+      this.storage.setApplied(writer.batch, last.index);
+      // Reads waiting for this index may run only once the batch holding it is written.
+      completions.push(() => this.reads.markApplied(last.index));
+    }
+    return completions;
+  }
+
+  private async applyNormal(entry: Entry, writer: ApplyWriter): Promise<CommandResult> {
+    if (entry.data.length === 0) return { kind: 'noop' };
+    return applyCommand(decodeCommand(entry.data), this.region, writer);
+  }
+
+  private applyConfChange(entry: Entry, writer: ApplyWriter): CommandResult {
+    const cc = decodeConfChange(entry.data);
+    const added = this.addedPeers(cc);
+    const confState = this.node.applyConfChange(cc);
+    const peers = peersForConfState(this.region.peers, added, confState);
+    this.region = {
+      ...this.region,
+      peers,
+      epoch: { ...this.region.epoch, confVer: this.region.epoch.confVer + 1 },
+    };
+    this.storage.setConfState(confState);
+    if (peerById(this.region, this.peerId) === undefined) this.lifecycle = 'tombstone';
+    writer.batch.put(regionStateKey(this.region.id), encodeRegionLocalState(this.region, this.lifecycle));
+    return { kind: 'noop' };
+  }
+
+  /** Peers (with their stores) named by a conf change's context. */
+  private addedPeers(cc: ConfChange): PeerMeta[] {
+    if (cc.context.length === 0) return [];
+    const command = raftpb.RaftCommand.decode(cc.context);
+    if (command.command?.$case !== 'changePeer') return [];
+    return command.command.changePeer.changes.flatMap((change, i) =>
+      change.peer ? [peerFromProto(change.peer, `changePeer.changes[${i}].peer`)] : [],
+    );
+  }
+
+  /** Matches an applied entry with the proposal made for it (same index and term). */
+  private completeProposal(entry: Entry, result: CommandResult, completions: Completion[]): void {
+    while (this.pending.length > 0) {
+      const head = this.pending[0] as PendingProposal;
+      if (head.index > entry.index) return;
+      this.pending.shift();
+      if (head.index === entry.index && head.term === entry.term) {
+        completions.push(() => head.waiter(result));
+        return;
+      }
+      // Our entry at head.index was replaced by another leader's: its outcome is "not applied".
+      completions.push(() =>
+        head.waiter({
+          kind: 'regionError',
+          error: { kind: 'staleCommand', reason: 'proposal overwritten by a new leader' },
+        }),
+      );
+    }
+  }
+
+  /** Phase 5, after the batch is durable and messages are sent: read states, role changes, advance. */
+  finish(ready: Ready): void {
+    for (const rs of ready.readStates) this.acceptReadState(rs);
+    if (ready.softState !== null && ready.softState.role !== 'leader') {
+      this.reads.failUnconfirmed(this.notLeader());
+    }
+    this.node.advance();
+  }
+
+  private acceptReadState(rs: ReadState): void {
+    this.reads.confirm(rs.requestCtx, rs.index);
+  }
+
+  /** Region error for a refused proposal or read. */
+  private proposalError(e: ProposalError, sizeBytes: number): RegionError {
+    switch (e.kind) {
+      case 'notLeader':
+        return this.notLeader();
+      case 'leaderTransferring':
+        return this.busy(`leadership is moving to peer ${e.transfereeId}`);
+      case 'entryTooLarge':
+        return {
+          kind: 'raftEntryTooLarge',
+          regionId: this.region.id,
+          entrySizeBytes: e.sizeBytes || sizeBytes,
+          entrySizeBytesMax: e.maxSizeBytes,
+        };
+      case 'uncommittedSizeLimit':
+        return this.busy('too many uncommitted bytes');
+      case 'confChangePending':
+        return this.busy(`a membership change at index ${e.pendingIndex} is still pending`);
+      case 'invalidConfChange':
+        return { kind: 'staleCommand', reason: `invalid membership change: ${e.reason}` };
+      case 'readQueueFull':
+        return this.busy('too many pending reads');
+    }
+  }
+
+  notLeader(): RegionError {
+    const leaderId = this.node.status().leaderId;
+    return { kind: 'notLeader', regionId: this.region.id, leader: peerById(this.region, leaderId) };
+  }
+
+  private busy(reason: string): RegionError {
+    return {
+      kind: 'serverIsBusy',
+      reason: `region ${this.region.id}: ${reason}`,
+      backoffMs: this.config.busyBackoffMs,
+    };
+  }
+
+  /** Messages this peer cannot deliver any more (peer destroyed): fail all waiters. */
+  failAll(error: RegionError): void {
+    for (const p of this.pending) p.waiter({ kind: 'regionError', error });
+    this.pending = [];
+    for (const item of this.mailbox) {
+      if (item.kind === 'read') item.waiter(error);
+      else if (item.kind !== 'transferLeader') item.waiter({ kind: 'regionError', error });
+    }
+    this.mailbox = [];
+    this.reads.failAll(error);
+  }
+
+  get droppedRaftMessages(): number {
+    return this.droppedRaftMessagesCount;
+  }
+}

@@ -1,0 +1,76 @@
+// Configuration of a store node, with defaults and up-front validation: a bad setting
+// fails at start with a message naming it, never later at runtime.
+export interface StoreConfig {
+  readonly storeId: number;
+  /** Wall-clock length of one Raft tick. */
+  readonly tickIntervalMs: number;
+  /** Election timeout in ticks (randomized up to twice this by the core). */
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  /** Bound of proposals and reads queued for one region before ServerIsBusy. */
+  readonly regionMailboxCapacity: number;
+  /** Bound of Raft messages queued for one region before they are dropped (Raft retransmits). */
+  readonly regionRaftInboxCapacity: number;
+  /** Bound of proposals awaiting apply in one region. */
+  readonly pendingProposalsMax: number;
+  /** Bytes of recent log entries cached per region. */
+  readonly entryCacheBytesMax: number;
+  /** Largest accepted Raft entry (a proposal encoded). */
+  readonly raftEntrySizeBytesMax: number;
+  /** Compact the log once this many entries have been applied since the last compaction. */
+  readonly snapshotIntervalEntries: number;
+  /** ... or once the retained log exceeds this many bytes. */
+  readonly raftLogSizeBytesMax: number;
+  /** Entries kept behind the applied index at compaction, for followers slightly behind. */
+  readonly compactionKeepEntries: number;
+  /** Suggested client backoff in ServerIsBusy errors. */
+  readonly busyBackoffMs: number;
+  /** Ticks a region may stay ahead of the store loop before ticks are coalesced (bounds catch-up work). */
+  readonly ticksPerRoundMax: number;
+}
+
+export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
+  tickIntervalMs: 20,
+  electionTimeoutTicks: 10,
+  heartbeatIntervalTicks: 2,
+  regionMailboxCapacity: 4096,
+  regionRaftInboxCapacity: 8192,
+  pendingProposalsMax: 16384,
+  entryCacheBytesMax: 8 * 1024 * 1024,
+  raftEntrySizeBytesMax: 8 * 1024 * 1024 + 64 * 1024,
+  snapshotIntervalEntries: 10_000,
+  raftLogSizeBytesMax: 64 * 1024 * 1024,
+  compactionKeepEntries: 1000,
+  busyBackoffMs: 50,
+  ticksPerRoundMax: 5,
+};
+
+export class StoreConfigError extends Error {
+  readonly code = 'INVALID_STORE_CONFIG';
+  constructor(field: string, detail: string) {
+    super(`store config ${field}: ${detail}`);
+    this.name = 'StoreConfigError';
+  }
+}
+
+export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: number }): StoreConfig {
+  const config: StoreConfig = { ...STORE_CONFIG_DEFAULTS, ...partial };
+  for (const [field, value] of Object.entries(config)) {
+    if (!Number.isSafeInteger(value) || (value as number) <= 0) {
+      throw new StoreConfigError(field, `must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (config.heartbeatIntervalTicks >= config.electionTimeoutTicks) {
+    throw new StoreConfigError(
+      'heartbeatIntervalTicks',
+      `must be below electionTimeoutTicks (${config.electionTimeoutTicks})`,
+    );
+  }
+  if (config.compactionKeepEntries >= config.snapshotIntervalEntries) {
+    throw new StoreConfigError(
+      'compactionKeepEntries',
+      `must be below snapshotIntervalEntries (${config.snapshotIntervalEntries})`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,145 @@
+// Several stores in one process over MemoryEngines, connected by an in-memory outbox that
+// delivers each flush on the next macrotask. Time advances only when the test ticks, so
+// tests await conditions tick by tick instead of sleeping.
+import type { RandomSource } from '@flotilla/raft';
+import { SeededRandom } from '@flotilla/raft';
+import { MemoryEngine } from '../../../src/storage/memory-engine.js';
+import { Store } from '../../../src/store/store.js';
+import type { RaftEnvelope } from '../../../src/store/store.js';
+import { resolveStoreConfig } from '../../../src/store/store-config.js';
+import type { StoreConfig } from '../../../src/store/store-config.js';
+import type { RegionMeta } from '../../../src/store/region-meta.js';
+import { bootstrapRegionIfEmpty, loadRegionPeers } from '../../../src/store/region-loader.js';
+import type { RegionPeer } from '../../../src/store/region-peer.js';
+
+export class MemoryCluster {
+  readonly engines = new Map<number, MemoryEngine>();
+  readonly stores = new Map<number, Store>();
+  readonly configs = new Map<number, StoreConfig>();
+  private readonly isolated = new Set<number>();
+  readonly fatalErrors: Error[] = [];
+
+  constructor(
+    readonly storeIds: readonly number[],
+    private readonly seed = 1,
+    private readonly configOverrides: Partial<StoreConfig> = {},
+  ) {}
+
+  static firstRegion(storeIds: readonly number[]): RegionMeta {
+    return {
+      id: 1,
+      startKey: new Uint8Array(0),
+      endKey: new Uint8Array(0),
+      epoch: { confVer: 1, version: 1 },
+      peers: storeIds.map((storeId) => ({ id: storeId, storeId, role: 'voter' as const })),
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const id of this.storeIds) await this.startStore(id, true);
+  }
+
+  async startStore(storeId: number, bootstrap: boolean): Promise<Store> {
+    let engine = this.engines.get(storeId);
+    if (engine === undefined) {
+      engine = new MemoryEngine();
+      this.engines.set(storeId, engine);
+    }
+    const config = resolveStoreConfig({ storeId, ...this.configOverrides });
+    this.configs.set(storeId, config);
+    if (bootstrap) await bootstrapRegionIfEmpty(engine, MemoryCluster.firstRegion(this.storeIds), storeId);
+    const store = new Store({
+      config,
+      engine,
+      clock: { nowUnixMs: () => Date.now(), defer: (fn) => setImmediate(fn) },
+      outbox: this.outboxFor(storeId),
+      onFatal: (error) => this.fatalErrors.push(error),
+    });
+    const random = (regionId: number): RandomSource =>
+      new SeededRandom(this.seed * 7919 + storeId * 104729 + regionId);
+    const peers = await loadRegionPeers({
+      engine,
+      config,
+      randomFor: random,
+      requestSnapshot: () => undefined,
+    });
+    for (const peer of peers) store.addRegion(peer);
+    this.stores.set(storeId, store);
+    this.isolated.delete(storeId);
+    return store;
+  }
+
+  private outboxFor(fromStoreId: number): {
+    send: (to: number, env: RaftEnvelope) => boolean;
+    flush: () => void;
+  } {
+    let queued: Array<[number, RaftEnvelope]> = [];
+    return {
+      send: (to, env) => {
+        queued.push([to, env]);
+        return true;
+      },
+      flush: () => {
+        const batch = queued;
+        queued = [];
+        setImmediate(() => {
+          if (this.isolated.has(fromStoreId)) return;
+          const byStore = new Map<number, RaftEnvelope[]>();
+          for (const [to, env] of batch) {
+            if (this.isolated.has(to)) continue;
+            byStore.set(to, [...(byStore.get(to) ?? []), env]);
+          }
+          for (const [to, envs] of byStore) this.stores.get(to)?.deliver(envs);
+        });
+      },
+    };
+  }
+
+  /** Cuts a store off the network both ways. */
+  isolate(storeId: number): void {
+    this.isolated.add(storeId);
+  }
+
+  /** Stops a store's loop and cuts it off, as a crash would (its engine keeps what was written). */
+  async crash(storeId: number): Promise<void> {
+    this.isolate(storeId);
+    await this.stores.get(storeId)?.stop();
+    this.stores.delete(storeId);
+  }
+
+  live(): Store[] {
+    return [...this.stores.entries()].filter(([id]) => !this.isolated.has(id)).map(([, s]) => s);
+  }
+
+  /** Ticks every live store until `done` holds, letting messages flow between ticks. */
+  async tickUntil(done: () => boolean, ticksMax = 2000): Promise<void> {
+    for (let t = 0; t < ticksMax; t++) {
+      if (done()) return;
+      for (const store of this.stores.values()) store.tick();
+      await settle();
+    }
+    if (!done()) throw new Error(`condition not reached within ${ticksMax} ticks`);
+  }
+
+  leaderOf(regionId: number): { store: Store; peer: RegionPeer } | undefined {
+    for (const store of this.live()) {
+      const peer = store.region(regionId);
+      if (peer && peer.node.status().role === 'leader') return { store, peer };
+    }
+    return undefined;
+  }
+
+  async waitForLeader(regionId: number): Promise<{ store: Store; peer: RegionPeer }> {
+    await this.tickUntil(() => this.leaderOf(regionId) !== undefined);
+    return this.leaderOf(regionId) as { store: Store; peer: RegionPeer };
+  }
+
+  async stopAll(): Promise<void> {
+    for (const store of this.stores.values()) await store.stop();
+  }
+}
+
+/** Lets queued rounds and message deliveries run (a few macrotask turns). */
+export async function settle(turns = 4): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
