@@ -344,6 +344,14 @@ class ClusterSim implements ClientWorld {
         what = `isolate node ${victim} for ${fault.durationTicks} ticks`;
         break;
       }
+      case 'cutLink': {
+        // Non-transitive connectivity: a and b cannot talk, yet both reach everyone else.
+        const [a, b] = splitInTwo(random, members).map((side) => side[0] ?? NONE);
+        if (a === undefined || b === undefined || a === NONE || b === NONE) break;
+        this.addPartition(crossLinks([a], [b], true), untilTick);
+        what = `cut the link ${a} <-> ${b} for ${fault.durationTicks} ticks`;
+        break;
+      }
       case 'network':
         what = this.setNetworkFault(fault.conditions ?? calmConditions, untilTick);
         break;
@@ -376,7 +384,8 @@ class ClusterSim implements ClientWorld {
     this.networkFaultUntilTick = untilTick;
     return (
       `network delay ${conditions.delayTicksMin}-${conditions.delayTicksMax} ticks, loss ${conditions.lossPermille}‰, ` +
-      `duplication ${conditions.duplicatePermille}‰ until tick ${untilTick}`
+      `duplication ${conditions.duplicatePermille}‰, ${conditions.longDelayPermille}‰ held up to ` +
+      `${conditions.longDelayTicksMax} ticks, until tick ${untilTick}`
     );
   }
 

@@ -11,6 +11,7 @@ export type FaultKind =
   | 'partition'
   | 'oneWayPartition'
   | 'isolate'
+  | 'cutLink'
   | 'network'
   | 'slowNode'
   | 'crash'
@@ -47,6 +48,7 @@ const kindWeights: readonly (readonly [FaultKind, number])[] = [
   ['partition', 3],
   ['oneWayPartition', 2],
   ['isolate', 2],
+  ['cutLink', 2],
   ['network', 3],
   ['slowNode', 2],
   ['crash', 4],
@@ -96,6 +98,8 @@ function drawConditions(random: SimRandom): NetworkConditions {
     delayTicksMax: delayTicksMin + random.intBetween(0, 7),
     lossPermille: random.chancePermille(700) ? random.intBetween(0, 250) : 0,
     duplicatePermille: random.chancePermille(500) ? random.intBetween(0, 150) : 0,
+    longDelayPermille: random.chancePermille(400) ? random.intBetween(1, 30) : 0,
+    longDelayTicksMax: random.intBetween(20, 300),
   };
 }
 

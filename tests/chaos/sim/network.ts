@@ -13,6 +13,9 @@ export interface NetworkConditions {
   readonly delayTicksMax: number;
   readonly lossPermille: number;
   readonly duplicatePermille: number;
+  /** Share of messages held back far longer (a stale message arriving long after its peers). */
+  readonly longDelayPermille: number;
+  readonly longDelayTicksMax: number;
 }
 
 export const calmConditions: NetworkConditions = {
@@ -20,6 +23,8 @@ export const calmConditions: NetworkConditions = {
   delayTicksMax: 2,
   lossPermille: 0,
   duplicatePermille: 0,
+  longDelayPermille: 0,
+  longDelayTicksMax: 2,
 };
 
 /** Why a message did not arrive. */
@@ -65,7 +70,11 @@ export class SimNetwork {
   }
 
   setConditions(conditions: NetworkConditions): void {
-    if (conditions.delayTicksMin < 1 || conditions.delayTicksMax < conditions.delayTicksMin) {
+    if (
+      conditions.delayTicksMin < 1 ||
+      conditions.delayTicksMax < conditions.delayTicksMin ||
+      conditions.longDelayTicksMax < conditions.delayTicksMax
+    ) {
       throw new Error(
         `SimNetwork: delay range [${conditions.delayTicksMin}, ${conditions.delayTicksMax}] must be non-empty and >= 1 tick`,
       );
@@ -115,7 +124,7 @@ export class SimNetwork {
       const queuedCount = this.queuedPerLink.get(key) ?? 0;
       if (queuedCount >= this.linkQueueMessagesMax) continue;
       this.queuedPerLink.set(key, queuedCount + 1);
-      const delayTicks = this.random.intBetween(this.conditions.delayTicksMin, this.conditions.delayTicksMax);
+      const delayTicks = this.drawDelayTicks();
       this.push({ deliverAtTick: nowTick + delayTicks, sequence: this.sequenceNext++, message });
       if (copy > 0) this.stats.duplicated++;
       queued = true;
@@ -151,6 +160,14 @@ export class SimNetwork {
       due.push(head.message);
     }
     return due;
+  }
+
+  private drawDelayTicks(): number {
+    const conditions = this.conditions;
+    if (conditions.longDelayPermille > 0 && this.random.chancePermille(conditions.longDelayPermille)) {
+      return this.random.intBetween(conditions.delayTicksMax, conditions.longDelayTicksMax);
+    }
+    return this.random.intBetween(conditions.delayTicksMin, conditions.delayTicksMax);
   }
 
   private drop(reason: DropReason): DropReason {
