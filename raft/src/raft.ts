@@ -3,27 +3,17 @@
 // and `readStates` and in the log, and RawNode hands them out as a Ready. Behaviour per
 // role is switched in one place: becomeFollower/becomeCandidate/becomeLeader install the
 // role's `behaviour` (tick, step, propose, readIndex), as etcd's become* set step and tick.
-import type {
-  ConfChange,
-  Entry,
-  EntryType,
-  HardState,
-  Message,
-  NodeId,
-  ReadState,
-  Role,
-  Snapshot,
-} from './types.js';
+// Replication, reads and membership live in raft-replication.ts, raft-reads.ts and
+// raft-membership.ts as functions of this state machine.
+import type { Entry, EntryType, HardState, Message, NodeId, ReadState, Role } from './types.js';
 import { NONE } from './types.js';
 import type { ResolvedRaftConfig } from './config.js';
 import { StorageError } from './storage.js';
 import { RaftLog } from './raft-log.js';
-import { ProgressTracker, isJoint } from './tracker.js';
+import { ProgressTracker } from './tracker.js';
 import type { Progress } from './progress.js';
-import { Changer, ConfChangeError, restoreConfig } from './conf-change.js';
-import { decodeConfChange, encodeConfChange } from './conf-change-codec.js';
-import type { ReadRequest } from './read-only.js';
-import { ReadOnly, decodeHeartbeatContext, encodeHeartbeatContext } from './read-only.js';
+import { restoreConfig } from './conf-change.js';
+import { ReadOnly } from './read-only.js';
 import type { MessageFields } from './message.js';
 import {
   CAMPAIGN_TRANSFER_CONTEXT,
@@ -36,7 +26,18 @@ import type { ProposeResult } from './proposal.js';
 import { PROPOSE_OK, proposalError } from './proposal.js';
 import { payloadSizeBytes } from './entry-size.js';
 import { assert } from './invariants.js';
-import { RaftInvariantError } from './errors.js';
+import {
+  bcastAppend,
+  bcastHeartbeat,
+  handleAppend,
+  handleAppendResponse,
+  handleHeartbeat,
+  handleHeartbeatResponse,
+  handleSnapshot,
+  sendAppend,
+} from './raft-replication.js';
+import { leaderReadIndex, releaseQueuedReads } from './raft-reads.js';
+import { checkConfChangeProposal, maybeAutoLeave } from './raft-membership.js';
 
 type CampaignKind = 'preElection' | 'election' | 'transfer';
 
@@ -82,9 +83,9 @@ export class Raft {
   uncommittedSizeBytes = 0;
   readonly readOnly: ReadOnly;
   /** Reads received before an entry of this leader's term committed (§6.4 step 1). */
-  private queuedReads: { from: NodeId; requestCtx: Uint8Array; lease: boolean }[] = [];
+  queuedReads: { from: NodeId; requestCtx: Uint8Array; lease: boolean }[] = [];
   /** Lease rounds sent before this tick do not count (new leadership, aborted transfer). */
-  private leaseFloorTick = 0;
+  leaseFloorTick = 0;
   /**
    * A node restarted with state (check-quorum on) acts for one election timeout as if it had
    * just heard from a leader: it may have acknowledged a heartbeat right before crashing, and
@@ -141,7 +142,7 @@ export class Raft {
 
   // ---- sending -------------------------------------------------------------------------
 
-  private send(fields: MessageFields): void {
+  send(fields: MessageFields): void {
     const m = newMessage({ from: this.id, ...fields });
     if (m.type === 'vote' || m.type === 'preVote' || m.type === 'voteResp' || m.type === 'preVoteResp') {
       assert(m.term !== 0, `${m.type} must carry a term`);
@@ -151,61 +152,6 @@ export class Raft {
     }
     assert(m.to !== this.id, `message ${m.type} addressed to self`);
     this.msgs.push(m);
-  }
-
-  /** Sends an append (or a snapshot) to `to` if its progress allows; returns whether anything was sent. */
-  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.tracker.progress.get(to);
-    if (pr === undefined || to === this.id || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    let prevTerm: number;
-    let entries: Entry[];
-    try {
-      prevTerm = this.log.term(prevIndex);
-      entries = this.log.entriesFrom(pr.next, this.cfg.maxMsgSizeBytes);
-    } catch (err) {
-      if (err instanceof StorageError && err.kind === 'compacted') return this.maybeSendSnapshot(to, pr);
-      throw err;
-    }
-    if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
-    pr.sentEntries(entries.length, prevIndex + entries.length);
-    return true;
-  }
-
-  private sendAppend(to: NodeId): void {
-    this.maybeSendAppend(to, true);
-  }
-
-  /** The follower needs compacted entries: send the snapshot (retried later if it is being made). */
-  private maybeSendSnapshot(to: NodeId, pr: Progress): boolean {
-    if (!pr.recentActive) return false;
-    let snapshot;
-    try {
-      snapshot = this.log.snapshot();
-    } catch (err) {
-      if (err instanceof StorageError && err.kind === 'snapshotTemporarilyUnavailable') return false;
-      throw err;
-    }
-    assert(snapshot.metadata.index > 0, `need a non-empty snapshot to catch up ${to}`);
-    pr.becomeSnapshot(snapshot.metadata.index);
-    this.send({ type: 'snap', to, snapshot });
-    return true;
-  }
-
-  private bcastAppend(): void {
-    for (const id of this.tracker.ids()) if (id !== this.id) this.sendAppend(id);
-  }
-
-  /** Heartbeats carry the read round being confirmed and their send tick (for the lease). */
-  private bcastHeartbeat(): void {
-    const context = encodeHeartbeatContext(this.readOnly.currentRound(), this.tickCount);
-    for (const id of this.tracker.ids()) {
-      if (id === this.id) continue;
-      const pr = this.tracker.progress.get(id) as Progress;
-      // Never tell a follower to commit past what it is known to hold.
-      this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), context });
-    }
   }
 
   // ---- role changes --------------------------------------------------------------------
@@ -269,7 +215,7 @@ export class Raft {
     // §5.4.2 / §8: a no-op entry of the new term lets earlier entries commit.
     const ok = this.appendEntries([{ type: 'normal', data: EMPTY_BYTES }]);
     assert(ok, 'the leader no-op entry must be accepted');
-    this.bcastAppend();
+    bcastAppend(this);
   }
 
   private setVote(id: NodeId): void {
@@ -430,10 +376,10 @@ export class Raft {
       if (this.cfg.checkQuorum && !this.checkQuorum()) return;
       this.abortLeaderTransfer(); // §3.10: a transfer that did not finish in an election timeout is aborted
     }
-    this.maybeAutoLeave();
+    maybeAutoLeave(this);
     if (this.heartbeatElapsed >= this.cfg.heartbeatIntervalTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat();
+      bcastHeartbeat(this);
     }
   }
 
@@ -509,17 +455,17 @@ export class Raft {
       case 'app':
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleAppend(m);
+        handleAppend(this, m);
         return;
       case 'heartbeat':
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleHeartbeat(m);
+        handleHeartbeat(this, m);
         return;
       case 'snap':
         this.electionElapsed = 0;
         this.lead = m.from;
-        this.handleSnapshot(m);
+        handleSnapshot(this, m);
         return;
       case 'transferLeader':
         if (this.lead !== NONE) this.send({ type: 'transferLeader', to: this.lead, index: m.index });
@@ -548,60 +494,6 @@ export class Raft {
     const forwarded = entries.map((e) => ({ term: 0, index: 0, type: e.type, data: e.data }));
     this.send({ type: 'prop', to: this.lead, entries: forwarded });
     return PROPOSE_OK;
-  }
-
-  private handleAppend(m: Message): void {
-    if (m.index < this.log.committed) {
-      this.send({ type: 'appResp', to: m.from, index: this.log.committed });
-      return;
-    }
-    const lastNewIndex = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNewIndex !== null) {
-      this.send({ type: 'appResp', to: m.from, index: lastNewIndex });
-      return;
-    }
-    // Reject with a hint: the last index whose term is <= the leader's prevLogTerm, so the
-    // leader can skip every entry of a conflicting term in one round trip.
-    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    this.send({
-      type: 'appResp',
-      to: m.from,
-      index: m.index,
-      reject: true,
-      rejectHint: hint.index,
-      logTerm: hint.term,
-    });
-  }
-
-  private handleHeartbeat(m: Message): void {
-    this.log.commitTo(m.commit);
-    this.send({ type: 'heartbeatResp', to: m.from, context: m.context });
-  }
-
-  private handleSnapshot(m: Message): void {
-    if (m.snapshot !== null && this.restore(m.snapshot)) {
-      this.send({ type: 'appResp', to: m.from, index: this.log.lastIndex() });
-    } else {
-      this.send({ type: 'appResp', to: m.from, index: this.log.committed });
-    }
-  }
-
-  /** §7: install a leader's snapshot unless our log already covers it. */
-  private restore(snapshot: Snapshot): boolean {
-    const { index, term, confState } = snapshot.metadata;
-    if (index <= this.log.committed) return false;
-    assert(this.role === 'follower', `only a follower installs a snapshot, not a ${this.role}`);
-    const members = [...confState.voters, ...confState.learners, ...confState.votersOutgoing];
-    if (!members.includes(this.id)) return false; // not for us: we would not be in its config
-    if (this.log.matchTerm(index, term)) {
-      this.log.commitTo(index); // our log already has it: just fast-forward the commit
-      return false;
-    }
-    this.log.restore(snapshot);
-    const restored = restoreConfig(confState, this.log.lastIndex(), this.cfg.maxInflightMsgs);
-    this.tracker.setConfig(restored.config, restored.progress);
-    this.isLearner = this.tracker.progress.get(this.id)?.isLearner ?? false;
-    return true;
   }
 
   // ---- candidate -----------------------------------------------------------------------
@@ -638,7 +530,7 @@ export class Raft {
       tick: () => this.tickHeartbeat(),
       step: (m) => this.stepLeader(m),
       propose: (entries) => this.leaderPropose(entries),
-      readIndex: (requestCtx, lease) => this.leaderReadIndex(this.id, requestCtx, lease),
+      readIndex: (requestCtx, lease) => leaderReadIndex(this, this.id, requestCtx, lease),
     };
   }
 
@@ -648,7 +540,7 @@ export class Raft {
         this.leaderPropose(m.entries); // a forwarded proposal: its outcome is not reported back
         return;
       case 'readIndex':
-        this.leaderReadIndex(m.from, m.context, m.index === READ_MODE_LEASE);
+        leaderReadIndex(this, m.from, m.context, m.index === READ_MODE_LEASE);
         return;
       case 'transferLeader':
         this.handleTransferLeader(m.index);
@@ -658,8 +550,8 @@ export class Raft {
     }
     const pr = this.tracker.progress.get(m.from);
     if (pr === undefined) return;
-    if (m.type === 'appResp') this.handleAppendResponse(m, pr);
-    else if (m.type === 'heartbeatResp') this.handleHeartbeatResponse(m, pr);
+    if (m.type === 'appResp') handleAppendResponse(this, m, pr);
+    else if (m.type === 'heartbeatResp') handleHeartbeatResponse(this, m, pr);
   }
 
   private checkEntrySizes(entries: readonly ProposedEntry[]): ProposeResult | null {
@@ -675,7 +567,7 @@ export class Raft {
     return null;
   }
 
-  private leaderPropose(entries: readonly ProposedEntry[]): ProposeResult {
+  leaderPropose(entries: readonly ProposedEntry[]): ProposeResult {
     if (!this.tracker.progress.has(this.id)) return proposalError({ kind: 'notLeader', leaderId: NONE });
     if (this.leadTransferee !== NONE) {
       return proposalError({ kind: 'leaderTransferring', transfereeId: this.leadTransferee });
@@ -686,7 +578,7 @@ export class Raft {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as ProposedEntry;
       if (entry.type !== 'confChange') continue;
-      const refused = this.checkConfChangeProposal(entry.data, confIndexes.length > 0);
+      const refused = checkConfChangeProposal(this, entry.data, confIndexes.length > 0);
       if (refused !== null) return refused;
       confIndexes.push(this.log.lastIndex() + 1 + i);
     }
@@ -697,44 +589,8 @@ export class Raft {
       });
     }
     for (const index of confIndexes) this.pendingConfIndex = index;
-    this.bcastAppend();
+    bcastAppend(this);
     return PROPOSE_OK;
-  }
-
-  /** One conf change at a time, and only changes the changer accepts from the current config. */
-  private checkConfChangeProposal(data: Uint8Array, anotherInBatch: boolean): ProposeResult | null {
-    if (this.pendingConfIndex > this.log.applied || anotherInBatch) {
-      return proposalError({ kind: 'confChangePending', pendingIndex: this.pendingConfIndex });
-    }
-    let cc: ConfChange;
-    try {
-      cc = decodeConfChange(data);
-    } catch (err) {
-      return proposalError({ kind: 'invalidConfChange', reason: (err as Error).message });
-    }
-    const joint = isJoint(this.tracker.config);
-    const leave = cc.changes.length === 0;
-    if (joint && !leave)
-      return proposalError({ kind: 'invalidConfChange', reason: 'must leave the joint config first' });
-    if (!joint && leave)
-      return proposalError({ kind: 'invalidConfChange', reason: 'not in a joint config: nothing to leave' });
-    try {
-      this.changer().change(cc);
-    } catch (err) {
-      if (err instanceof ConfChangeError)
-        return proposalError({ kind: 'invalidConfChange', reason: err.reason });
-      throw err;
-    }
-    return null;
-  }
-
-  private changer(): Changer {
-    return new Changer(
-      this.tracker.config,
-      this.tracker.progress,
-      this.log.lastIndex(),
-      this.cfg.maxInflightMsgs,
-    );
   }
 
   /** Appends entries at the leader's term; false if they would exceed the uncommitted-size bound. */
@@ -764,124 +620,13 @@ export class Raft {
   }
 
   /** §5.3, §5.4.2: commit the quorum-replicated index if it is of the current term. */
-  private maybeCommit(): boolean {
+  maybeCommit(): boolean {
     if (!this.log.maybeCommit(this.tracker.committed(), this.term)) return false;
-    if (this.queuedReads.length > 0) this.releaseQueuedReads();
+    if (this.queuedReads.length > 0) releaseQueuedReads(this);
     return true;
   }
 
-  private handleAppendResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    if (m.reject) {
-      const hint = m.logTerm > 0 ? this.log.findConflictByTerm(m.rejectHint, m.logTerm).index : m.rejectHint;
-      if (pr.maybeDecrTo(m.index, hint)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.sendAppend(m.from);
-      }
-      return;
-    }
-    const oldPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === 'probe')) return;
-    if (pr.state === 'probe') {
-      pr.becomeReplicate();
-    } else if (pr.state === 'snapshot' && pr.match + 1 >= this.log.firstIndex()) {
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === 'replicate') {
-      pr.inflights.freeLE(m.index);
-    }
-    if (this.maybeCommit()) this.bcastAppend();
-    else if (oldPaused) this.sendAppend(m.from);
-    // Fill the window: bounded by the inflights capacity plus the final empty check.
-    for (let i = 0; i <= this.cfg.maxInflightMsgs && this.maybeSendAppend(m.from, false); i++);
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send({ type: 'timeoutNow', to: m.from }); // §3.10: the transferee is caught up
-    }
-  }
-
-  private handleHeartbeatResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    pr.msgAppFlowPaused = false;
-    // A full window may be made of lost messages: free one slot so replication resumes and
-    // a rejection (if they were lost) sends the follower back to probing.
-    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
-    if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
-    const hb = decodeHeartbeatContext(m.context);
-    if (hb === null) return;
-    pr.leaseAckSentTick = Math.max(pr.leaseAckSentTick, hb.sentTick);
-    const done = this.readOnly.recvAck(m.from, hb.round, (acks) => this.tracker.isQuorum(acks));
-    if (done === null) return;
-    for (const request of done.released) this.respondToRead(request);
-    if (done.nextRound !== 0) this.startReadRound();
-  }
-
   // ---- reads (thesis §6.4) -------------------------------------------------------------
-
-  private leaderReadIndex(from: NodeId, requestCtx: Uint8Array, lease: boolean): ProposeResult {
-    const maxPending = this.cfg.maxPendingReadRequests;
-    if (this.readOnly.pendingCount + this.queuedReads.length >= maxPending) {
-      return proposalError({ kind: 'readQueueFull', maxPending });
-    }
-    // §6.4 step 1: until an entry of its term commits, the leader does not know the commit index.
-    if (this.log.termOrZero(this.log.committed) !== this.term) {
-      this.queuedReads.push({ from, requestCtx, lease });
-      return PROPOSE_OK;
-    }
-    const request: ReadRequest = { index: this.log.committed, from, requestCtx };
-    if (this.tracker.isSingleton() || (lease && this.leaseValid())) {
-      this.respondToRead(request);
-      return PROPOSE_OK;
-    }
-    if (this.readOnly.add(request) !== 0) this.startReadRound();
-    return PROPOSE_OK;
-  }
-
-  /** Sends the heartbeat round that confirms the reads waiting in readOnly. */
-  private startReadRound(): void {
-    const round = this.readOnly.currentRound();
-    assert(round !== 0, 'a read round must be in flight');
-    const done = this.readOnly.recvAck(this.id, round, (acks) => this.tracker.isQuorum(acks));
-    assert(done === null, 'a multi-voter read round cannot complete on the leader alone');
-    this.bcastHeartbeat();
-  }
-
-  private releaseQueuedReads(): void {
-    if (this.log.termOrZero(this.log.committed) !== this.term) return;
-    const queued = this.queuedReads;
-    this.queuedReads = [];
-    for (const read of queued) this.leaderReadIndex(read.from, read.requestCtx, read.lease);
-  }
-
-  /**
-   * Lease read (thesis §6.4.1). Clock assumption: every node's tick runs at a rate that
-   * differs from the leader's by less than leaseClockDriftMarginTicks per election timeout.
-   * A follower that acknowledged a heartbeat sent at tick s will not vote for another
-   * candidate (check-quorum) before s + electionTimeoutTicks by its clock, so the leader may
-   * serve reads until s + electionTimeoutTicks - margin by its own clock, s being the send
-   * tick of the newest heartbeat round a quorum acknowledged. A leader transfer bypasses
-   * that promise, so no lease is used during or right after one.
-   */
-  private leaseValid(): boolean {
-    if (!this.cfg.checkQuorum || this.leadTransferee !== NONE) return false;
-    const leaseStart = this.tracker.quorumMin((id) =>
-      id === this.id ? this.tickCount : this.tracker.progress.get(id)?.leaseAckSentTick,
-    );
-    if (leaseStart < 0 || leaseStart < this.leaseFloorTick) return false;
-    return this.tickCount - leaseStart < this.cfg.electionTimeoutTicks - this.cfg.leaseClockDriftMarginTicks;
-  }
-
-  private respondToRead(request: ReadRequest): void {
-    if (request.from === this.id || request.from === NONE) {
-      this.readStates.push({ index: request.index, requestCtx: request.requestCtx });
-    } else {
-      this.send({
-        type: 'readIndexResp',
-        to: request.from,
-        index: request.index,
-        context: request.requestCtx,
-      });
-    }
-  }
 
   // ---- leader transfer (thesis §3.10) --------------------------------------------------
 
@@ -895,10 +640,10 @@ export class Raft {
     this.electionElapsed = 0; // the transfer must finish within an election timeout
     this.leadTransferee = transferee;
     if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: transferee });
-    else this.sendAppend(transferee);
+    else sendAppend(this, transferee);
   }
 
-  private abortLeaderTransfer(): void {
+  abortLeaderTransfer(): void {
     if (this.leadTransferee === NONE) return;
     this.leadTransferee = NONE;
     this.leaseFloorTick = this.tickCount;
@@ -906,45 +651,8 @@ export class Raft {
 
   // ---- membership ----------------------------------------------------------------------
 
-  /** Applies a committed conf change (the applier calls this). */
-  applyConfChange(cc: ConfChange): void {
-    let result;
-    try {
-      result = this.changer().change(cc);
-    } catch (err) {
-      // Proposals are validated against the config they will be applied to (one pending at a
-      // time), so a committed change that does not apply means this replica's membership
-      // diverged, e.g. it was started with a config other than the group's.
-      if (err instanceof ConfChangeError) {
-        throw new RaftInvariantError(`committed conf change cannot be applied: ${err.reason}`);
-      }
-      throw err;
-    }
-    this.tracker.setConfig(result.config, result.progress);
-    const self = this.tracker.progress.get(this.id);
-    this.isLearner = self?.isLearner ?? false;
-    if (this.role !== 'leader') return;
-    if (self === undefined || self.isLearner) {
-      // Removed (or demoted) and the change is committed: step down (thesis §4.2.2).
-      this.becomeFollower(this.term, NONE);
-      return;
-    }
-    if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee))
-      this.abortLeaderTransfer();
-    if (this.maybeCommit()) this.bcastAppend();
-    else for (const id of this.tracker.ids()) this.maybeSendAppend(id, false);
-  }
-
   appliedTo(index: number): void {
     this.log.appliedTo(index);
-    this.maybeAutoLeave();
-  }
-
-  /** The leader proposes leaving an auto-leave joint config once entering it is applied. */
-  private maybeAutoLeave(): void {
-    if (this.role !== 'leader' || !this.tracker.config.autoLeave) return;
-    if (this.pendingConfIndex > this.log.applied) return;
-    const leave = encodeConfChange({ transition: 'auto', changes: [], context: EMPTY_BYTES });
-    this.leaderPropose([{ type: 'confChange', data: leave }]); // retried on the next tick if refused
+    maybeAutoLeave(this);
   }
 }

@@ -6,6 +6,7 @@ import { NONE } from './types.js';
 import type { RaftConfig } from './config.js';
 import { validateConfig } from './config.js';
 import { Raft } from './raft.js';
+import { applyConfChange } from './raft-membership.js';
 import type { ProgressState } from './progress.js';
 import type { ProposeResult } from './proposal.js';
 import { proposalError } from './proposal.js';
@@ -120,7 +121,7 @@ export class RawNode {
    * (it diverged from the group's, e.g. the node was started with a different config).
    */
   applyConfChange(cc: ConfChange): ConfState {
-    this.raft.applyConfChange(cc);
+    applyConfChange(this.raft, cc);
     this.checkInvariants();
     return this.raft.tracker.confState();
   }
