@@ -50,6 +50,8 @@ export const INITIAL_APPLY_STATE: ApplyState = { appliedIndex: 0, truncatedIndex
 export class PeerStorage implements Storage {
   private lastIndexValue: number;
   private generated: Snapshot | null = null;
+  /** Approximate bytes of the retained log (exact for what this process appended, estimated for the rest). */
+  private logSizeBytes = 0;
 
   private constructor(
     private readonly options: PeerStorageOptions,
@@ -215,6 +217,7 @@ export class PeerStorage implements Storage {
       batch.delete(raftLogKey(this.options.regionId, i));
     }
     this.cache.clear();
+    this.logSizeBytes = 0;
     this.lastIndexValue = metadata.index;
     this.confState = metadata.confState;
     this.writeApplyState(batch, {
@@ -233,12 +236,32 @@ export class PeerStorage implements Storage {
     this.confState = confState;
   }
 
+  /** Approximate bytes of the log entries still retained. */
+  get retainedLogSizeBytes(): number {
+    return this.logSizeBytes;
+  }
+
+  /** Entries still retained (last index - truncated index). */
+  get retainedLogEntriesCount(): number {
+    return this.lastIndexValue - this.applyState.truncatedIndex;
+  }
+
   get appliedIndex(): number {
     return this.applyState.appliedIndex;
   }
 
   get truncatedIndex(): number {
     return this.applyState.truncatedIndex;
+  }
+
+  /** Removes `count` entries' share of the retained size (entries are assumed of average size). */
+  private dropLogSize(count: number): void {
+    const retained = this.lastIndexValue - this.applyState.truncatedIndex;
+    if (retained <= 0) return;
+    this.logSizeBytes = Math.max(
+      0,
+      Math.round(this.logSizeBytes * (1 - Math.min(count, retained) / retained)),
+    );
   }
 
   private writeApplyState(batch: WriteBatch, state: ApplyState): void {

@@ -8,7 +8,7 @@
 // Rounds never overlap: input that arrives during a round waits in bounded mailboxes for
 // the next one. That is what lets storage state be updated as the batch is built.
 import type { ConfChange, Message, RawNode, Ready } from '@flotilla/raft';
-import type { Engine } from '../storage/engine.js';
+import type { Engine, KeyRange, KeyValue, ScanOptions } from '../storage/engine.js';
 import { ApplyWriter } from './apply-writer.js';
 import type { CommandResult } from './command-apply.js';
 import type { Completion, MailboxItem } from './region-peer.js';
@@ -273,6 +273,15 @@ export class Store {
   /** The region's Raft node, for status reporting. */
   node(regionId: number): RawNode | undefined {
     return this.regions.get(regionId)?.node;
+  }
+
+  /** Point read of the applied state (callers pass the barrier their consistency level needs first). */
+  engineGet(key: Uint8Array): Uint8Array | undefined {
+    return this.deps.engine.getSync(key);
+  }
+
+  engineScan(range: KeyRange, options: ScanOptions): Promise<KeyValue[]> {
+    return this.deps.engine.scan(range, options);
   }
 
   regionMeta(regionId: number): RegionMeta | undefined {

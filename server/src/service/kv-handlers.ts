@@ -1,0 +1,314 @@
+// The KV operations of a store, independent of how they arrive (unary gRPC calls or frames
+// of the BatchCommands stream). Each request is validated, routed to its region (store,
+// epoch and key range checked), then either proposed through Raft or served from the
+// applied state after the read barrier its consistency level asks for.
+import { kvpb } from '@flotilla/proto';
+import type { errorpb } from '@flotilla/proto';
+import { dataKey, dataRange, userKeyOf } from '../storage/keys.js';
+import { compareBytes } from '../storage/bytes.js';
+import type { CommandResult } from '../store/command-apply.js';
+import type { WriteMutation } from '../store/command-builder.js';
+import { encodeCompareAndSwap, encodeReadBarrier, encodeWrite } from '../store/command-builder.js';
+import type { RegionError } from '../store/region-error.js';
+import { regionErrorToProto } from '../store/region-error.js';
+import type { RegionMeta } from '../store/region-meta.js';
+import { epochFromProto, regionContainsKey } from '../store/region-meta.js';
+import type { RegionPeer } from '../store/region-peer.js';
+import type { Store, StoreClock } from '../store/store.js';
+import { liveValue } from '../store/user-value.js';
+import { toSafeNumber } from '../store/wire-numbers.js';
+import type { KvLimits } from './kv-limits.js';
+import { KvRequestError, checkCount, checkKey, checkValue, invalid, ttlMsOf } from './kv-limits.js';
+
+type Routed = { readonly peer: RegionPeer } | { readonly regionError: errorpb.RegionError };
+
+interface ErrorFields {
+  regionError?: errorpb.RegionError;
+}
+
+export class KvHandlers {
+  constructor(
+    private readonly store: Store,
+    private readonly limits: KvLimits,
+    private readonly clock: StoreClock,
+  ) {}
+
+  async get(req: kvpb.GetRequest): Promise<kvpb.GetResponse> {
+    checkKey(this.limits, req.key);
+    const routed = await this.routeRead(req.context, [req.key]);
+    if ('regionError' in routed)
+      return { ...empty(), found: false, value: Buffer.alloc(0), regionError: routed.regionError };
+    const value = liveValue(this.store.engineGet(dataKey(req.key)), this.clock.nowUnixMs());
+    return { ...empty(), found: value !== undefined, value: Buffer.from(value ?? []) };
+  }
+
+  async batchGet(req: kvpb.BatchGetRequest): Promise<kvpb.BatchGetResponse> {
+    checkCount(this.limits, req.keys.length, 'keys');
+    for (const key of req.keys) checkKey(this.limits, key);
+    const routed = await this.routeRead(req.context, req.keys);
+    if ('regionError' in routed) return { ...empty(), pairs: [], regionError: routed.regionError };
+    const now = this.clock.nowUnixMs();
+    const unique = [...new Map(req.keys.map((k) => [k.toString('latin1'), k])).values()].sort(compareBytes);
+    const pairs: kvpb.KvPair[] = [];
+    for (const key of unique) {
+      const value = liveValue(this.store.engineGet(dataKey(key)), now);
+      if (value !== undefined) pairs.push({ key, value: Buffer.from(value) });
+    }
+    return { ...empty(), pairs };
+  }
+
+  async scan(req: kvpb.ScanRequest): Promise<kvpb.ScanResponse> {
+    if (req.limit < 1 || req.limit > this.limits.scanLimitMax) {
+      throw invalid(`scan limit must be in [1, ${this.limits.scanLimitMax}], got ${req.limit}`);
+    }
+    if (req.endKey.length > 0 && compareBytes(req.startKey, req.endKey) >= 0) {
+      throw invalid('scan startKey must be below endKey');
+    }
+    const routed = await this.routeRead(req.context, [req.startKey]);
+    if ('regionError' in routed)
+      return { ...empty(), pairs: [], hasMore: false, regionError: routed.regionError };
+    const region = routed.peer.region;
+    const end = clampEnd(req.endKey, region.endKey);
+    const range = dataRange(req.startKey, end);
+    const pairs: kvpb.KvPair[] = [];
+    const now = this.clock.nowUnixMs();
+    // Page through the range until `limit` live pairs plus one (to know whether more
+    // follow) are found; expired keys are skipped.
+    let hasMore = false;
+    let cursor = range;
+    for (let page = 0; page < SCAN_PAGES_MAX && !hasMore; page++) {
+      const kvs = await this.store.engineScan(cursor, { limit: req.limit + 1, reverse: req.reverse });
+      for (const kv of kvs) {
+        const value = liveValue(kv.value, now);
+        if (value === undefined) continue;
+        if (pairs.length === req.limit) {
+          hasMore = true;
+          break;
+        }
+        pairs.push({
+          key: Buffer.from(userKeyOf(kv.key)),
+          value: req.keyOnly ? Buffer.alloc(0) : Buffer.from(value),
+        });
+      }
+      const last = kvs.at(-1);
+      if (kvs.length <= req.limit || last === undefined) break;
+      cursor = req.reverse
+        ? { start: cursor.start, end: last.key }
+        : { start: successor(last.key), end: cursor.end };
+    }
+    return { ...empty(), pairs, hasMore };
+  }
+
+  put(req: kvpb.PutRequest): Promise<kvpb.PutResponse> {
+    checkKey(this.limits, req.key);
+    checkValue(this.limits, req.key, req.value);
+    return this.write(
+      req.context,
+      [req.key],
+      [{ kind: 'put', key: req.key, value: req.value, ttlMs: ttlMsOf(req.ttlMs) }],
+    );
+  }
+
+  delete(req: kvpb.DeleteRequest): Promise<kvpb.DeleteResponse> {
+    checkKey(this.limits, req.key);
+    return this.write(req.context, [req.key], [{ kind: 'delete', key: req.key }]);
+  }
+
+  deleteRange(req: kvpb.DeleteRangeRequest): Promise<kvpb.DeleteRangeResponse> {
+    checkKey(this.limits, req.startKey, 'startKey');
+    if (req.endKey.length > 0 && compareBytes(req.startKey, req.endKey) >= 0) {
+      throw invalid('deleteRange startKey must be below endKey');
+    }
+    return this.write(
+      req.context,
+      [req.startKey],
+      [{ kind: 'deleteRange', startKey: req.startKey, endKey: req.endKey }],
+    );
+  }
+
+  batchWrite(req: kvpb.BatchWriteRequest): Promise<kvpb.BatchWriteResponse> {
+    checkCount(this.limits, req.mutations.length, 'mutations');
+    const mutations: WriteMutation[] = req.mutations.map((m, i) => {
+      switch (m.op?.$case) {
+        case 'put':
+          checkKey(this.limits, m.op.put.key, `mutations[${i}].key`);
+          checkValue(this.limits, m.op.put.key, m.op.put.value);
+          return { kind: 'put', key: m.op.put.key, value: m.op.put.value, ttlMs: ttlMsOf(m.op.put.ttlMs) };
+        case 'delete':
+          checkKey(this.limits, m.op.delete.key, `mutations[${i}].key`);
+          return { kind: 'delete', key: m.op.delete.key };
+        case undefined:
+          throw invalid(`mutations[${i}] has no operation`);
+      }
+    });
+    const keys = mutations.map((m) => (m.kind === 'deleteRange' ? m.startKey : m.key));
+    return this.write(req.context, keys, mutations);
+  }
+
+  async compareAndSwap(req: kvpb.CompareAndSwapRequest): Promise<kvpb.CompareAndSwapResponse> {
+    checkKey(this.limits, req.key);
+    if (req.expected === undefined) throw invalid('compareAndSwap needs expectedValue or expectedAbsent');
+    if (req.update === undefined) throw invalid('compareAndSwap needs newValue or delete');
+    if (req.update.$case === 'newValue') checkValue(this.limits, req.key, req.update.newValue);
+    const routed = this.route(req.context, [req.key]);
+    const failed = { ...empty(), succeeded: false, previousFound: false, previousValue: Buffer.alloc(0) };
+    if ('regionError' in routed) return { ...failed, regionError: routed.regionError };
+    const data = encodeCompareAndSwap(this.origin(routed.peer), {
+      key: req.key,
+      expectedValue: req.expected.$case === 'expectedValue' ? req.expected.expectedValue : undefined,
+      newValue: req.update.$case === 'newValue' ? req.update.newValue : undefined,
+      ttlMs: ttlMsOf(req.ttlMs),
+    });
+    const result = await this.propose(routed.peer, data, req.context);
+    if (result.kind === 'regionError') return { ...failed, regionError: regionErrorToProto(result.error) };
+    if (result.kind !== 'compareAndSwap') throw new Error(`compare-and-swap applied as ${result.kind}`);
+    return {
+      ...empty(),
+      succeeded: result.succeeded,
+      previousFound: result.previousValue !== undefined,
+      previousValue: Buffer.from(result.previousValue ?? []),
+    };
+  }
+
+  private async write(
+    context: kvpb.Context | undefined,
+    keys: readonly Uint8Array[],
+    mutations: WriteMutation[],
+  ): Promise<ErrorFields> {
+    const routed = this.route(context, keys);
+    if ('regionError' in routed) return { ...empty(), regionError: routed.regionError };
+    const result = await this.propose(routed.peer, encodeWrite(this.origin(routed.peer), mutations), context);
+    if (result.kind === 'regionError') return { ...empty(), regionError: regionErrorToProto(result.error) };
+    return empty();
+  }
+
+  private origin(peer: RegionPeer): { region: RegionMeta; peerId: number; nowUnixMs: number } {
+    return { region: peer.region, peerId: peer.peerId, nowUnixMs: this.clock.nowUnixMs() };
+  }
+
+  private propose(
+    peer: RegionPeer,
+    data: Uint8Array,
+    context: kvpb.Context | undefined,
+  ): Promise<CommandResult> {
+    return withDeadline(this.store.propose(peer.regionId, data), this.deadlineMs(context));
+  }
+
+  /** Checks store, region, epoch and keys; for reads also waits for the barrier the consistency level needs. */
+  private async routeRead(context: kvpb.Context | undefined, keys: readonly Uint8Array[]): Promise<Routed> {
+    const routed = this.route(context, keys);
+    if ('regionError' in routed) return routed;
+    const error = await withDeadline(
+      this.readBarrier(routed.peer, context?.readConsistency ?? kvpb.ReadConsistency.LINEARIZABLE),
+      this.deadlineMs(context),
+    );
+    return error ? { regionError: regionErrorToProto(error) } : routed;
+  }
+
+  private async readBarrier(
+    peer: RegionPeer,
+    consistency: kvpb.ReadConsistency,
+  ): Promise<RegionError | undefined> {
+    switch (consistency) {
+      case kvpb.ReadConsistency.STALE:
+        return undefined;
+      case kvpb.ReadConsistency.LINEARIZABLE:
+      case kvpb.ReadConsistency.LEASE:
+        // Client reads go to the leader; the SDK follows the NotLeader hint.
+        if (peer.node.status().role !== 'leader') return peer.notLeader();
+        return this.store.readBarrier(
+          peer.regionId,
+          consistency === kvpb.ReadConsistency.LEASE ? 'lease' : 'safe',
+        );
+      case kvpb.ReadConsistency.LOG: {
+        const result = await this.store.propose(peer.regionId, encodeReadBarrier(this.origin(peer)));
+        return result.kind === 'regionError' ? result.error : undefined;
+      }
+      default:
+        throw invalid(`unknown read consistency ${consistency}`);
+    }
+  }
+
+  private route(context: kvpb.Context | undefined, keys: readonly Uint8Array[]): Routed {
+    if (context === undefined) throw invalid('request has no context (regionId, regionEpoch)');
+    const regionId = toSafeNumberOrInvalid(context.regionId, 'context.regionId');
+    const peer = this.store.region(regionId);
+    if (peer === undefined) return { regionError: regionErrorToProto({ kind: 'regionNotFound', regionId }) };
+    const requestStoreId = context.peer
+      ? toSafeNumberOrInvalid(context.peer.storeId, 'context.peer.storeId')
+      : 0;
+    if (requestStoreId !== 0 && requestStoreId !== this.store.storeId) {
+      return {
+        regionError: regionErrorToProto({
+          kind: 'storeNotMatch',
+          requestStoreId,
+          actualStoreId: this.store.storeId,
+        }),
+      };
+    }
+    const region = peer.region;
+    const epoch = epochFromProto(context.regionEpoch, 'context.regionEpoch');
+    // Data requests care about the key range, which only splits and merges (version) change.
+    if (epoch.version !== region.epoch.version) {
+      return { regionError: regionErrorToProto({ kind: 'epochNotMatch', currentRegions: [region] }) };
+    }
+    for (const key of keys) {
+      if (!regionContainsKey(region, key))
+        return { regionError: regionErrorToProto({ kind: 'keyNotInRegion', key, region }) };
+    }
+    return { peer };
+  }
+
+  private deadlineMs(context: kvpb.Context | undefined): number {
+    const requested = context?.deadlineMs ?? 0;
+    if (requested === 0) return this.limits.defaultDeadlineMs;
+    return Math.min(requested, this.limits.deadlineMsMax);
+  }
+}
+
+/** Pages one Scan may read while skipping expired keys (bounds the work of one request). */
+const SCAN_PAGES_MAX = 64;
+
+/** The smallest key after `key`. */
+function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}
+
+function empty(): { regionError: undefined; keyError: undefined } {
+  return { regionError: undefined, keyError: undefined };
+}
+
+/** The smaller of a requested end key and a region's end key; empty means unbounded. */
+function clampEnd(requested: Uint8Array, regionEnd: Uint8Array): Uint8Array {
+  if (regionEnd.length === 0) return requested;
+  if (requested.length === 0 || compareBytes(requested, regionEnd) > 0) return regionEnd;
+  return requested;
+}
+
+function toSafeNumberOrInvalid(value: bigint, field: string): number {
+  try {
+    return toSafeNumber(value, field);
+  } catch (err) {
+    throw invalid(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** Rejects with DEADLINE_EXCEEDED if `promise` has not settled within `deadlineMs`. */
+function withDeadline<T>(promise: Promise<T>, deadlineMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new KvRequestError(
+            kvpb.KeyErrorCode.DEADLINE_EXCEEDED,
+            `no result within the ${deadlineMs} ms deadline`,
+          ),
+        ),
+      deadlineMs,
+    );
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
