@@ -128,6 +128,7 @@ class IncomingTransfer {
   private readonly aborted: Promise<never>;
   private abort: (error: SnapshotTransferError) => void = () => {};
   private stallTimer: TimerHandle | null = null;
+  private readonly frames: FrameReader;
 
   constructor(
     private readonly options: SnapshotReceiverOptions,
@@ -138,6 +139,7 @@ class IncomingTransfer {
       this.abort = reject;
     });
     this.aborted.catch(() => {});
+    this.frames = new FrameReader(call);
     call.on('cancelled', () => this.abort(new SnapshotTransferError('interrupted', 'the sender cancelled')));
     call.on('error', (err) =>
       this.abort(new SnapshotTransferError('interrupted', `stream error: ${err.message}`)),
@@ -156,15 +158,14 @@ class IncomingTransfer {
   }
 
   private async receive(): Promise<raftpb.SnapshotDone> {
-    const frames = this.call[Symbol.asyncIterator]() as AsyncIterator<raftpb.SnapshotChunk>;
-    const first = await this.nextFrame(frames);
+    const first = await this.nextFrame();
     if (first?.payload?.$case !== 'header') throw fail('protocol', 'the first frame must be a header');
     const header = this.verifyHeader(first.payload.header);
     this.regionId = header.message.regionId;
     await this.openFile();
     let receivedSizeBytes = 0;
     let receivedChunkCount = 0;
-    for (let frame = await this.nextFrame(frames); frame !== null; frame = await this.nextFrame(frames)) {
+    for (let frame = await this.nextFrame(); frame !== null; frame = await this.nextFrame()) {
       if (frame.payload?.$case !== 'data')
         throw fail('protocol', `chunk ${receivedChunkCount}: expected data`);
       const chunk = frame.payload.data;
@@ -245,9 +246,8 @@ class IncomingTransfer {
   }
 
   /** The next frame, null at the end of the stream; fails on abort or when nothing arrives in time. */
-  private async nextFrame(frames: AsyncIterator<raftpb.SnapshotChunk>): Promise<raftpb.SnapshotChunk | null> {
-    const result = await this.race(frames.next());
-    return result.done === true ? null : result.value;
+  private nextFrame(): Promise<raftpb.SnapshotChunk | null> {
+    return this.race(this.frames.next());
   }
 
   /** Waits for `work`, failing instead on abort (cancel, stream error) or after the stall timeout. */
@@ -329,6 +329,44 @@ class IncomingTransfer {
   private disarmStallTimer(): void {
     if (this.stallTimer !== null) this.options.clock.clearTimeout(this.stallTimer);
     this.stallTimer = null;
+  }
+}
+
+/**
+ * Pulls frames one at a time: the call is paused while a frame waits to be taken, so what
+ * is buffered stays within the stream's own high-water mark instead of growing with the
+ * sender's speed.
+ */
+class FrameReader {
+  private readonly buffered: raftpb.SnapshotChunk[] = [];
+  private ended = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly call: SnapshotCall) {
+    call.on('data', (frame: raftpb.SnapshotChunk) => {
+      this.buffered.push(frame);
+      call.pause();
+      this.notify();
+    });
+    call.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+  }
+
+  /** The next frame, or null once the sender ended the stream. */
+  async next(): Promise<raftpb.SnapshotChunk | null> {
+    while (this.buffered.length === 0 && !this.ended) {
+      this.call.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    return this.buffered.shift() ?? null;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
   }
 }
 
