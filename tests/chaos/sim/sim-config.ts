@@ -45,6 +45,7 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
   const electionTimeoutTicks = random.intBetween(8, 14);
   // Lease reads are only safe with check quorum (a leader steps down when it loses its quorum).
   const checkQuorum = random.chancePermille(750);
+  const dense = random.chancePermille(333);
   const initialVoterCount = random.pick([3, 3, 3, 4, 5]);
   const settleTicks = 30 * electionTimeoutTicks;
   return {
@@ -81,8 +82,9 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
     faults: {
       startTick: 3 * electionTimeoutTicks,
       endTick: shape.faultTicks,
-      gapTicksMin: 2 * electionTimeoutTicks,
-      gapTicksMax: 10 * electionTimeoutTicks,
+      // A third of the seeds get a dense schedule (faults overlap constantly).
+      gapTicksMin: dense ? Math.ceil(electionTimeoutTicks / 2) : 2 * electionTimeoutTicks,
+      gapTicksMax: dense ? 3 * electionTimeoutTicks : 10 * electionTimeoutTicks,
       electionTimeoutTicks,
       faultsMax: 1000,
     },
