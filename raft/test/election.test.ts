@@ -52,6 +52,7 @@ test('a candidate that wins votes from a majority becomes leader and appends a n
 });
 
 test('a single-node group elects itself at once', () => {
+  // §5.2: "A candidate wins an election if it receives votes from a majority of the servers in the full cluster for the same term." In a one-node group its own vote is that majority.
   const net = new Network({ voters: [1] });
   net.elect(1);
   assert.equal(net.node(1).status().commit, 1);
@@ -170,7 +171,7 @@ test('a candidate rejected by a majority goes back to follower', () => {
 });
 
 test('pre-vote: a partitioned node does not bump its term and does not disrupt the leader when it returns', () => {
-  // Thesis §9.6: "the Pre-Vote algorithm ... a candidate would first ask other servers whether its log was up-to-date enough to get their vote. Only if the candidate believed it could get votes from a majority of the cluster would it increment its term and start a normal election."
+  // Thesis §9.6: "In the Pre-Vote algorithm, a candidate only increments its term if it first learns from a majority of the cluster that they would be willing to grant the candidate their votes"
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   const term = net.node(1).status().term;
@@ -186,7 +187,7 @@ test('pre-vote: a partitioned node does not bump its term and does not disrupt t
 });
 
 test('pre-vote: granted only to an up-to-date log by a node that has not heard from a leader within the election timeout', () => {
-  // Thesis §9.6: "A server only grants a pre-vote if the candidate's log is up to date and it has not received a heartbeat from a valid leader for at least a baseline election timeout" (paraphrased in thesis §4.2.3).
+  // Thesis §9.6: a pre-vote is granted "if the candidate's log is sufficiently up-to-date, and the voters have not received heartbeats from a valid leader for at least a baseline election timeout"
   const solo = new Solo({ voters: [1, 2, 3] });
   solo.step({ type: 'heartbeat', from: 2, term: 1 });
   solo.round();
@@ -202,6 +203,7 @@ test('pre-vote: granted only to an up-to-date log by a node that has not heard f
 });
 
 test('pre-vote: a pre-candidate that wins becomes a candidate in the next term, then leader', () => {
+  // Thesis §9.6: "a candidate only increments its term if it first learns from a majority of the cluster that they would be willing to grant the candidate their votes"
   const solo = new Solo({ voters: [1, 2, 3] });
   solo.node.campaign();
   assert.equal(solo.node.status().role, 'preCandidate');
@@ -241,7 +243,7 @@ test('check-quorum: a leader that hears from no quorum within an election timeou
 });
 
 test('check-quorum: a follower that heard from a live leader ignores vote requests', () => {
-  // Thesis §4.2.3: "if a server receives a RequestVote request within the minimum election timeout of hearing from a current leader, it does not update its term or grant its vote."
+  // §6: "if a server receives a RequestVote RPC within the minimum election timeout of hearing from a current leader, it does not update its term or grant its vote."
   const solo = new Solo({ voters: [1, 2, 3], config: { preVote: false } });
   solo.step({ type: 'app', from: 2, term: 1, index: 0, logTerm: 0 });
   solo.round();
@@ -257,7 +259,7 @@ test('check-quorum: a follower that heard from a live leader ignores vote reques
 });
 
 test('learners never campaign and are not counted in elections', () => {
-  // Thesis §4.2.1: "non-voting members ... are not considered for majorities"
+  // §6: new servers "join the cluster as non-voting members (the leader replicates log entries to them, but they are not considered for majorities)"
   const net = new Network({ voters: [1, 2], learners: [3] });
   net.tick(3, 100);
   assert.equal(net.node(3).status().role, 'follower');
@@ -271,6 +273,7 @@ test('learners never campaign and are not counted in elections', () => {
 });
 
 test('a stale leader that is told of a newer term steps down', () => {
+  // §5.1: "If a candidate or leader discovers that its term is out of date, it immediately reverts to follower state."
   const solo = new Solo({ voters: [1, 2, 3] });
   solo.node.campaign();
   solo.step({ type: 'preVoteResp', from: 2, term: 1 });
@@ -283,6 +286,7 @@ test('a stale leader that is told of a newer term steps down', () => {
 });
 
 test('a follower answers a stale leader so that it learns the newer term', () => {
+  // §5.1: "If one server's current term is smaller than the other's, then it updates its current term to the larger value."
   const solo = new Solo({
     voters: [1, 2, 3],
     storage: new MemoryStorage({
@@ -299,6 +303,7 @@ test('a follower answers a stale leader so that it learns the newer term', () =>
 });
 
 test('step refuses local-only messages and ignores messages from nodes outside the config', () => {
+  // §6: "removed servers (those not in C_new) can disrupt the cluster" — Flotilla ignores their messages (leader-only kinds excepted, see RawNode.step).
   const solo = new Solo({ voters: [1, 2, 3], config: { preVote: false, checkQuorum: false } });
   for (const type of ['hup', 'beat', 'unreachable', 'snapStatus', 'checkQuorum'] as const) {
     assert.throws(() => solo.step({ type, from: 2 }), RaftInvariantError);
@@ -312,6 +317,7 @@ test('step refuses local-only messages and ignores messages from nodes outside t
 });
 
 test('elections are deterministic for a seed', () => {
+  // §5.2: "Raft uses randomized election timeouts to ensure that split votes are rare and that they are resolved quickly." Our randomness is seeded, so runs replay.
   const run = (): string => {
     const net = new Network({ voters: [1, 2, 3, 4, 5], seed: 11 });
     net.tickAll(40);

@@ -27,7 +27,7 @@ test('the leader hands over to an up-to-date follower with timeoutNow', () => {
 });
 
 test('the transferee bypasses the lease of voters that just heard from the leader', () => {
-  // Thesis §4.2.3: "a server ... should be able to disrupt ... in the case of leadership transfer"; the vote carries the transfer mark.
+  // Thesis §3.10 (paraphrased): TimeoutNow makes the target start an election at once; its vote requests are marked so that voters who recently heard from the leader still answer them.
   const net = new Network({ voters: [1, 2, 3], config: () => ({ preVote: false }) });
   net.elect(1);
   net.tickAll(1); // followers heard from the leader: they are within their lease
@@ -52,7 +52,7 @@ test('while transferring, the leader refuses proposals', () => {
 });
 
 test('a lagging transferee is caught up first, then told to time out', () => {
-  // Thesis §3.10: "The prior leader transfers its log entries to the target server ... once the target server is caught up, the prior leader sends a TimeoutNow request"
+  // Thesis §3.10: "The prior leader fully updates the target server's log to match its own, using the normal log replication mechanism" and then "sends a TimeoutNow request to the target server"
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.isolate(3);
@@ -83,6 +83,7 @@ test('a transfer that does not complete within an election timeout is aborted', 
 });
 
 test('a transfer to a learner, an unknown node or the leader itself is ignored', () => {
+  // Thesis §3.10 (paraphrased): leadership is transferred to another server of the cluster that can become leader; a learner never campaigns (§6: non-voting members "are not considered for majorities").
   const net = new Network({ voters: [1, 2], learners: [3] });
   net.elect(1);
   for (const target of [3, 9, 1]) {
@@ -94,6 +95,7 @@ test('a transfer to a learner, an unknown node or the leader itself is ignored',
 });
 
 test('a transfer asked of a follower is forwarded to the leader', () => {
+  // §5.1: "The leader handles all client requests (if a client contacts a follower, the follower redirects it to the leader)."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.node(3).transferLeader(2);
@@ -102,6 +104,7 @@ test('a transfer asked of a follower is forwarded to the leader', () => {
 });
 
 test('a second transfer replaces the first; repeating the same one changes nothing', () => {
+  // Thesis §3.10 (paraphrased): the prior leader transfers to one target at a time; a new request aborts the pending one.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.isolate(2);

@@ -38,7 +38,7 @@ function voters(net: Network, id: NodeId): NodeId[] {
 }
 
 test('a learner receives the log but is not counted for commitment', () => {
-  // Thesis §4.2.1: "the new server joins the cluster as a non-voting member. The leader replicates log entries to it, but it is not yet counted towards majorities for the purpose of voting or commitment."
+  // §6: new servers "join the cluster as non-voting members (the leader replicates log entries to them, but they are not considered for majorities)"
   const net = new Network({ voters: [1, 2], learners: [3] });
   net.elect(1);
   net.node(1).propose(bytes('a'));
@@ -52,7 +52,7 @@ test('a learner receives the log but is not counted for commitment', () => {
 });
 
 test('a new node joins as a learner, catches up from the log and is promoted with a single-server change', () => {
-  // Thesis §4.1: "the cluster configuration is stored and communicated using special entries in the replicated log" and "a server always uses the latest configuration in its log" (here: once applied).
+  // §6: "the new servers join the cluster as non-voting members ... they are not considered for majorities"; thesis §4.1 (paraphrased): a change of one server at a time is safe without joint consensus.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.node(1).propose(bytes('before'));
@@ -79,7 +79,8 @@ test('a new node joins as a learner, catches up from the log and is promoted wit
 });
 
 test('only one conf change may be pending; more than one voter change needs joint consensus', () => {
-  // Thesis §4.1: "a leader ... must not begin a new configuration change until the previous one has been committed" (here: applied).
+  // Thesis §4.1 (paraphrased): the leader does not start a new configuration change until the previous one is committed (Flotilla: applied).
+  // §6: "In order to ensure safety, configuration changes must use a two-phase approach."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.isolate(2);
@@ -97,6 +98,7 @@ test('only one conf change may be pending; more than one voter change needs join
 });
 
 test('invalid conf changes are refused up front', () => {
+  // §6: "In order to ensure safety, configuration changes must use a two-phase approach." Changes that would break it (e.g. removing every voter) are refused at proposal.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   const refuse = (change: ConfChange): string => {
@@ -115,7 +117,7 @@ test('invalid conf changes are refused up front', () => {
 });
 
 test('joint consensus: during C_old,new an entry needs a majority of both configurations', () => {
-  // Thesis §4.3: "Agreement (for elections and entry commitment) requires separate majorities from both the old and new configurations."
+  // §6: "Agreement (for elections and entry commitment) requires separate majorities from both the old and new configurations."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   addLearners(net, 1, [4, 5]);
@@ -148,7 +150,7 @@ test('joint consensus: during C_old,new an entry needs a majority of both config
 });
 
 test('joint consensus with auto-leave: the leader proposes leaving once the joint config is applied', () => {
-  // Thesis §4.3: "Once C_old,new has been committed ... the leader [can] create a log entry describing C_new and replicate it to the cluster."
+  // §6: "It is now safe for the leader to create a log entry describing C_new and replicate it to the cluster."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   addLearners(net, 1, [4]);
@@ -165,7 +167,7 @@ test('joint consensus with auto-leave: the leader proposes leaving once the join
 });
 
 test('a leader removed from the configuration steps down once the change is applied, and the rest elect a new one', () => {
-  // Thesis §4.2.2: "the leader steps down (returns to follower state) once the C_new entry is committed"
+  // §6: "the leader steps down (returns to follower state) once it has committed the C_new log entry." (Flotilla: once applied.)
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   assert.equal(net.node(1).proposeConfChange(cc('auto', removeNode(1))).ok, true);
@@ -182,7 +184,7 @@ test('a leader removed from the configuration steps down once the change is appl
 });
 
 test('a removed node that never learned of its removal does not disrupt the cluster', () => {
-  // Thesis §4.2.3: "removed servers (those not in C_new) can disrupt the cluster ... servers disregard RequestVote RPCs when they believe a current leader exists" — and here they ignore non-members altogether.
+  // §6: "removed servers (those not in C_new) can disrupt the cluster" and "servers disregard RequestVote RPCs when they believe a current leader exists."
   const net = new Network({ voters: [1, 2, 3], config: () => ({ preVote: false }) });
   net.elect(1);
   net.isolate(3);
@@ -199,6 +201,7 @@ test('a removed node that never learned of its removal does not disrupt the clus
 });
 
 test('demoting a voter through a joint config keeps it a voter until the config is left', () => {
+  // §6: "Agreement (for elections and entry commitment) requires separate majorities from both the old and new configurations." — a demoted voter still counts in C_old.
   const net = new Network({ voters: [1, 2, 3], autoApply: true } as never);
   net.elect(1);
   net.autoApplyConfChanges = false;
@@ -220,6 +223,7 @@ test('demoting a voter through a joint config keeps it a voter until the config 
 });
 
 test('a conf change entry carries the encoded ConfChange', () => {
+  // Thesis §4.1: "the cluster configuration is stored and communicated using special entries in the replicated log"
   const net = new Network({ voters: [1] });
   net.elect(1);
   const change = cc('auto', addLearner(2));

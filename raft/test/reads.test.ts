@@ -9,7 +9,8 @@ function readCtxs(net: Network, id: number): string[] {
 }
 
 test('safe reads are confirmed by one heartbeat round and released at the commit index', () => {
-  // Thesis §6.4: "If the leader has not yet marked an entry from its current term committed, it waits until it has done so. ... The leader saves its current commit index in a local variable readIndex. ... the leader sends a new round of heartbeats and waits for their acknowledgments from a majority of the cluster."
+  // §8: "Raft handles this by having the leader exchange heartbeat messages with a majority of the cluster before responding to read-only requests."
+  // Thesis §6.4 (paraphrased): the leader records its commit index as the readIndex, confirms with one heartbeat round acknowledged by a majority, and serves once applied up to readIndex.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.node(1).propose(bytes('v'));
@@ -43,7 +44,7 @@ test('reads arriving while a round is in flight wait for the next round, which c
 });
 
 test('a new leader holds reads until an entry of its own term has committed', () => {
-  // Thesis §6.4: "The Leader Completeness Property guarantees that a leader has all committed entries, but at the start of its term, it may not know which those are. To find out, it needs to commit an entry from its term."
+  // §8: "a leader must have the latest information on which entries are committed. The Leader Completeness Property guarantees that a leader has all committed entries, but at the start of its term, it may not know which those are. To find out, it needs to commit an entry from its term."
   const solo = new Solo({ voters: [1, 2, 3], config: { preVote: false } });
   solo.node.campaign();
   solo.round();
@@ -68,6 +69,7 @@ test('a new leader holds reads until an entry of its own term has committed', ()
 });
 
 test('pending reads are bounded: beyond maxPendingReadRequests the leader answers readQueueFull', () => {
+  // Not from the paper: Flotilla bounds every queue (STYLE.md); a full read queue is reported as data (readQueueFull).
   const net = new Network({ voters: [1, 2, 3], config: () => ({ maxPendingReadRequests: 2 }) });
   net.elect(1);
   assert.equal(net.node(1).readIndex(bytes('1')).ok, true);
@@ -81,7 +83,7 @@ test('pending reads are bounded: beyond maxPendingReadRequests the leader answer
 });
 
 test('a follower read is forwarded to the leader and answered with a ReadState', () => {
-  // Thesis §6.4: "Followers could also help offload the processing of read-only queries ... the follower issues a request to the leader just to ask for the current readIndex"
+  // Thesis §6.4 (paraphrased): followers can help serve reads by asking the leader for the current readIndex and serving once they have applied up to it.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.node(1).propose(bytes('v'));
@@ -96,6 +98,7 @@ test('a follower read is forwarded to the leader and answered with a ReadState',
 });
 
 test('a node without a leader refuses reads with notLeader', () => {
+  // §5.1: "The leader handles all client requests (if a client contacts a follower, the follower redirects it to the leader)."
   const solo = new Solo({ voters: [1, 2, 3] });
   assert.deepEqual(solo.node.readIndex(bytes('x')), { ok: false, error: { kind: 'notLeader', leaderId: 0 } });
   solo.node.campaign();
@@ -103,6 +106,7 @@ test('a node without a leader refuses reads with notLeader', () => {
 });
 
 test('a single-node group serves reads at once', () => {
+  // §8: "Raft handles this by having the leader exchange heartbeat messages with a majority of the cluster before responding to read-only requests." A single voter is that majority.
   const net = new Network({ voters: [1] });
   net.elect(1);
   net.node(1).readIndex(bytes('solo'));
@@ -112,7 +116,7 @@ test('a single-node group serves reads at once', () => {
 });
 
 test('an isolated leader cannot confirm a safe read', () => {
-  // Thesis §6.4: the heartbeat round ensures "the leader ... was not deposed by a newer leader".
+  // §8: "with no additional measures, this would run the risk of returning stale data, since the leader responding to the request might have been superseded by a newer leader of which it is unaware."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.isolate(1);
@@ -127,7 +131,7 @@ test('an isolated leader cannot confirm a safe read', () => {
 });
 
 test('lease reads are served without a round while a quorum acknowledged a recent heartbeat', () => {
-  // Thesis §6.4.1: "the leader would use the normal heartbeat mechanism to maintain a lease ... Once the leader's heartbeats were acknowledged by a majority of the cluster, it would extend its lease to start + election timeout/clock drift bound, since the followers shouldn't time out before then."
+  // §8: "Alternatively, the leader could rely on the heartbeat mechanism to provide a form of lease [9], but this would rely on timing for safety (it assumes bounded clock skew)."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.tickAll(1); // one acknowledged heartbeat round
@@ -139,6 +143,7 @@ test('lease reads are served without a round while a quorum acknowledged a recen
 });
 
 test('the lease runs from when the confirming round was sent, minus the clock drift margin', () => {
+  // §8: the lease "would rely on timing for safety (it assumes bounded clock skew)" — the margin is that bound, and the lease starts when the round was SENT.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.tickAll(1);
@@ -155,6 +160,7 @@ test('the lease runs from when the confirming round was sent, minus the clock dr
 });
 
 test('lease reads fall back to safe reads without check-quorum', () => {
+  // §8: a lease "would rely on timing for safety"; without check-quorum followers give no timing promise, so the read takes a heartbeat round.
   const net = new Network({ voters: [1, 2, 3], config: () => ({ checkQuorum: false }) });
   net.elect(1);
   net.tickAll(1);
@@ -166,6 +172,7 @@ test('lease reads fall back to safe reads without check-quorum', () => {
 });
 
 test('no lease reads while a leader transfer is in progress', () => {
+  // Thesis §3.10 (paraphrased): the transferee starts an election at once, so followers may vote before their election timeout; the lease promise does not hold during a transfer.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.tickAll(1);

@@ -7,7 +7,7 @@ import { Network, bytes, confState } from './helpers/network.js';
 import { Solo, entries } from './helpers/node.js';
 
 test('the leader replicates a proposal and every node applies it once a majority stores it', () => {
-  // §5.3: "Once the leader has created the entry, it replicates it ... when the entry has been safely replicated (as described below), the leader applies the entry to its state machine"
+  // §5.3: "The leader appends the command to its log as a new entry, then issues AppendEntries RPCs in parallel to each of the other servers to replicate the entry. When the entry has been safely replicated (as described below), the leader applies the entry to its state machine"
   // §5.3: "A log entry is committed once the leader that created the entry has replicated it on a majority of the servers"
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
@@ -21,6 +21,7 @@ test('the leader replicates a proposal and every node applies it once a majority
 });
 
 test('an entry stored on a minority is not committed; it commits when a majority has it', () => {
+  // §5.3: "A log entry is committed once the leader that created the entry has replicated it on a majority of the servers"
   const net = new Network({ voters: [1, 2, 3, 4, 5] });
   net.elect(1);
   net.isolate(3);
@@ -103,6 +104,8 @@ test('a leader never commits an entry from a previous term by counting replicas'
 });
 
 test('append messages are capped by maxMsgSizeBytes and in flight by maxInflightMsgs', () => {
+  // §5.3: "If followers crash or run slowly, or if network packets are lost, the leader retries AppendEntries RPCs indefinitely (even after it has responded to the client) until all followers eventually store all log entries."
+  // Flotilla bounds the batch (maxMsgSizeBytes) and the window (maxInflightMsgs) of those retries.
   const net = new Network({ voters: [1, 2], config: () => ({ maxMsgSizeBytes: 100, maxInflightMsgs: 3 }) });
   net.elect(1);
   net.isolate(2); // follower 2 never answers: the window must fill and stop
@@ -131,6 +134,7 @@ test('append messages are capped by maxMsgSizeBytes and in flight by maxInflight
 });
 
 test('proposals on a follower are forwarded to the leader, or refused with the leader hint', () => {
+  // §5.1: "The leader handles all client requests (if a client contacts a follower, the follower redirects it to the leader)."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   assert.deepEqual(net.node(2).propose(bytes('fwd')), { ok: true });
@@ -149,6 +153,7 @@ test('proposals on a follower are forwarded to the leader, or refused with the l
 });
 
 test('oversized entries and too much uncommitted data are refused', () => {
+  // Not from the paper: Flotilla puts a limit on everything (STYLE.md), like etcd's MaxUncommittedEntriesSize; refusals are data (ProposalError).
   const net = new Network({
     voters: [1, 2, 3],
     config: () => ({ maxEntrySizeBytes: 100, maxUncommittedEntriesSizeBytes: 250 }),
@@ -173,6 +178,7 @@ test('oversized entries and too much uncommitted data are refused', () => {
 });
 
 test('Ready: committed entries are handed out only once persisted, capped per Ready, and mustSync is set', () => {
+  // Figure 2: "Persistent state on all servers: (Updated on stable storage before responding to RPCs)" and "If commitIndex > lastApplied: increment lastApplied, apply log[lastApplied] to state machine"
   const net = new Network({ voters: [1], config: () => ({ maxCommittedSizePerReadyBytes: 50 }) });
   net.elect(1);
   const node = net.node(1);
@@ -198,6 +204,7 @@ test('Ready: committed entries are handed out only once persisted, capped per Re
 });
 
 test('asyncApply: advance does not mark entries applied; reportApplied does', () => {
+  // Figure 2: "lastApplied: index of highest log entry applied to state machine" — with asyncApply the application reports it.
   const net = new Network({ voters: [1], config: () => ({ asyncApply: true }) });
   net.elect(1);
   const node = net.node(1);
@@ -215,6 +222,7 @@ test('asyncApply: advance does not mark entries applied; reportApplied does', ()
 });
 
 test('heartbeats never tell a follower to commit past what it is known to store', () => {
+  // §5.3: "The leader keeps track of the highest index it knows to be committed, and it includes that index in future AppendEntries RPCs (including heartbeats) so that the other servers eventually find out."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.isolate(3);
@@ -233,6 +241,7 @@ test('heartbeats never tell a follower to commit past what it is known to store'
 });
 
 test('reportUnreachable puts a replicating follower back into probe', () => {
+  // §5.3: "the leader retries AppendEntries RPCs indefinitely (even after it has responded to the client) until all followers eventually store all log entries."
   const net = new Network({ voters: [1, 2] });
   net.elect(1);
   net.node(1).propose(bytes('a'));
@@ -263,6 +272,7 @@ test('reportUnreachable puts a replicating follower back into probe', () => {
 });
 
 test('a restarted node keeps its log and catches up', () => {
+  // Figure 2: "Persistent state on all servers: currentTerm, votedFor, log[]"
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.node(1).propose(bytes('a'));
@@ -296,6 +306,7 @@ test('a follower never truncates committed entries (log matching)', () => {
 });
 
 test('Ready reports the soft state only when leader or role changed, and the hard state only when it changed', () => {
+  // Figure 2: "Persistent state on all servers: (Updated on stable storage before responding to RPCs)" — only changes need writing (mustSync).
   const net = new Network({ voters: [1, 2, 3] });
   net.node(1).campaign();
   const first = net.node(1).ready();

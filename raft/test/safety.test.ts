@@ -26,7 +26,7 @@ function observe(net: Network, seen: Observed): void {
     }
     for (const e of net.applied.get(id) ?? []) {
       const first = seen.applied.get(e.index);
-      // §5.4.3 State Machine Safety: "if a server has applied a log entry at a given index to its state machine, no other server will ever apply a different log entry for the same index"
+      // Figure 3, State Machine Safety: "if a server has applied a log entry at a given index to its state machine, no other server will ever apply a different log entry for the same index"
       if (first === undefined) seen.applied.set(e.index, e);
       else
         assert.ok(
@@ -115,7 +115,7 @@ test('election safety, state machine safety and log matching hold under partitio
 });
 
 test('after the faults stop, every node converges to the same applied log', () => {
-  // §5.3: "the leader ... eventually brings all followers' logs into consistency with its own"
+  // §5.3: "With this mechanism, a leader does not need to take any special actions to restore log consistency when it comes to power."
   const rng = new SeededRandom(99);
   const net = new Network({ voters: IDS, seed: 99 });
   for (let t = 0; t < 200; t++) {

@@ -100,6 +100,7 @@ test('a snapshot older than the commit index or already covered by the log is no
 });
 
 test('while the snapshot is temporarily unavailable the follower stays in probe and the leader retries', () => {
+  // §7: "the leader must occasionally send snapshots to followers that lag behind" — when one is not ready yet, the leader keeps probing and retries.
   class SlowStorage extends MemoryStorage {
     busy = true;
     override snapshot(): Snapshot {
@@ -129,6 +130,7 @@ test('while the snapshot is temporarily unavailable the follower stays in probe 
 });
 
 test('reportSnapshot moves the progress out of snapshot state: after success past the snapshot, after failure back to probing', () => {
+  // §7: "the leader must occasionally send snapshots to followers that lag behind" — the transport reports the outcome of each send.
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   net.isolate(3);
@@ -163,6 +165,7 @@ test('reportSnapshot moves the progress out of snapshot state: after success pas
 });
 
 test('a node restarted from a snapshot resumes at the snapshot index', () => {
+  // §7: "Each server takes snapshots independently, covering just the committed entries in its log."
   const net = new Network({ voters: [1, 2, 3] });
   net.elect(1);
   for (const w of ['a', 'b']) net.node(1).propose(bytes(w));
