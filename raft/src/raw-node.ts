@@ -201,8 +201,21 @@ export class RawNode {
         entries.length > 0 ||
         snapshot !== null,
     };
+    this.checkVotesPersisted(rd, hard);
     this.acceptReady(rd);
     return rd;
+  }
+
+  /** Figure 2: a granted vote is on stable storage (this Ready's hard state or an earlier one) before the answer leaves. */
+  private checkVotesPersisted(rd: Ready, hard: HardState): void {
+    for (const m of rd.messages) {
+      if (m.type !== 'voteResp' || m.reject) continue;
+      // A later term in the hard state also covers it: the node can never vote in m.term again.
+      assert(
+        hard.term > m.term || (hard.term === m.term && hard.vote === m.to),
+        `vote for ${m.to} in term ${m.term} is not in the hard state (term ${hard.term}, vote ${hard.vote})`,
+      );
+    }
   }
 
   private acceptReady(rd: Ready): void {
