@@ -26,7 +26,8 @@ export type MailboxItem =
   | { readonly kind: 'propose'; readonly data: Uint8Array; readonly waiter: ProposalWaiter }
   | { readonly kind: 'confChange'; readonly cc: ConfChange; readonly waiter: ProposalWaiter }
   | { readonly kind: 'read'; readonly mode: 'safe' | 'lease'; readonly waiter: ReadWaiter }
-  | { readonly kind: 'transferLeader'; readonly toPeerId: number };
+  | { readonly kind: 'transferLeader'; readonly toPeerId: number }
+  | { readonly kind: 'unreachable'; readonly peerId: number };
 
 interface PendingProposal {
   readonly index: number;
@@ -112,6 +113,8 @@ export class RegionPeer {
         return this.readIndex(item.mode, item.waiter);
       case 'transferLeader':
         return this.node.transferLeader(item.toPeerId);
+      case 'unreachable':
+        return this.node.reportUnreachable(item.peerId);
     }
   }
 
@@ -283,7 +286,8 @@ export class RegionPeer {
     this.pending = [];
     for (const item of this.mailbox) {
       if (item.kind === 'read') item.waiter(error);
-      else if (item.kind !== 'transferLeader') item.waiter({ kind: 'regionError', error });
+      else if (item.kind === 'propose' || item.kind === 'confChange')
+        item.waiter({ kind: 'regionError', error });
     }
     this.mailbox = [];
     this.reads.failAll(error);

@@ -23,10 +23,12 @@ export interface RaftEnvelope {
   readonly regionId: number;
   readonly fromPeer: PeerMeta;
   readonly toPeer: PeerMeta;
-  readonly epoch: RegionEpoch;
+  readonly regionEpoch: RegionEpoch;
   readonly startKey: Uint8Array;
   readonly endKey: Uint8Array;
   readonly message: Message;
+  /** Tells the receiving peer it was removed from the region. */
+  readonly isTombstone: boolean;
 }
 
 /** Where a store's outbound Raft messages go (the gRPC transport, or the simulator's network). */
@@ -142,6 +144,16 @@ export class Store {
     return this.enqueue(regionId, { kind: 'transferLeader', toPeerId });
   }
 
+  /** The transport could not deliver to `storeId`: tell each region's Raft node its peer there is unreachable. */
+  reportUnreachable(storeId: number, regionIds: readonly number[]): void {
+    for (const regionId of regionIds) {
+      const peer = this.regions.get(regionId);
+      const target = peer?.region.peers.find((p) => p.storeId === storeId);
+      if (peer === undefined || target === undefined) continue;
+      this.enqueue(regionId, { kind: 'unreachable', peerId: target.id });
+    }
+  }
+
   private enqueue(regionId: number, item: MailboxItem): RegionError | undefined {
     if (this.stopped)
       return { kind: 'serverIsBusy', reason: 'store is stopping', backoffMs: this.deps.config.busyBackoffMs };
@@ -235,10 +247,11 @@ export class Store {
           regionId: region.id,
           fromPeer,
           toPeer,
-          epoch: region.epoch,
+          regionEpoch: region.epoch,
           startKey: region.startKey,
           endKey: region.endKey,
           message,
+          isTombstone: false,
         };
         if (!outbox.send(toPeer.storeId, envelope)) peer.node.reportUnreachable(message.to);
       }

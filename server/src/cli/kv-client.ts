@@ -1,0 +1,213 @@
+// A small leader-following client for the command line and the integration tests, for a
+// static cluster with one region: it sends to the store it believes leads, follows
+// NotLeader hints, moves on when a store is unreachable, and gives up at a deadline.
+// The SDK (sdk/) is the real client; this one exists so a person can use a cluster
+// started with `npm start` and so tests can drive real processes.
+import * as grpc from '@grpc/grpc-js';
+import { kvpb } from '@flotilla/proto';
+import type { errorpb } from '@flotilla/proto';
+
+export class KvClientError extends Error {
+  constructor(
+    readonly code: 'deadlineExceeded' | 'invalidArgument' | 'regionError' | 'internal',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KvClientError';
+  }
+}
+
+export interface KvClientOptions {
+  readonly stores: ReadonlyMap<number, string>;
+  /** Total time one operation may take, retries included. */
+  readonly operationTimeoutMs?: number;
+  /** Time one attempt may take. */
+  readonly attemptTimeoutMs?: number;
+}
+
+interface Attempt<Res> {
+  readonly response?: Res;
+  readonly retryAt?: number;
+}
+
+type Unary<Req, Res> = (client: kvpb.KvClient, req: Req, deadline: Date) => Promise<Res>;
+
+function call<Req, Res>(method: string): Unary<Req, Res> {
+  return (client, req, deadline) =>
+    new Promise((resolve, reject) => {
+      const fn = (
+        client as unknown as Record<
+          string,
+          (
+            r: Req,
+            m: grpc.Metadata,
+            o: grpc.CallOptions,
+            cb: (e: grpc.ServiceError | null, r: Res) => void,
+          ) => void
+        >
+      )[method];
+      if (fn === undefined) throw new Error(`no method ${method}`);
+      fn.call(client, req, new grpc.Metadata(), { deadline }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+    });
+}
+
+const BACKOFF_MS = 50;
+
+export class KvClient {
+  private readonly clients = new Map<number, kvpb.KvClient>();
+  private leaderStoreId: number;
+  private readonly operationTimeoutMs: number;
+  private readonly attemptTimeoutMs: number;
+
+  constructor(private readonly options: KvClientOptions) {
+    const first = [...options.stores.keys()][0];
+    if (first === undefined) throw new Error('KvClient needs at least one store');
+    this.leaderStoreId = first;
+    this.operationTimeoutMs = options.operationTimeoutMs ?? 10_000;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1_000;
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, ttlMs?: number): Promise<void> {
+    await this.run(call<kvpb.PutRequest, kvpb.PutResponse>('put'), (context) => ({
+      context,
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+      ttlMs: ttlMs === undefined ? undefined : BigInt(ttlMs),
+    }));
+  }
+
+  async get(
+    key: Uint8Array,
+    readConsistency = kvpb.ReadConsistency.LINEARIZABLE,
+  ): Promise<Uint8Array | undefined> {
+    const res = await this.run(call<kvpb.GetRequest, kvpb.GetResponse>('get'), (context) => ({
+      context: { ...context, readConsistency },
+      key: Buffer.from(key),
+    }));
+    return res.found ? new Uint8Array(res.value) : undefined;
+  }
+
+  async delete(key: Uint8Array): Promise<void> {
+    await this.run(call<kvpb.DeleteRequest, kvpb.DeleteResponse>('delete'), (context) => ({
+      context,
+      key: Buffer.from(key),
+    }));
+  }
+
+  async scan(
+    startKey: Uint8Array,
+    endKey: Uint8Array,
+    limit: number,
+  ): Promise<Array<[Uint8Array, Uint8Array]>> {
+    const res = await this.run(call<kvpb.ScanRequest, kvpb.ScanResponse>('scan'), (context) => ({
+      context,
+      startKey: Buffer.from(startKey),
+      endKey: Buffer.from(endKey),
+      limit,
+      reverse: false,
+      keyOnly: false,
+    }));
+    return res.pairs.map((p) => [new Uint8Array(p.key), new Uint8Array(p.value)]);
+  }
+
+  /** Which store the client currently sends to. */
+  get currentLeaderStoreId(): number {
+    return this.leaderStoreId;
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private client(storeId: number): kvpb.KvClient {
+    let client = this.clients.get(storeId);
+    if (client === undefined) {
+      const address = this.options.stores.get(storeId);
+      if (address === undefined) throw new KvClientError('internal', `no address for store ${storeId}`);
+      client = new kvpb.KvClient(address, grpc.credentials.createInsecure());
+      this.clients.set(storeId, client);
+    }
+    return client;
+  }
+
+  private async run<Req, Res extends { regionError?: errorpb.RegionError | undefined }>(
+    method: Unary<Req, Res>,
+    build: (context: kvpb.Context) => Req,
+  ): Promise<Res> {
+    const deadlineMs = Date.now() + this.operationTimeoutMs;
+    let lastProblem = 'no attempt made';
+    while (Date.now() < deadlineMs) {
+      const attempt = await this.attempt(method, build, deadlineMs, (problem) => (lastProblem = problem));
+      if (attempt.response !== undefined) return attempt.response;
+      if (attempt.retryAt !== undefined) await delay(Math.max(0, attempt.retryAt - Date.now()));
+    }
+    throw new KvClientError(
+      'deadlineExceeded',
+      `no answer within ${this.operationTimeoutMs} ms: ${lastProblem}`,
+    );
+  }
+
+  private async attempt<Req, Res extends { regionError?: errorpb.RegionError | undefined }>(
+    method: Unary<Req, Res>,
+    build: (context: kvpb.Context) => Req,
+    deadlineMs: number,
+    note: (problem: string) => void,
+  ): Promise<Attempt<Res>> {
+    const storeId = this.leaderStoreId;
+    const context: kvpb.Context = {
+      regionId: 1n,
+      regionEpoch: { confVer: 1n, version: 1n },
+      peer: undefined,
+      readConsistency: 0,
+      deadlineMs: this.attemptTimeoutMs,
+      traceContext: undefined,
+    };
+    let res: Res;
+    try {
+      res = await method(
+        this.client(storeId),
+        build(context),
+        new Date(Math.min(deadlineMs, Date.now() + this.attemptTimeoutMs)),
+      );
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      if (e.code === grpc.status.INVALID_ARGUMENT) throw new KvClientError('invalidArgument', e.details);
+      note(`store ${storeId}: ${e.details || e.message}`);
+      this.moveToNextStore();
+      return { retryAt: Date.now() + BACKOFF_MS };
+    }
+    const regionError = res.regionError?.error;
+    if (regionError === undefined) return { response: res };
+    note(`store ${storeId}: ${res.regionError?.message ?? regionError.$case}`);
+    switch (regionError.$case) {
+      case 'notLeader': {
+        const leader = regionError.notLeader.leader;
+        if (leader !== undefined && this.options.stores.has(Number(leader.storeId))) {
+          this.leaderStoreId = Number(leader.storeId);
+          return { retryAt: Date.now() };
+        }
+        this.moveToNextStore();
+        return { retryAt: Date.now() + BACKOFF_MS };
+      }
+      case 'serverIsBusy':
+        return { retryAt: Date.now() + Math.max(regionError.serverIsBusy.backoffMs, 1) };
+      case 'staleCommand':
+        return { retryAt: Date.now() };
+      default:
+        throw new KvClientError('regionError', res.regionError?.message ?? regionError.$case);
+    }
+  }
+
+  private moveToNextStore(): void {
+    const ids = [...this.options.stores.keys()];
+    const at = ids.indexOf(this.leaderStoreId);
+    this.leaderStoreId = ids[(at + 1) % ids.length] as number;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
