@@ -30,7 +30,7 @@ export interface RaftServiceOptions {
 }
 
 /** Why a Batch stream was closed by this side (carried in the trailers). */
-export type BatchStreamErrorCode = 'storeMismatch' | 'badSender' | 'batchSeqGap';
+export type BatchStreamErrorCode = 'storeMismatch' | 'badSender' | 'batchSeqGap' | 'deliveryFailed';
 
 export function createRaftServiceHandlers(options: RaftServiceOptions): raftpb.RaftServer {
   if (!Number.isSafeInteger(options.storeId) || options.storeId < 1) {
@@ -78,7 +78,16 @@ function handleBatchStream(
     }
     fromStoreId = frame.fromStoreId;
     lastBatchSeq = frame.batchSeq;
-    const delivery = deliverFrame(options, Number(frame.fromStoreId), frame.messages);
+    let delivery: { droppedMessageCount: number; isBusy: boolean };
+    try {
+      delivery = deliverFrame(options, Number(frame.fromStoreId), frame.messages);
+    } catch (err) {
+      // A throwing store handler is a bug on this side; the sender sees it in the status instead of a crash here.
+      closed = true;
+      const details = `onMessages threw: ${err instanceof Error ? err.message : String(err)}`;
+      call.emit('error', statusError(grpc.status.INTERNAL, details, 'deliveryFailed'));
+      return;
+    }
     call.write({
       batchSeq: frame.batchSeq,
       droppedMessageCount: delivery.droppedMessageCount,

@@ -269,6 +269,20 @@ describe('Raft service: checks of each frame (raw client)', () => {
     assert.equal(acks.items[0]?.batchSeq, 1n);
   });
 
+  it('closes the stream with INTERNAL deliveryFailed when the store handler throws, instead of crashing', async () => {
+    const store2 = await receivingStore(2, 0, {
+      onMessages: () => {
+        throw new Error('mailbox exploded');
+      },
+    });
+    const { stream } = await rawStream(store2.server.port);
+    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)] });
+    const err = await closedWith(stream);
+    assert.equal(err.code, grpc.status.INTERNAL);
+    assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'deliveryFailed');
+    assert.match(err.details, /mailbox exploded/);
+  });
+
   it('drops undecodable messages, delivers the rest in order and counts the drops in the ack', async () => {
     const bad = new Recorder<string>();
     const store2 = await receivingStore(2, 0, { onBadMessage: (_from, err) => bad.push(err.field) });

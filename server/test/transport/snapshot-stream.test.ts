@@ -322,6 +322,34 @@ describe('Snapshot stream', () => {
     await assertNoFilesLeft(store.directory);
   });
 
+  it('times out on the sender side when the receiver never answers (clock driven by the test)', async () => {
+    const clock = new ManualClock();
+    const streamEnded = new Recorder<true>();
+    const server = await startServer({
+      batch: () => {},
+      snapshot: (call: grpc.ServerReadableStream<raftpb.SnapshotChunk, raftpb.SnapshotDone>) => {
+        call.on('data', () => {});
+        call.on('end', () => streamEnded.push(true)); // reads everything, never answers
+      },
+    });
+    cleanups.push(() => server.stop());
+    const t = new RaftTransport({
+      storeId: 1,
+      resolveAddress: async () => `127.0.0.1:${server.port}`,
+      onUnreachable: () => {},
+      clock,
+      snapshotLimits: { stallTimeoutMs: 5_000 },
+    });
+    cleanups.push(() => t.close());
+
+    const transfer = t.sendSnapshot(2, snapHeader(5), randomBytes(10_000), 10_000);
+    await streamEnded.until('the receiver reading the whole stream', (e) => e.length >= 1);
+    clock.advance(5_000);
+    const err = await rejection(transfer);
+    assert.equal(err.code, 'timeout');
+    assert.equal(err.retryable, true);
+  });
+
   it('receives at most receivesMax snapshots at once and refuses more with receiverBusy', async () => {
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
