@@ -202,13 +202,16 @@ const argv = process.argv.slice(2);
 if (argv[0] === workerFlag) {
   workerMain(JSON.parse(argv[1] ?? '{}') as WorkerTask);
 } else {
-  let args: CliArgs;
+  // Set the exit code and let the process end on its own: process.exit() would cut off
+  // output still queued for a pipe (a long --verbose trace).
+  let args: CliArgs | null = null;
   try {
     args = parseArgs(argv);
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
-    process.exit(2);
+    process.exitCode = 2;
   }
-  if (args.seed !== null && args.seeds === 0) process.exit(runOne(args, args.seed));
-  process.exit(await runMany(args));
+  if (args !== null) {
+    process.exitCode = args.seed !== null && args.seeds === 0 ? runOne(args, args.seed) : await runMany(args);
+  }
 }

@@ -255,6 +255,7 @@ class ClusterSim implements ClientWorld {
     const confState = leader.kv.confState;
     if (confState.votersOutgoing.length === 0 || confState.autoLeave) return;
     const result = leader.proposeConfChange({ transition: 'auto', changes: [], context: new Uint8Array(0) });
+    if (result.ok) this.summary.confChangesProposed++;
     this.trace.record(this.tick, traceCode.fault, [leader.id, result.ok ? 1 : 0], () => {
       return `operator: leave the explicit joint configuration at node ${leader.id}: ${result.ok ? 'ok' : result.error.kind}`;
     });

@@ -320,16 +320,16 @@ describe('cluster simulation', () => {
   });
 
   it('catches a planted stale-read bug with the linearizability checker', () => {
-    const caught: number[] = [];
-    for (let seed = 1; seed <= 20; seed++) {
+    // The bug shows only when a write lands between a read's index and its late apply, so look
+    // through seeds until one shows it (a few percent of seeds do).
+    let caught: number | null = null;
+    for (let seed = 1; seed <= 300 && caught === null; seed++) {
       const sabotaged = runSimulation({ ...defaultSimOptions, seed, sabotage: 'serveReadsEarly' });
-      if (sabotaged.failure?.kind === 'linearizability') caught.push(seed);
+      if (sabotaged.failure?.kind === 'linearizability') caught = seed;
     }
-    assert.ok(caught.length >= 1, 'no sabotaged seed produced a non-linearizable history');
-    for (const seed of caught) {
-      const honest = runSimulation({ ...defaultSimOptions, seed });
-      assert.equal(honest.failure, null, `seed ${seed} fails without the planted bug too`);
-    }
+    assert.notEqual(caught, null, 'no sabotaged seed produced a non-linearizable history');
+    const honest = runSimulation({ ...defaultSimOptions, seed: caught ?? 0 });
+    assert.equal(honest.failure, null, `seed ${caught} fails without the planted bug too`);
   });
 
   it('passes a smoke run of 500 seeds', { timeout: 600_000 }, () => {
