@@ -188,9 +188,10 @@ class IncomingTransfer {
 
   private verifyHeader(header: raftpb.SnapshotHeader): Verified {
     const { limits, storeId } = this.options;
+    if (header.message === undefined) throw fail('rejected', 'the header carries no message');
     let message: RegionRaftMessage;
     try {
-      message = decodeRegionRaftMessage(header.message ?? raftpb.RaftMessage.fromPartial({}));
+      message = decodeRegionRaftMessage(header.message);
     } catch (err) {
       if (err instanceof TransportDecodeError) throw fail('rejected', `header.message: ${err.message}`);
       throw err;

@@ -135,6 +135,8 @@ export class SnapshotSender {
 class OutgoingTransfer {
   private readonly failed: Promise<never>;
   private failWith: (error: SnapshotTransferError) => void = () => {};
+  /** The first failure, checked between chunks so a refused transfer stops reading its source. */
+  private failure: SnapshotTransferError | null = null;
   private call: grpc.ClientWritableStream<raftpb.SnapshotChunk> | null = null;
   private client: raftpb.RaftClient | null = null;
   private stallTimer: TimerHandle | null = null;
@@ -146,7 +148,10 @@ class OutgoingTransfer {
     private readonly totalSizeBytes: number,
   ) {
     this.failed = new Promise<never>((_, reject) => {
-      this.failWith = reject;
+      this.failWith = (error) => {
+        this.failure ??= error;
+        reject(error);
+      };
     });
     this.failed.catch(() => {});
   }
@@ -200,6 +205,7 @@ class OutgoingTransfer {
     let offsetBytes = 0;
     let chunkCount = 0;
     for await (const chunk of chunksOf(data, chunkSizeBytes)) {
+      if (this.failure !== null) throw this.failure;
       if (offsetBytes + chunk.length > this.totalSizeBytes) {
         throw new SnapshotTransferError(
           'protocol',

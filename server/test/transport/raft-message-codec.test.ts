@@ -19,6 +19,7 @@ import {
   encodeHardState,
   encodeMessage,
   encodeRegionRaftMessage,
+  estimateRaftMessageSizeBytes,
   isLocalOnlyMessageType,
 } from '../../src/transport/raft-message-codec.js';
 import type { RegionRaftMessage } from '../../src/transport/raft-message-codec.js';
@@ -256,5 +257,48 @@ describe('raft message codec: rejections', () => {
     assert.throws(() => encodeMessage(coreMessage('app', { term: -1 })), TransportEncodeError);
     assert.throws(() => encodeMessage(coreMessage('app', { index: 2 ** 53 })), TransportEncodeError);
     assert.throws(() => encodeMessage(coreMessage('app', { commit: 1.5 })), TransportEncodeError);
+  });
+});
+
+describe('raft message codec: size estimate', () => {
+  it('never underestimates the encoded size (frames are cut by it)', () => {
+    const huge = 2 ** 53 - 1;
+    const cases: Message[] = [
+      coreMessage('app'),
+      coreMessage('heartbeat', { entries: [], snapshot: null, context: new Uint8Array(0) }),
+      coreMessage('app', {
+        term: huge,
+        index: huge,
+        commit: huge,
+        logTerm: huge,
+        rejectHint: huge,
+        to: huge,
+        from: huge,
+        entries: Array.from({ length: 50 }, (_, i) => ({
+          term: huge,
+          index: huge - i,
+          type: 'normal' as const,
+          data: new Uint8Array(i * 7),
+        })),
+      }),
+      coreMessage('snap', { entries: [], context: new Uint8Array(300) }),
+    ];
+    for (const message of cases) {
+      const wire = encodeRegionRaftMessage({
+        ...envelope(message),
+        startKey: new Uint8Array(40),
+        endKey: new Uint8Array(40),
+      });
+      const actualBytes = raftpb.RaftMessage.encode(wire).finish().length;
+      const estimatedBytes = estimateRaftMessageSizeBytes(wire);
+      assert.ok(
+        estimatedBytes >= actualBytes,
+        `${message.type}: estimate ${estimatedBytes} < actual ${actualBytes}`,
+      );
+      assert.ok(
+        estimatedBytes <= actualBytes * 2 + 400,
+        `${message.type}: estimate ${estimatedBytes} far above ${actualBytes}`,
+      );
+    }
   });
 });
