@@ -2,7 +2,7 @@
 //   --seed N          replay one seed exactly and print its summary (--verbose: the event trace)
 //   --seeds N         run N seeds starting at --from (default 1), in --workers processes
 //   --ticks N         ticks of the fault phase (default 1500; the settle phase comes on top)
-//   --sabotage KIND   plant a known bug in the nodes (ignoreMustSync, serveReadsEarly) to see it caught
+//   --sabotage KIND   plant a known bug in the nodes (ignoreMustSync, serveReadsEarly, dropReadStates)
 // Any failure prints the seed and the command that replays it, and the exit status is 1.
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';

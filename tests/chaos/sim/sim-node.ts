@@ -57,9 +57,15 @@ export interface SimNodeOptions {
  *   then lose votes and acknowledged entries.
  * - 'serveReadsEarly': answer a read as soon as its read index is known, without waiting for
  *   the state machine to apply up to it (a stale, non-linearizable read).
+ * - 'dropReadStates': lose every read state, so no read is ever answered (a liveness bug).
  */
-export type Sabotage = 'none' | 'ignoreMustSync' | 'serveReadsEarly';
-export const sabotageKinds: readonly Sabotage[] = ['none', 'ignoreMustSync', 'serveReadsEarly'];
+export type Sabotage = 'none' | 'ignoreMustSync' | 'serveReadsEarly' | 'dropReadStates';
+export const sabotageKinds: readonly Sabotage[] = [
+  'none',
+  'ignoreMustSync',
+  'serveReadsEarly',
+  'dropReadStates',
+];
 
 /** What a node needs from the simulation around it. */
 export interface SimNodeEnvironment {
@@ -298,7 +304,9 @@ export class SimNode {
       const term = raw.status().term;
       for (const entry of ready.committedEntries) this.apply(raw, term, entry);
     }
-    for (const readState of ready.readStates) this.pendingReads.push(readState);
+    if (this.options.sabotage !== 'dropReadStates') {
+      for (const readState of ready.readStates) this.pendingReads.push(readState);
+    }
     if (this.pendingReads.length > this.options.pendingReadsMax) {
       this.pendingReads.splice(0, this.pendingReads.length - this.options.pendingReadsMax);
     }

@@ -332,6 +332,11 @@ describe('cluster simulation', () => {
     assert.equal(honest.failure, null, `seed ${caught} fails without the planted bug too`);
   });
 
+  it('catches a planted liveness bug (reads never answered)', () => {
+    const result = runSimulation({ ...defaultSimOptions, seed: 1, sabotage: 'dropReadStates' });
+    assert.equal(result.failure?.kind, 'liveness', result.failure?.message);
+  });
+
   it('passes a smoke run of 500 seeds', { timeout: 600_000 }, () => {
     const failures: string[] = [];
     let opsChecked = 0;
