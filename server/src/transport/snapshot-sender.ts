@@ -204,7 +204,14 @@ class OutgoingTransfer {
     });
     let offsetBytes = 0;
     let chunkCount = 0;
-    for await (const chunk of chunksOf(data, chunkSizeBytes)) {
+    // The source is raced too: a source that stops yielding is a stall like any other.
+    const chunks = chunksOf(data, chunkSizeBytes);
+    for (
+      let next = await this.race(chunks.next());
+      next.done !== true;
+      next = await this.race(chunks.next())
+    ) {
+      const chunk = next.value;
       if (this.failure !== null) throw this.failure;
       if (offsetBytes + chunk.length > this.totalSizeBytes) {
         throw new SnapshotTransferError(
