@@ -1,0 +1,150 @@
+// Real store processes for integration tests: each store runs as its own node process
+// (server/src/cli/store-main.ts) on loopback with its own LevelDB directory, so tests can
+// kill -9 one, restart it on the same data, and talk to the cluster over real gRPC.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { raftpb } from '@flotilla/proto';
+import { formatClusterSpec } from '../../../server/src/cli/cluster-spec.js';
+
+const storeMain = fileURLToPath(new URL('../../../server/src/cli/store-main.ts', import.meta.url));
+
+/** Generous: a store process starts in well under a second, but CI machines are busy. */
+const START_TIMEOUT_MS = 30_000;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export class StoreProcesses {
+  readonly addresses = new Map<number, string>();
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly logs = new Map<number, string[]>();
+  readonly baseDir = mkdtempSync(join(tmpdir(), 'flotilla-it-'));
+  private readonly extraArgs: string[];
+
+  private constructor(storeIds: readonly number[], ports: readonly number[], extraArgs: string[]) {
+    storeIds.forEach((id, i) => this.addresses.set(id, `127.0.0.1:${ports[i]}`));
+    this.extraArgs = extraArgs;
+  }
+
+  static async create(storeIds: readonly number[], extraArgs: string[] = []): Promise<StoreProcesses> {
+    const ports: number[] = [];
+    for (const _ of storeIds) ports.push(await freePort());
+    return new StoreProcesses(storeIds, ports, extraArgs);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all([...this.addresses.keys()].map((id) => this.start(id)));
+  }
+
+  /** Starts (or restarts, on the same data directory) store `id` and waits for its READY line. */
+  start(id: number): Promise<void> {
+    const args = [
+      '--import',
+      'tsx',
+      storeMain,
+      '--store-id',
+      String(id),
+      '--data-dir',
+      join(this.baseDir, `store-${id}`),
+      '--initial-cluster',
+      formatClusterSpec(this.addresses),
+      ...this.extraArgs,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.set(id, child);
+    const log: string[] = this.logs.get(id) ?? [];
+    this.logs.set(id, log);
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`store ${id} not ready within ${START_TIMEOUT_MS} ms:\n${log.join('')}`)),
+        START_TIMEOUT_MS,
+      );
+      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+        if (chunk.includes('READY')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`store ${id} exited (${code ?? signal}) before ready:\n${log.join('')}`));
+      });
+    });
+  }
+
+  /** SIGKILL: no shutdown code runs, nothing unsynced is flushed by the process. */
+  async kill9(id: number): Promise<void> {
+    const child = this.children.get(id);
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+    this.children.delete(id);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.children.keys()].map((id) => this.kill9(id)));
+    rmSync(this.baseDir, { recursive: true, force: true });
+  }
+
+  log(id: number): string {
+    return (this.logs.get(id) ?? []).join('');
+  }
+
+  /** The store whose peer leads region `regionId`, asked through the Admin service of each live store. */
+  async leaderStoreId(regionId = 1): Promise<number | undefined> {
+    for (const [id] of this.children) {
+      const status = await adminStatus(this.addresses.get(id) as string).catch(() => undefined);
+      const region = status?.regions.find((r) => Number(r.region?.id) === regionId);
+      if (region && region.role === raftpb.RaftRole.LEADER) return id;
+    }
+    return undefined;
+  }
+}
+
+export function adminStatus(address: string): Promise<raftpb.StatusResponse> {
+  const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
+  return new Promise<raftpb.StatusResponse>((resolve, reject) => {
+    client.status(
+      { regionIds: [] },
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + 2000) },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res);
+      },
+    );
+  });
+}
+
+/** Polls `check` (an event we cannot subscribe to across processes) until it holds or `timeoutMs` passes. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+}
