@@ -57,7 +57,9 @@ export function releaseQueuedReads(r: Raft): void {
  * candidate (check-quorum) before s + electionTimeoutTicks by its clock, so the leader may
  * serve reads until s + electionTimeoutTicks - margin by its own clock, s being the send
  * tick of the newest heartbeat round a quorum acknowledged. A leader transfer bypasses
- * that promise, so no lease is used during or right after one.
+ * that promise, so no lease is used during a transfer, and only rounds sent after it ended
+ * count (residual risk: a transfer vote request delayed in the network by more than an
+ * election timeout). A restarted node grants no vote for one election timeout (raft.ts).
  */
 export function leaseValid(r: Raft): boolean {
   if (!r.cfg.checkQuorum || r.leadTransferee !== NONE) return false;

@@ -49,6 +49,23 @@ interface ReadyMarks {
   appliedIndex: number;
 }
 
+/** A message from the network must be well formed: safe integers, entries that follow on from `index`. */
+function checkMessageShape(m: Message): void {
+  assertIndex(m.term, 'message term');
+  assertIndex(m.index, 'message index');
+  assertIndex(m.logTerm, 'message logTerm');
+  assertIndex(m.commit, 'message commit');
+  assertIndex(m.rejectHint, 'message rejectHint');
+  if (m.type !== 'app') return;
+  let prevTerm = m.logTerm;
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i] as Message['entries'][number];
+    assert(e.index === m.index + 1 + i, `app entry ${i} has index ${e.index}, expected ${m.index + 1 + i}`);
+    assert(e.term >= prevTerm && e.term <= m.term, `app entry ${e.index} has term ${e.term} out of order`);
+    prevTerm = e.term;
+  }
+}
+
 function sameHardState(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
@@ -90,7 +107,7 @@ export class RawNode {
   step(m: Message): void {
     if (isLocalOnly(m.type))
       throw new RaftInvariantError(`step: '${m.type}' is a local message and cannot come from a peer`);
-    assertIndex(m.term, 'message term');
+    checkMessageShape(m);
     if (m.to !== this.raft.id) return;
     if (!this.raft.tracker.isMember(m.from) && !isFromLeader(m.type)) return;
     this.raft.step(m);

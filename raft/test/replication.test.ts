@@ -325,3 +325,18 @@ test('Ready reports the soft state only when leader or role changed, and the har
   assert.equal(last?.hardState, null);
   assert.equal(last?.mustSync, false);
 });
+
+test('a malformed append from the network is refused loudly', () => {
+  // §5.3 Log Matching: "If two entries in different logs have the same index and term, then the logs are identical in all preceding entries." Entries must follow on from prevLogIndex.
+  const solo = new Solo({ voters: [1, 2, 3] });
+  assert.throws(
+    () => solo.step({ type: 'app', from: 2, term: 1, index: 0, logTerm: 0, entries: entries(2, [1]) }),
+    RaftInvariantError,
+  );
+  assert.throws(
+    () => solo.step({ type: 'app', from: 2, term: 1, index: 0, logTerm: 0, entries: entries(1, [2]) }),
+    RaftInvariantError,
+  );
+  assert.throws(() => solo.step({ type: 'heartbeat', from: 2, term: 1, commit: -1 }), RaftInvariantError);
+  assert.equal(solo.node.status().lastIndex, 0);
+});
