@@ -38,9 +38,19 @@ export function leaderReadIndex(
 export function startReadRound(r: Raft): void {
   const round = r.readOnly.currentRound();
   assert(round !== 0, 'a read round must be in flight');
-  const done = r.readOnly.recvAck(r.id, round, (acks) => r.tracker.isQuorum(acks));
-  assert(done === null, 'a multi-voter read round cannot complete on the leader alone');
   bcastHeartbeat(r);
+  // The leader's own ack completes the round at once only when it alone is a quorum
+  // (e.g. a joint config whose halves are both just the leader); then nothing waits for a
+  // next round, so this recursion is at most one level deep.
+  recordReadAck(r, r.id, round);
+}
+
+/** `from` acknowledged heartbeat round `round`: release the reads it confirms, start the next round. */
+export function recordReadAck(r: Raft, from: NodeId, round: number): void {
+  const done = r.readOnly.recvAck(from, round, (acks) => r.tracker.isQuorum(acks));
+  if (done === null) return;
+  for (const request of done.released) respondToRead(r, request);
+  if (done.nextRound !== 0) startReadRound(r);
 }
 
 export function releaseQueuedReads(r: Raft): void {

@@ -6,7 +6,7 @@ import { StorageError } from './storage.js';
 import type { Progress } from './progress.js';
 import { restoreConfig } from './conf-change.js';
 import { decodeHeartbeatContext, encodeHeartbeatContext } from './read-only.js';
-import { respondToRead, startReadRound } from './raft-reads.js';
+import { recordReadAck } from './raft-reads.js';
 import { assert } from './invariants.js';
 import type { Raft } from './raft.js';
 
@@ -104,10 +104,7 @@ export function handleHeartbeatResponse(r: Raft, m: Message, pr: Progress): void
   const hb = decodeHeartbeatContext(m.context);
   if (hb === null) return;
   pr.leaseAckSentTick = Math.max(pr.leaseAckSentTick, hb.sentTick);
-  const done = r.readOnly.recvAck(m.from, hb.round, (acks) => r.tracker.isQuorum(acks));
-  if (done === null) return;
-  for (const request of done.released) respondToRead(r, request);
-  if (done.nextRound !== 0) startReadRound(r);
+  recordReadAck(r, m.from, hb.round);
 }
 
 export function handleAppend(r: Raft, m: Message): void {

@@ -156,10 +156,15 @@ export class RawNode {
     this.checkInvariants();
   }
 
+  /** The transport could not deliver to `id`: a replicating follower goes back to probing. */
   reportUnreachable(id: NodeId): void {
     this.raft.reportUnreachable(id);
   }
 
+  /**
+   * Outcome of sending a `snap` message to `id`. Report every snapshot send: the follower
+   * stays in snapshot state (no appends) until it acknowledges the snapshot or this is called.
+   */
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.raft.reportSnapshot(id, ok);
   }

@@ -208,3 +208,20 @@ test('a restarted node grants no vote for an election timeout, so leases it exte
   assert.equal(net.queue.at(-1)?.type, 'preVoteResp');
   assert.equal(net.queue.at(-1)?.reject, false);
 });
+
+test('a joint config whose halves are both the leader serves reads without waiting for anyone', () => {
+  // §6: "Agreement (for elections and entry commitment) requires separate majorities from both the old and new configurations." Here both are the leader alone.
+  const net = new Network({ voters: [1], learners: [2] });
+  net.elect(1);
+  const joint = {
+    transition: 'jointExplicit' as const,
+    changes: [{ type: 'addLearner' as const, nodeId: 3 }],
+    context: new Uint8Array(),
+  };
+  assert.equal(net.node(1).proposeConfChange(joint).ok, true);
+  net.stabilize();
+  assert.deepEqual(net.node(1).status().confState.votersOutgoing, [1]);
+  net.node(1).readIndex(bytes('j'));
+  net.stabilize();
+  assert.deepEqual(readCtxs(net, 1), ['j']);
+});
