@@ -33,6 +33,9 @@ import {
 
 export const FLOTILLA_VERSION = '0.1.0';
 
+/** How long stop() lets gRPC calls in progress finish before closing their connections. */
+const SHUTDOWN_GRACE_MS = 1000;
+
 export interface StoreNodeOptions {
   readonly storeId: number;
   /** host:port to listen on; port 0 picks a free one. */
@@ -168,9 +171,19 @@ export class StoreNode {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.transport.close();
     await this.store.stop();
+    // Other stores keep their Raft streams to us open: give calls in progress a moment, then cut.
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
     await this.engine.close();
   }
 }

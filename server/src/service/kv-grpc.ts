@@ -36,10 +36,14 @@ function unary<Req, Res>(
   onInternalError: (error: unknown) => void,
 ): handleUnaryCall<Req, Res> {
   return (call, callback: sendUnaryData<Res>) => {
-    run(call.request).then(
-      (response) => callback(null, response),
-      (err: unknown) => callback(grpcError(err, onInternalError)),
-    );
+    // Validation throws synchronously in some handlers: start inside a promise so every
+    // failure reaches the callback as a status.
+    Promise.resolve(call.request)
+      .then(run)
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(grpcError(err, onInternalError)),
+      );
   };
 }
 
