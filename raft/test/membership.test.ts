@@ -234,3 +234,19 @@ test('a conf change entry carries the encoded ConfChange', () => {
   assert.deepEqual(stored?.data, encodeConfChange(change));
   assert.equal(net.node(1).proposeConfChange({ ...change, transition: 'bogus' as never }).ok, false);
 });
+
+test('with asyncApply, conf changes wait for reportApplied: the next change and the auto-leave both need the apply report', () => {
+  // §6: "It is now safe for the leader to create a log entry describing C_new and replicate it to the cluster." Flotilla waits until C_old,new is applied (reported).
+  const net = new Network({ voters: [1, 2, 3], config: () => ({ asyncApply: true }) });
+  net.elect(1);
+  assert.equal(net.node(1).proposeConfChange(cc('jointImplicit', addLearner(4))).ok, true);
+  net.stabilize();
+  assert.equal(net.node(1).status().confState.autoLeave, true, 'joint, waiting for the apply report');
+  const pending = net.node(1).proposeConfChange(cc('auto'));
+  assert.equal(pending.ok ? '' : pending.error.kind, 'confChangePending');
+  net.node(1).reportApplied(net.node(1).status().commit);
+  net.stabilize();
+  const cs = net.node(1).status().confState;
+  assert.deepEqual(cs.votersOutgoing, []);
+  assert.deepEqual(cs.learners, [4]);
+});

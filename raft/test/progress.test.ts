@@ -1,5 +1,5 @@
 // Unit tests of the leader's bookkeeping: inflights window, Progress state machine,
-// quorum arithmetic (majority and joint) and the membership changer.
+// quorum arithmetic (majority and joint), the membership changer and read rounds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftInvariantError } from '../src/index.js';
@@ -14,6 +14,7 @@ import {
 } from '../src/quorum.js';
 import { ProgressTracker, checkConfig, configFromConfState, confStateFromConfig } from '../src/tracker.js';
 import { Changer, ConfChangeError, restoreConfig } from '../src/conf-change.js';
+import { ReadOnly, decodeHeartbeatContext, encodeHeartbeatContext } from '../src/read-only.js';
 import { confState } from './helpers/network.js';
 
 test('Inflights: bounded window freed by acknowledgements, wrapping around', () => {
@@ -254,4 +255,38 @@ test('changer: enter and leave joint, with learnersNext for demoted outgoing vot
   assert.equal(promoted.config.learners.size, 0);
   const stillLearner = changer(confState([1], [2])).simple([{ type: 'addLearner', nodeId: 2 }]);
   assert.deepEqual([...stillLearner.config.learners], [2]);
+});
+
+test('read rounds: one round in flight, late requests join while unsealed, acks release up to the round', () => {
+  const ro = new ReadOnly(3);
+  const quorum2 = (acks: ReadonlySet<NodeId>): boolean => acks.size >= 2;
+  assert.equal(ro.add({ index: 5, from: 1, requestCtx: new Uint8Array([1]) }), 1);
+  assert.equal(ro.add({ index: 5, from: 1, requestCtx: new Uint8Array([2]) }), 0, 'joins round 1 (unsealed)');
+  ro.seal();
+  assert.equal(ro.add({ index: 6, from: 2, requestCtx: new Uint8Array([3]) }), 0, 'waits for round 2');
+  assert.equal(ro.hasRoom(), false);
+  assert.throws(() => ro.add({ index: 6, from: 2, requestCtx: new Uint8Array([4]) }), RaftInvariantError);
+  assert.equal(ro.recvAck(1, 1, quorum2), null);
+  assert.equal(ro.recvAck(2, 7, quorum2), null, 'an ack for another round is ignored');
+  assert.equal(ro.recvAck(2, 0, quorum2), null);
+  const done = ro.recvAck(2, 1, quorum2);
+  assert.deepEqual(
+    done?.released.map((r) => r.requestCtx[0]),
+    [1, 2],
+  );
+  assert.equal(done?.nextRound, 2);
+  assert.equal(ro.currentRound(), 2);
+  ro.reset();
+  assert.equal(ro.pendingCount, 0);
+  assert.equal(ro.currentRound(), 0);
+});
+
+test('heartbeat context encodes the read round and send tick; garbage decodes to null', () => {
+  assert.deepEqual(decodeHeartbeatContext(encodeHeartbeatContext(3, 99)), { round: 3, sentTick: 99 });
+  const sliced = new Uint8Array(20);
+  sliced.set(encodeHeartbeatContext(1, 2), 4);
+  assert.deepEqual(decodeHeartbeatContext(sliced.subarray(4)), { round: 1, sentTick: 2 });
+  assert.equal(decodeHeartbeatContext(new Uint8Array(3)), null);
+  assert.equal(decodeHeartbeatContext(encodeHeartbeatContext(-1, 0)), null);
+  assert.equal(decodeHeartbeatContext(encodeHeartbeatContext(0.5, 0)), null);
 });
