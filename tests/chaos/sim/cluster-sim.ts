@@ -483,6 +483,7 @@ class ClusterSim implements ClientWorld {
     this.partitions = [];
     this.network.healAll();
     this.network.setConditions(calmConditions);
+    this.network.expedite(this.tick, calmConditions.delayTicksMax);
     this.slowUntil.clear();
     for (const [id] of this.crashDeadline) {
       const node = this.nodes.get(id);

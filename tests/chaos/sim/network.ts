@@ -100,6 +100,20 @@ export class SimNetwork {
     this.cutLinks.clear();
   }
 
+  /**
+   * Brings every message in flight due within `delayTicksMax` of now (the heal: a recovered
+   * network delivers what it held back promptly, so no stale message from the fault phase
+   * arrives long after the heal and disturbs the liveness bound).
+   */
+  expedite(nowTick: number, delayTicksMax: number): void {
+    const items = this.heap.splice(0, this.heap.length);
+    for (const item of items) {
+      const deliverAtTick = Math.min(item.deliverAtTick, nowTick + delayTicksMax);
+      this.push({ deliverAtTick, sequence: item.sequence, message: item.message });
+    }
+    if (this.heap.length !== items.length) throw new Error('SimNetwork.expedite lost messages');
+  }
+
   get inFlightCount(): number {
     return this.heap.length;
   }

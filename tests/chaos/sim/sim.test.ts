@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage } from '../../../raft/src/index.js';
-import type { ConfState, Entry } from '../../../raft/src/index.js';
+import type { ConfState, Entry, Message } from '../../../raft/src/index.js';
 import { InvariantViolation, SafetyChecker } from './checkers.js';
 import type { LogView } from './checkers.js';
 import { defaultSimOptions, runSimulation } from './cluster-sim.js';
@@ -13,12 +13,12 @@ import { chooseMembershipChange } from './membership.js';
 import { SimDisk } from './sim-disk.js';
 import { checkHistory, checkRegister } from './linearizability.js';
 import type { KvOperation } from './linearizability.js';
-import { SimNetwork } from './network.js';
+import { SimNetwork, calmConditions } from './network.js';
 import { SimRandom } from './prng.js';
 
 const encoder = new TextEncoder();
 /** Fault phase of each smoke seed (the CLI's default is 1500). */
-const smokeFaultTicks = 1000;
+const smokeFaultTicks = 800;
 
 function entry(index: number, term: number, data: string): Entry {
   return { index, term, type: 'normal', data: encoder.encode(data) };
@@ -37,6 +37,23 @@ function logOf(entries: readonly Entry[]): LogView {
     firstIndex: () => 1,
     lastIndex: () => entries.length,
     term: (index) => entries[index - 1]?.term ?? 0,
+  };
+}
+
+function heartbeat(): Message {
+  return {
+    type: 'heartbeat',
+    to: 2,
+    from: 1,
+    term: 1,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    snapshot: null,
+    context: new Uint8Array(0),
   };
 }
 
@@ -221,20 +238,7 @@ describe('simulated network and randomness', () => {
 
   it('drops messages on a cut link and beyond the link queue bound', () => {
     const network = new SimNetwork(new SimRandom(1), 2);
-    const message = {
-      type: 'heartbeat',
-      to: 2,
-      from: 1,
-      term: 1,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      snapshot: null,
-      context: new Uint8Array(0),
-    } as const;
+    const message = heartbeat();
     assert.equal(network.send(0, message), null);
     assert.equal(network.send(0, message), null);
     assert.equal(network.send(0, message), 'queueFull');
@@ -246,6 +250,16 @@ describe('simulated network and randomness', () => {
     network.healAll();
     assert.equal(network.send(10, message), null);
     assert.equal(network.takeDue(20, 100, () => assert.fail('nothing is cut')).length, 1);
+  });
+
+  it('delivers held-back messages promptly once expedited (the heal)', () => {
+    const network = new SimNetwork(new SimRandom(2), 8);
+    network.setConditions({ ...calmConditions, longDelayPermille: 1000, longDelayTicksMax: 500 });
+    const message = { ...heartbeat(), to: 3 };
+    for (let i = 0; i < 4; i++) assert.equal(network.send(0, message), null);
+    network.expedite(10, 2);
+    assert.equal(network.takeDue(12, 100, () => assert.fail('nothing is cut')).length, 4);
+    assert.equal(network.inFlightCount, 0);
   });
 });
 
