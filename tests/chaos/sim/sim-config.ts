@@ -16,7 +16,11 @@ export interface SimConfig {
   readonly faults: FaultScheduleOptions;
   /** Ticks after the heal within which the cluster must have settled (the liveness bound). */
   readonly settleTicks: number;
-  /** Operations invoked this many ticks after the heal must all complete. */
+  /** A leader must be elected within this many ticks of the heal. */
+  readonly electionAfterHealTicksMax: number;
+  /** The last leader change must come at least this many ticks before the end of the run. */
+  readonly stableLeaderTicksMin: number;
+  /** Operations invoked this many ticks after the leader became stable must all complete. */
   readonly livenessGraceTicks: number;
   /** Clients start no operation in the last ticks of the run, so everything can drain. */
   readonly drainTicks: number;
@@ -89,7 +93,9 @@ export function drawSimConfig(random: SimRandom, shape: RunShape): SimConfig {
       faultsMax: 1000,
     },
     settleTicks,
-    livenessGraceTicks: 8 * electionTimeoutTicks,
+    electionAfterHealTicksMax: 20 * electionTimeoutTicks,
+    stableLeaderTicksMin: 10 * electionTimeoutTicks,
+    livenessGraceTicks: 2 * electionTimeoutTicks,
     drainTicks: 8 * electionTimeoutTicks,
     linkQueueMessagesMax: 64,
     deliveriesPerTickMax: 4096,
