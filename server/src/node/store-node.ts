@@ -3,7 +3,8 @@
 // Admin services. Until the Placement Driver lands, the cluster is static: every node is
 // started with the same initial member list, and the first region spans the whole keyspace
 // with one peer per initial store (peer id = store id).
-import { mkdirSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -18,6 +19,7 @@ import type { StoreConfig } from '../store/store-config.js';
 import { resolveStoreConfig } from '../store/store-config.js';
 import type { RegionMeta } from '../store/region-meta.js';
 import { bootstrapRegionIfEmpty, loadRegionPeers } from '../store/region-loader.js';
+import { SNAPSHOT_INSTALL_SIZE_BYTES_MAX } from '../store/snapshot-installer.js';
 import { toSafeNumber } from '../store/wire-numbers.js';
 import { KvHandlers } from '../service/kv-handlers.js';
 import type { KvLimits } from '../service/kv-limits.js';
@@ -27,9 +29,13 @@ import { adminServiceImplementation } from '../service/admin-grpc.js';
 import {
   RAFT_SERVER_OPTIONS,
   RaftTransport,
+  SNAPSHOT_RECEIVE_LIMITS_DEFAULT,
+  SnapshotReceiver,
   createRaftServiceHandlers,
   encodeRegionRaftMessage,
+  systemClock,
 } from '../transport/index.js';
+import type { ReceivedSnapshot } from '../transport/index.js';
 
 export const FLOTILLA_VERSION = '0.1.0';
 
@@ -115,14 +121,25 @@ export class StoreNode {
       outbox: {
         send: (toStoreId, envelope) => transport.send(toStoreId, encodeRegionRaftMessage(envelope)),
         flush: () => transport.flush(),
+        sendSnapshot: async (toStoreId, envelope, data, totalSizeBytes) => {
+          await transport.sendSnapshot(toStoreId, encodeRegionRaftMessage(envelope), data, totalSizeBytes);
+        },
       },
     });
     storeRef.current = store;
+    const snapshotReceiver = new SnapshotReceiver({
+      storeId: options.storeId,
+      directory: join(options.dataDir, 'snap'),
+      onSnapshot: (received) => installReceivedSnapshot(store, received),
+      clock: systemClock,
+      limits: { ...SNAPSHOT_RECEIVE_LIMITS_DEFAULT, snapshotSizeBytesMax: SNAPSHOT_INSTALL_SIZE_BYTES_MAX },
+    });
+    await snapshotReceiver.removeStalePartialFiles();
     const peers = await loadRegionPeers({
       engine,
       config,
       randomFor: () => new SeededRandom(randomInt(1, 2 ** 31)),
-      requestSnapshot: () => undefined,
+      requestSnapshot: (regionId) => store.requestSnapshot(regionId),
     });
     for (const peer of peers) store.addRegion(peer);
 
@@ -141,7 +158,7 @@ export class StoreNode {
       createRaftServiceHandlers({
         storeId: options.storeId,
         onMessages: (_fromStoreId, messages) => store.deliver(messages),
-        snapshotReceiver: null,
+        snapshotReceiver,
       }),
     );
     const port = await bindServer(server, options.listenAddress);
@@ -185,6 +202,17 @@ export class StoreNode {
       });
     });
     await this.engine.close();
+  }
+}
+
+/** Streams the verified file into the store (which installs it in one batch), then deletes it. */
+async function installReceivedSnapshot(store: Store, received: ReceivedSnapshot): Promise<void> {
+  try {
+    await store.receiveSnapshot(received.message, createReadStream(received.filePath));
+  } finally {
+    // Installed (or refused): the file is of no further use. One left by a crash is a
+    // partial file to the receiver and removed at the next start.
+    await unlink(received.filePath).catch(() => undefined);
   }
 }
 

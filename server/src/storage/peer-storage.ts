@@ -172,8 +172,14 @@ export class PeerStorage implements Storage {
         `region ${this.options.regionId}: append at ${head.index} leaves a gap after ${this.lastIndexValue}`,
       );
     }
-    for (const entry of entries)
-      batch.put(raftLogKey(this.options.regionId, entry.index), encodeEntry(entry));
+    // A replaced suffix leaves the log: drop its share of the size first (estimated).
+    const replacedCount = this.lastIndexValue - head.index + 1;
+    if (replacedCount > 0) this.dropLogSize(replacedCount);
+    for (const entry of entries) {
+      const encoded = encodeEntry(entry);
+      batch.put(raftLogKey(this.options.regionId, entry.index), encoded);
+      this.logSizeBytes += encoded.length;
+    }
     const newLast = head.index + entries.length - 1;
     for (let i = newLast + 1; i <= this.lastIndexValue; i++)
       batch.delete(raftLogKey(this.options.regionId, i));
@@ -208,6 +214,7 @@ export class PeerStorage implements Storage {
     for (let i = this.applyState.truncatedIndex + 1; i <= index; i++)
       batch.delete(raftLogKey(this.options.regionId, i));
     this.cache.compactTo(index);
+    this.dropLogSize(index - this.applyState.truncatedIndex);
     this.writeApplyState(batch, { ...this.applyState, truncatedIndex: index, truncatedTerm: term });
   }
 

@@ -2,7 +2,17 @@
 // proposals and reads, and the waiters for results. The store loop drives every peer
 // through the same phases each round (step, collect Ready, persist, apply, finish), so
 // that one write batch and one fsync serve all regions.
-import type { ConfChange, Entry, Message, ProposalError, Ready, ReadState, RawNode } from '@flotilla/raft';
+import type {
+  ConfChange,
+  Entry,
+  Message,
+  ProposalError,
+  Ready,
+  ReadState,
+  RawNode,
+  Snapshot,
+  SnapshotMetadata,
+} from '@flotilla/raft';
 import { decodeConfChange } from '@flotilla/raft';
 import { raftpb } from '@flotilla/proto';
 import type { WriteBatch } from '../storage/engine.js';
@@ -16,6 +26,7 @@ import type { PeerLifecycle, PeerMeta, RegionMeta } from './region-meta.js';
 import { encodeRegionLocalState, peerById, peerFromProto, peersForConfState } from './region-meta.js';
 import type { StoreConfig } from './store-config.js';
 import { ReadQueue } from './read-queue.js';
+import type { PendingInstall } from './snapshot-installer.js';
 
 /** Receives the outcome of a proposal once it is applied (or refused). */
 export type ProposalWaiter = (result: CommandResult) => void;
@@ -46,6 +57,18 @@ export class RegionPeer {
   private ticksDue = 0;
   private droppedRaftMessagesCount = 0;
   lifecycle: PeerLifecycle = 'normal';
+  /** Applied index at the last log compaction (or at load). */
+  appliedAtLastCompaction: number;
+  /** A received snapshot waiting for the next round (one at a time). */
+  private pendingInstall: PendingInstall | null = null;
+  /** The 'snap' message to step first in the next round (after its data was installed, or not). */
+  private snapshotMessage: Message | null = null;
+  /** Installed into this round's batch; the core's Ready must carry exactly this snapshot. */
+  private installedSnapshot: SnapshotMetadata | null = null;
+  /** A generated snapshot to hand to the storage in the next round. */
+  private generatedSnapshot: Snapshot | null = null;
+  /** Outcomes of snapshot sends, by peer (at most one per peer: bounded by the region size). */
+  private readonly snapshotStatuses = new Map<number, boolean>();
 
   constructor(
     public region: RegionMeta,
@@ -55,6 +78,7 @@ export class RegionPeer {
     private readonly config: StoreConfig,
   ) {
     this.reads = new ReadQueue(config.regionMailboxCapacity);
+    this.appliedAtLastCompaction = storage.appliedIndex;
   }
 
   get regionId(): number {
@@ -89,11 +113,64 @@ export class RegionPeer {
   }
 
   hasInput(): boolean {
-    return this.ticksDue > 0 || this.raftInbox.length > 0 || this.mailbox.length > 0;
+    return (
+      this.ticksDue > 0 ||
+      this.raftInbox.length > 0 ||
+      this.mailbox.length > 0 ||
+      this.pendingInstall !== null ||
+      this.generatedSnapshot !== null ||
+      this.snapshotStatuses.size > 0
+    );
+  }
+
+  /** Queues a verified received snapshot; false if one is already waiting. */
+  offerSnapshotInstall(pending: PendingInstall): boolean {
+    if (this.pendingInstall !== null) return false;
+    this.pendingInstall = pending;
+    return true;
+  }
+
+  takeSnapshotInstall(): PendingInstall | null {
+    const pending = this.pendingInstall;
+    this.pendingInstall = null;
+    return pending;
+  }
+
+  /** The round installed a snapshot's data and will step its message (called before step()). */
+  acceptInstalledSnapshot(region: RegionMeta, metadata: SnapshotMetadata): void {
+    if (this.installedSnapshot !== null)
+      throw new Error(`region ${region.id}: two snapshot installs in a round`);
+    this.region = region;
+    this.lifecycle = 'normal';
+    this.installedSnapshot = metadata;
+    this.appliedAtLastCompaction = metadata.index;
+  }
+
+  /** A 'snap' message to step before anything else in this round. */
+  stepSnapshotFirst(m: Message): void {
+    if (m.type !== 'snap' || this.snapshotMessage !== null)
+      throw new Error(`region ${this.region.id}: unexpected snapshot message ${m.type}`);
+    this.snapshotMessage = m;
+  }
+
+  offerGeneratedSnapshot(snapshot: Snapshot): void {
+    this.generatedSnapshot = snapshot;
+  }
+
+  noteSnapshotStatus(peerId: number, ok: boolean): void {
+    this.snapshotStatuses.set(peerId, ok);
   }
 
   /** Phase 1: feed ticks, Raft messages and client requests to the node. */
   step(): void {
+    // The snapshot first: its data is already in this round's batch, the log already reset.
+    const snap = this.snapshotMessage;
+    this.snapshotMessage = null;
+    if (snap !== null) this.node.step(snap);
+    if (this.generatedSnapshot !== null) this.storage.setGeneratedSnapshot(this.generatedSnapshot);
+    this.generatedSnapshot = null;
+    for (const [peerId, ok] of this.snapshotStatuses) this.node.reportSnapshot(peerId, ok);
+    this.snapshotStatuses.clear();
     for (; this.ticksDue > 0; this.ticksDue--) this.node.tick();
     const inbox = this.raftInbox;
     this.raftInbox = [];
@@ -145,18 +222,40 @@ export class RegionPeer {
 
   /** Phase 2: the node's Ready, if it has one. */
   collectReady(): Ready | undefined {
-    return this.node.hasReady() ? this.node.ready() : undefined;
+    const ready = this.node.hasReady() ? this.node.ready() : undefined;
+    if (ready === undefined && this.installedSnapshot !== null)
+      throw new Error(`region ${this.region.id}: snapshot installed but the node did not restore it`);
+    return ready;
   }
 
   /** Phase 3: hard state and entries into the round's batch. */
   persist(ready: Ready, batch: WriteBatch): void {
-    if (ready.snapshot !== null) {
-      throw new Error(
-        `region ${this.region.id}: snapshot install arrives through the snapshot stream, not a plain Ready`,
-      );
-    }
+    this.checkInstalledSnapshot(ready);
     this.storage.append(batch, ready.entries);
     if (ready.hardState !== null) this.storage.setHardState(batch, ready.hardState);
+  }
+
+  /**
+   * A Ready's snapshot is only ever one this round installed before stepping it (the data,
+   * log reset and region state are in the batch already): check that it is that one and
+   * that the hard state committing it goes into the same batch.
+   */
+  private checkInstalledSnapshot(ready: Ready): void {
+    const installed = this.installedSnapshot;
+    this.installedSnapshot = null;
+    const snap = ready.snapshot;
+    if (snap === null && installed === null) return;
+    if (snap === null || installed === null)
+      throw new Error(
+        `region ${this.region.id}: Ready snapshot ${snap?.metadata.index ?? 'none'} but installed ${installed?.index ?? 'none'}`,
+      );
+    const { index, term } = snap.metadata;
+    if (index !== installed.index || term !== installed.term || this.storage.truncatedIndex !== index)
+      throw new Error(`region ${this.region.id}: Ready snapshot ${index}/${term} is not the installed one`);
+    if (ready.hardState === null || ready.hardState.commit < index)
+      throw new Error(`region ${this.region.id}: snapshot ${index} installed without committing it`);
+    if (ready.committedEntries.length > 0)
+      throw new Error(`region ${this.region.id}: entries to apply along with a snapshot`);
   }
 
   /** Phase 4: apply committed entries into the same batch; returns what to complete after the write. */
@@ -291,6 +390,7 @@ export class RegionPeer {
     }
     this.mailbox = [];
     this.reads.failAll(error);
+    this.takeSnapshotInstall()?.done(new Error(`region ${this.region.id}: ${error.kind}`));
   }
 
   get droppedRaftMessages(): number {

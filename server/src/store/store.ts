@@ -7,9 +7,24 @@
 //   5. completes proposals and reads, and advances every node.
 // Rounds never overlap: input that arrives during a round waits in bounded mailboxes for
 // the next one. That is what lets storage state be updated as the batch is built.
+// Snapshots and log compaction also ride on rounds: a received snapshot is installed into
+// the round's batch before its region steps (snapshot-installer.ts), each region compacts
+// its log in the batch after applying (log-compaction.ts), and outbound 'snap' messages
+// leave over the snapshot stream (snapshot-shipper.ts) with data the generator streams
+// from an engine view (snapshot-generator.ts).
 import type { ConfChange, Message, RawNode, Ready } from '@flotilla/raft';
-import type { Engine, KeyRange, KeyValue, ScanOptions } from '../storage/engine.js';
+import type { Engine, KeyRange, KeyValue, ScanOptions, WriteBatch } from '../storage/engine.js';
 import { ApplyWriter } from './apply-writer.js';
+import { compactionIndex } from './log-compaction.js';
+import { SnapshotGenerator } from './snapshot-generator.js';
+import type { PendingInstall } from './snapshot-installer.js';
+import {
+  checkSnapshotHeader,
+  installPending,
+  readSnapshotData,
+  SnapshotRejectedError,
+} from './snapshot-installer.js';
+import { SnapshotShipper } from './snapshot-shipper.js';
 import type { CommandResult } from './command-apply.js';
 import type { Completion, MailboxItem } from './region-peer.js';
 import type { RegionPeer } from './region-peer.js';
@@ -37,6 +52,16 @@ export interface RaftOutbox {
   send(toStoreId: number, envelope: RaftEnvelope): boolean;
   /** Sends everything queued this round (coalesced per destination store). */
   flush(): void;
+  /**
+   * Streams a 'snap' message with its data (exactly totalSizeBytes); resolves once the
+   * receiving store took it, rejects if the transfer failed. Must not block the caller.
+   */
+  sendSnapshot(
+    toStoreId: number,
+    envelope: RaftEnvelope,
+    data: AsyncIterable<Uint8Array>,
+    totalSizeBytes: number,
+  ): Promise<void>;
 }
 
 /** Injected time and scheduling, so the simulator can run stores without real timers. */
@@ -60,6 +85,11 @@ export interface StoreStats {
   readonly syncedWritesCount: number;
   readonly writesCount: number;
   readonly droppedRaftMessagesCount: number;
+  readonly snapshotsSentCount: number;
+  readonly snapshotSendFailuresCount: number;
+  readonly snapshotsInstalledCount: number;
+  readonly snapshotGenerationFailuresCount: number;
+  readonly logCompactionsCount: number;
 }
 
 export class Store {
@@ -73,8 +103,34 @@ export class Store {
   private syncedWritesCount = 0;
   private droppedRaftMessagesCount = 0;
   private roundDone: Array<() => void> = [];
+  private snapshotsInstalledCount = 0;
+  private snapshotGenerationFailuresCount = 0;
+  private logCompactionsCount = 0;
+  private readonly generator: SnapshotGenerator;
+  private readonly shipper: SnapshotShipper;
 
-  constructor(private readonly deps: StoreDeps) {}
+  constructor(private readonly deps: StoreDeps) {
+    this.generator = new SnapshotGenerator({
+      engine: deps.engine,
+      onGenerated: (regionId, snapshot) => {
+        const peer = this.regions.get(regionId);
+        if (peer === undefined) return;
+        peer.offerGeneratedSnapshot(snapshot);
+        this.markBusy(peer);
+      },
+      onFailed: () => this.snapshotGenerationFailuresCount++,
+    });
+    this.shipper = new SnapshotShipper({
+      generator: this.generator,
+      outbox: deps.outbox,
+      onStatus: (regionId, toPeerId, ok) => {
+        const peer = this.regions.get(regionId);
+        if (peer === undefined) return;
+        peer.noteSnapshotStatus(toPeerId, ok);
+        this.markBusy(peer);
+      },
+    });
+  }
 
   get storeId(): number {
     return this.deps.config.storeId;
@@ -108,13 +164,50 @@ export class Store {
   deliver(envelopes: readonly RaftEnvelope[]): void {
     for (const env of envelopes) {
       const peer = this.regions.get(env.regionId);
-      if (peer === undefined || env.toPeer.id !== peer.peerId || env.toPeer.storeId !== this.storeId) {
+      // A snapshot travels only with its data, through receiveSnapshot.
+      const misrouted = env.toPeer.id !== peer?.peerId || env.toPeer.storeId !== this.storeId;
+      if (peer === undefined || misrouted || env.message.type === 'snap') {
         this.droppedRaftMessagesCount++;
         continue;
       }
       if (!peer.enqueueRaftMessage(env.message)) this.droppedRaftMessagesCount++;
       this.markBusy(peer);
     }
+  }
+
+  /**
+   * The Raft core of a region needs a snapshot (PeerStorage.snapshot()): generate one in
+   * the background unless a fit one exists; the region gets it in a later round.
+   */
+  requestSnapshot(regionId: number): void {
+    const peer = this.regions.get(regionId);
+    if (peer !== undefined) this.generator.request(regionId, peer.storage.truncatedIndex);
+  }
+
+  /**
+   * A snapshot from the region's leader, complete and checked by the transport: verifies
+   * it against the local peer and its descriptor, then installs it in the region's next
+   * round. Resolves once that round is durable; rejects (the sender reports a failed
+   * snapshot) if it is not for us, stale, corrupt, or one is already waiting.
+   */
+  async receiveSnapshot(envelope: RaftEnvelope, data: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.stopped) throw new SnapshotRejectedError(envelope.regionId, 'store is stopping');
+    const descriptor = checkSnapshotHeader(envelope, this.regions.get(envelope.regionId));
+    const records = await readSnapshotData(descriptor, data);
+    const peer = this.regions.get(envelope.regionId);
+    if (peer === undefined || this.stopped)
+      throw new SnapshotRejectedError(envelope.regionId, 'region left the store');
+    await new Promise<void>((resolve, reject) => {
+      const pending: PendingInstall = {
+        envelope,
+        descriptor,
+        records,
+        done: (error) => (error ? reject(error) : resolve()),
+      };
+      if (!peer.offerSnapshotInstall(pending))
+        return reject(new SnapshotRejectedError(envelope.regionId, 'another snapshot is waiting'));
+      this.markBusy(peer);
+    });
   }
 
   /** Proposes an encoded RaftCommand to a region; resolves once applied (or refused). */
@@ -204,22 +297,27 @@ export class Store {
     this.roundsCount++;
     const peers = [...this.busy];
     this.busy.clear();
+    const writer = new ApplyWriter(this.deps.engine);
+    const completions: Completion[] = [];
+    for (const peer of peers) await this.installSnapshot(peer, writer, completions);
     for (const peer of peers) peer.step();
     const readies: Array<[RegionPeer, Ready]> = [];
     for (const peer of peers) {
       const ready = peer.collectReady();
       if (ready !== undefined) readies.push([peer, ready]);
     }
-    if (readies.length === 0) return;
-    const writer = new ApplyWriter(this.deps.engine);
+    if (readies.length === 0 && writer.batch.count === 0) {
+      for (const complete of completions) complete();
+      return;
+    }
     let mustSync = false;
     for (const [peer, ready] of readies) {
       peer.persist(ready, writer.batch);
       mustSync ||= ready.mustSync;
     }
-    const completions: Completion[] = [];
     for (const [peer, ready] of readies)
       completions.push(...(await peer.apply(ready.committedEntries, writer)));
+    for (const [peer] of readies) this.maybeCompactLog(peer, writer.batch);
     if (writer.batch.count > 0) {
       await this.deps.engine.write(writer.batch, { sync: mustSync });
       this.writesCount++;
@@ -232,6 +330,46 @@ export class Store {
       // A node may have more to do right away (e.g. entries it can now send or commit).
       if (peer.node.hasReady() || peer.hasInput()) this.busy.add(peer);
     }
+  }
+
+  /** A received snapshot waiting for this peer: into the round's batch (if the core will take it), message stepped first. */
+  private async installSnapshot(
+    peer: RegionPeer,
+    writer: ApplyWriter,
+    completions: Completion[],
+  ): Promise<void> {
+    const pending = peer.takeSnapshotInstall();
+    if (pending === null) return;
+    const installed = await installPending(peer, pending, writer);
+    peer.stepSnapshotFirst(pending.envelope.message);
+    const index = pending.descriptor.index;
+    completions.push(() => {
+      if (installed) {
+        this.snapshotsInstalledCount++;
+        peer.reads.markApplied(index);
+      }
+      pending.done();
+    });
+  }
+
+  private maybeCompactLog(peer: RegionPeer, batch: WriteBatch): void {
+    const storage = peer.storage;
+    const index = compactionIndex(
+      {
+        appliedIndex: storage.appliedIndex,
+        truncatedIndex: storage.truncatedIndex,
+        appliedAtLastCompaction: peer.appliedAtLastCompaction,
+        retainedLogSizeBytes: storage.retainedLogSizeBytes,
+        progress: () => peer.node.status().progress,
+        selfId: peer.peerId,
+      },
+      this.deps.config,
+    );
+    if (index === undefined) return;
+    storage.compact(batch, index);
+    peer.appliedAtLastCompaction = storage.appliedIndex;
+    this.logCompactionsCount++;
+    this.generator.expire(peer.regionId, index);
   }
 
   private send(readies: ReadonlyArray<[RegionPeer, Ready]>): void {
@@ -253,7 +391,8 @@ export class Store {
           message,
           isTombstone: false,
         };
-        if (!outbox.send(toPeer.storeId, envelope)) peer.node.reportUnreachable(message.to);
+        if (message.type === 'snap') this.shipper.ship(toPeer.storeId, envelope);
+        else if (!outbox.send(toPeer.storeId, envelope)) peer.node.reportUnreachable(message.to);
       }
     }
     outbox.flush();
@@ -270,16 +409,23 @@ export class Store {
         backoffMs: this.deps.config.busyBackoffMs,
       });
     }
+    await this.generator.close();
   }
 
   stats(): StoreStats {
     let dropped = this.droppedRaftMessagesCount;
     for (const peer of this.regions.values()) dropped += peer.droppedRaftMessages;
+    const shipped = this.shipper.stats();
     return {
       roundsCount: this.roundsCount,
       writesCount: this.writesCount,
       syncedWritesCount: this.syncedWritesCount,
       droppedRaftMessagesCount: dropped,
+      snapshotsSentCount: shipped.sentCount,
+      snapshotSendFailuresCount: shipped.failedCount,
+      snapshotsInstalledCount: this.snapshotsInstalledCount,
+      snapshotGenerationFailuresCount: this.snapshotGenerationFailuresCount,
+      logCompactionsCount: this.logCompactionsCount,
     };
   }
 

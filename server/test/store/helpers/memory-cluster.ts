@@ -1,11 +1,12 @@
 // Several stores in one process over MemoryEngines, connected by an in-memory outbox that
-// delivers each flush on the next macrotask. Time advances only when the test ticks, so
+// delivers each flush on the next macrotask (and streams snapshots store to store, the
+// way the gRPC transport does: the whole body read, then handed to the receiving store). Time advances only when the test ticks, so
 // tests await conditions tick by tick instead of sleeping.
 import type { RandomSource } from '@flotilla/raft';
 import { SeededRandom } from '@flotilla/raft';
 import { MemoryEngine } from '../../../src/storage/memory-engine.js';
 import { Store } from '../../../src/store/store.js';
-import type { RaftEnvelope } from '../../../src/store/store.js';
+import type { RaftEnvelope, RaftOutbox } from '../../../src/store/store.js';
 import { resolveStoreConfig } from '../../../src/store/store-config.js';
 import type { StoreConfig } from '../../../src/store/store-config.js';
 import type { RegionMeta } from '../../../src/store/region-meta.js';
@@ -18,6 +19,7 @@ export class MemoryCluster {
   readonly configs = new Map<number, StoreConfig>();
   private readonly isolated = new Set<number>();
   readonly fatalErrors: Error[] = [];
+  snapshotsTransferredCount = 0;
 
   constructor(
     readonly storeIds: readonly number[],
@@ -61,7 +63,7 @@ export class MemoryCluster {
       engine,
       config,
       randomFor: random,
-      requestSnapshot: () => undefined,
+      requestSnapshot: (regionId) => store.requestSnapshot(regionId),
     });
     for (const peer of peers) store.addRegion(peer);
     this.stores.set(storeId, store);
@@ -69,10 +71,7 @@ export class MemoryCluster {
     return store;
   }
 
-  private outboxFor(fromStoreId: number): {
-    send: (to: number, env: RaftEnvelope) => boolean;
-    flush: () => void;
-  } {
+  private outboxFor(fromStoreId: number): RaftOutbox {
     let queued: Array<[number, RaftEnvelope]> = [];
     return {
       send: (to, env) => {
@@ -92,7 +91,32 @@ export class MemoryCluster {
           for (const [to, envs] of byStore) this.stores.get(to)?.deliver(envs);
         });
       },
+      sendSnapshot: (to, env, data, totalSizeBytes) =>
+        this.transferSnapshot(fromStoreId, to, env, data, totalSizeBytes),
     };
+  }
+
+  private async transferSnapshot(
+    from: number,
+    to: number,
+    env: RaftEnvelope,
+    data: AsyncIterable<Uint8Array>,
+    totalSizeBytes: number,
+  ): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    let sizeBytes = 0;
+    for await (const chunk of data) {
+      chunks.push(chunk);
+      sizeBytes += chunk.length;
+    }
+    if (sizeBytes !== totalSizeBytes)
+      throw new Error(`snapshot source gave ${sizeBytes} of ${totalSizeBytes} bytes`);
+    await settle(1);
+    const store = this.stores.get(to);
+    if (store === undefined || this.isolated.has(from) || this.isolated.has(to))
+      throw new Error(`store ${to} unreachable from ${from}`);
+    this.snapshotsTransferredCount++;
+    await store.receiveSnapshot(env, chunksOf(chunks));
   }
 
   /** Cuts a store off the network both ways. */
@@ -137,6 +161,10 @@ export class MemoryCluster {
   async stopAll(): Promise<void> {
     for (const store of this.stores.values()) await store.stop();
   }
+}
+
+async function* chunksOf(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
 }
 
 /** Lets queued rounds and message deliveries run (a few macrotask turns). */
