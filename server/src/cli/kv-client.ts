@@ -1,5 +1,5 @@
-// A small leader-following client for the command line and the integration tests, for a
-// static cluster with one region: it sends to the store it believes leads, follows
+// A small leader-following client for the command line (`flotilla put/get/...`) and the
+// integration tests, for a static cluster with one region: it sends to the store it believes leads, follows
 // NotLeader hints, moves on when a store is unreachable, and gives up at a deadline.
 // The SDK (sdk/) is the real client; this one exists so a person can use a cluster
 // started with `npm start` and so tests can drive real processes.
@@ -23,6 +23,23 @@ export interface KvClientOptions {
   readonly operationTimeoutMs?: number;
   /** Time one attempt may take. */
   readonly attemptTimeoutMs?: number;
+}
+
+export interface ScanOptions {
+  readonly limit: number;
+  readonly reverse?: boolean;
+  readonly keyOnly?: boolean;
+  readonly readConsistency?: kvpb.ReadConsistency;
+}
+
+export type BatchMutation =
+  | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly ttlMs?: number }
+  | { readonly kind: 'delete'; readonly key: Uint8Array };
+
+export interface CompareAndSwapResult {
+  readonly succeeded: boolean;
+  /** The value before the operation; undefined when the key was absent. */
+  readonly previousValue: Uint8Array | undefined;
 }
 
 interface Attempt<Res> {
@@ -110,6 +127,99 @@ export class KvClient {
       keyOnly: false,
     }));
     return res.pairs.map((p) => [new Uint8Array(p.key), new Uint8Array(p.value)]);
+  }
+
+  async batchGet(
+    keys: readonly Uint8Array[],
+    readConsistency = kvpb.ReadConsistency.LINEARIZABLE,
+  ): Promise<Array<[Uint8Array, Uint8Array]>> {
+    const res = await this.run(call<kvpb.BatchGetRequest, kvpb.BatchGetResponse>('batchGet'), (context) => ({
+      context: { ...context, readConsistency },
+      keys: keys.map((k) => Buffer.from(k)),
+    }));
+    return res.pairs.map((p) => [new Uint8Array(p.key), new Uint8Array(p.value)]);
+  }
+
+  /** A scan with every option; `hasMore` says the limit cut it short. */
+  async scanRange(
+    startKey: Uint8Array,
+    endKey: Uint8Array,
+    options: ScanOptions,
+  ): Promise<{ pairs: Array<[Uint8Array, Uint8Array]>; hasMore: boolean }> {
+    const res = await this.run(call<kvpb.ScanRequest, kvpb.ScanResponse>('scan'), (context) => ({
+      context: { ...context, readConsistency: options.readConsistency ?? kvpb.ReadConsistency.LINEARIZABLE },
+      startKey: Buffer.from(startKey),
+      endKey: Buffer.from(endKey),
+      limit: options.limit,
+      reverse: options.reverse ?? false,
+      keyOnly: options.keyOnly ?? false,
+    }));
+    return {
+      pairs: res.pairs.map((p) => [new Uint8Array(p.key), new Uint8Array(p.value)]),
+      hasMore: res.hasMore,
+    };
+  }
+
+  /** Deletes [startKey, endKey); an empty endKey means to the end of the keyspace. */
+  async deleteRange(startKey: Uint8Array, endKey: Uint8Array): Promise<void> {
+    await this.run(call<kvpb.DeleteRangeRequest, kvpb.DeleteRangeResponse>('deleteRange'), (context) => ({
+      context,
+      startKey: Buffer.from(startKey),
+      endKey: Buffer.from(endKey),
+    }));
+  }
+
+  /** Applies every mutation atomically (one Raft entry). */
+  async batchWrite(mutations: readonly BatchMutation[]): Promise<void> {
+    await this.run(call<kvpb.BatchWriteRequest, kvpb.BatchWriteResponse>('batchWrite'), (context) => ({
+      context,
+      mutations: mutations.map((m): kvpb.Mutation =>
+        m.kind === 'put'
+          ? {
+              op: {
+                $case: 'put',
+                put: {
+                  key: Buffer.from(m.key),
+                  value: Buffer.from(m.value),
+                  ttlMs: m.ttlMs === undefined ? undefined : BigInt(m.ttlMs),
+                },
+              },
+            }
+          : { op: { $case: 'delete', delete: { key: Buffer.from(m.key) } } },
+      ),
+    }));
+  }
+
+  /**
+   * Sets (or deletes) `key` only if its current value is `expected` (undefined: absent).
+   * A retry after a lost answer may see its own earlier success as a mismatch.
+   */
+  async compareAndSwap(
+    key: Uint8Array,
+    expected: Uint8Array | undefined,
+    update: Uint8Array | undefined,
+    ttlMs?: number,
+  ): Promise<CompareAndSwapResult> {
+    const res = await this.run(
+      call<kvpb.CompareAndSwapRequest, kvpb.CompareAndSwapResponse>('compareAndSwap'),
+      (context) => ({
+        context,
+        key: Buffer.from(key),
+        expected:
+          expected === undefined
+            ? { $case: 'expectedAbsent' as const, expectedAbsent: {} }
+            : { $case: 'expectedValue' as const, expectedValue: Buffer.from(expected) },
+        update:
+          update === undefined
+            ? { $case: 'delete' as const, delete: {} }
+            : { $case: 'newValue' as const, newValue: Buffer.from(update) },
+        ttlMs: ttlMs === undefined ? undefined : BigInt(ttlMs),
+      }),
+    );
+    return {
+      succeeded: res.succeeded,
+      previousValue: res.previousFound ? new Uint8Array(res.previousValue) : undefined,
+    };
   }
 
   /** Which store the client currently sends to. */

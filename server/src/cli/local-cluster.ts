@@ -1,6 +1,7 @@
-// `npm start`: a local 3-store cluster with embedded defaults, each store its own process
-// with its own LevelDB directory under .data/local-cluster/. Data survives restarts of the
-// command. Ctrl-C stops every store cleanly. Options: --stores N (default 3), --base-port P
+// `npm start`: a local 3-store cluster with embedded defaults, each store its own
+// `flotilla server` process with its own LevelDB directory under .data/local-cluster/.
+// Data survives restarts of the command. Ctrl-C stops every store cleanly (each hands over
+// its leaderships first). Options: --stores N (default 3), --base-port P
 // (default 20161), --data-dir DIR.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -30,7 +31,7 @@ if (!Number.isSafeInteger(basePort) || basePort < 1024 || basePort + storesCount
   process.exit(2);
 }
 
-const storeMain = fileURLToPath(new URL('./store-main.ts', import.meta.url));
+const flotillaMain = fileURLToPath(new URL('./flotilla.ts', import.meta.url));
 const dataDir = resolve(values['data-dir']);
 const cluster = new Map<number, string>();
 for (let id = 1; id <= storesCount; id++) cluster.set(id, `127.0.0.1:${basePort + id - 1}`);
@@ -44,7 +45,8 @@ for (const [id] of cluster) {
     [
       '--import',
       'tsx',
-      storeMain,
+      flotillaMain,
+      'server',
       '--store-id',
       String(id),
       '--data-dir',
@@ -52,7 +54,9 @@ for (const [id] of cluster) {
       '--initial-cluster',
       spec,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Own process group: a terminal's Ctrl-C reaches only this process, which sends each
+    // store one SIGTERM (a store takes a second signal as "exit now, skip the clean shutdown").
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   children.set(id, child);
   child.stdout
@@ -70,7 +74,8 @@ for (const [id] of cluster) {
 
 console.log(`Flotilla local cluster: ${storesCount} store(s), data in ${dataDir}`);
 console.log(`  stores: ${spec}`);
-console.log(`  try:    npm run kv -- put hello world && npm run kv -- get hello`);
+console.log(`  try:    npm run flotilla -- put hello world && npm run flotilla -- get hello`);
+console.log(`          npm run flotilla -- status`);
 console.log('  Ctrl-C stops the cluster; data is kept for the next start.');
 
 function prefixLines(id: number, chunk: string): string {
@@ -89,3 +94,7 @@ function stopAll(signal: NodeJS.Signals): void {
 
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));
+// Detached stores would outlive this process if it died of an error: take them along.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGTERM');
+});

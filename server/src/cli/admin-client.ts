@@ -1,0 +1,63 @@
+// Calls to one store's Admin service, for `flotilla status` and the tests, and the
+// human-readable rendering of a store's status.
+import * as grpc from '@grpc/grpc-js';
+import { raftpb } from '@flotilla/proto';
+
+export function fetchStoreStatus(address: string, timeoutMs: number): Promise<raftpb.StatusResponse> {
+  const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
+  return new Promise<raftpb.StatusResponse>((resolve, reject) => {
+    client.status(
+      { regionIds: [] },
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + timeoutMs) },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res);
+      },
+    );
+  });
+}
+
+const ROLE_NAMES: Record<number, string> = {
+  [raftpb.RaftRole.FOLLOWER]: 'follower',
+  [raftpb.RaftRole.PRE_CANDIDATE]: 'pre-candidate',
+  [raftpb.RaftRole.CANDIDATE]: 'candidate',
+  [raftpb.RaftRole.LEADER]: 'LEADER',
+};
+
+/** One line for the store, one per region it holds a peer of. */
+export function formatStoreStatus(storeId: number, status: raftpb.StatusResponse): string[] {
+  const lines = [
+    `store ${storeId}  ${status.address}  version ${status.version}  cluster ${status.clusterId}  up ${formatDurationMs(Number(status.uptimeMs))}`,
+  ];
+  for (const r of status.regions) {
+    const region = r.region;
+    const range = region ? `[${keyText(region.startKey, '-inf')}, ${keyText(region.endKey, '+inf')})` : '[?]';
+    const epoch = region?.regionEpoch ? `c${region.regionEpoch.confVer}/v${region.regionEpoch.version}` : '?';
+    lines.push(
+      `  region ${region?.id ?? '?'} ${range} epoch ${epoch}  peer ${r.peerId}  ${ROLE_NAMES[r.role] ?? `role ${r.role}`}` +
+        `  leader peer ${r.leaderPeerId === 0n ? 'unknown' : r.leaderPeerId}  term ${r.term}` +
+        `  commit ${r.commitIndex}  applied ${r.appliedIndex}  log ${r.firstIndex}..${r.lastIndex}` +
+        ` (${formatBytes(Number(r.logSizeBytes))})`,
+    );
+  }
+  return lines;
+}
+
+function keyText(key: Uint8Array, emptyAs: string): string {
+  if (key.length === 0) return emptyAs;
+  const text = Buffer.from(key).toString('utf8');
+  return /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `0x${Buffer.from(key).toString('hex')}`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function formatDurationMs(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s`;
+}

@@ -1,0 +1,310 @@
+// The configuration of one Flotilla server process: what the settings are, their embedded
+// defaults, and the checks that tie them together. Where a value comes from (defaults, a
+// config file, FLOTILLA_* variables, flags) is config-sources.ts; this file turns the merged
+// layers into one validated FlotillaServerConfig, failing with a message that names the
+// source and key of the bad value.
+import type { StoreConfig } from '../store/store-config.js';
+import type { KvLimits } from '../service/kv-limits.js';
+import { ClusterSpecError, parseClusterSpec } from '../cli/cluster-spec.js';
+
+export interface FlotillaServerConfig {
+  readonly storeId: number;
+  /** host:port to listen on; defaults to this store's address in initialCluster. */
+  readonly listen: string;
+  readonly dataDir: string;
+  /** Every initial store's id and address (this one included). */
+  readonly initialCluster: ReadonlyMap<number, string>;
+  readonly clusterId: number;
+  readonly tickIntervalMs: number;
+  /** Base election timeout; the core randomizes each follower's timeout in [T, 2T). */
+  readonly electionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** electionTimeoutMs / tickIntervalMs (exact: checked at load). */
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  readonly snapshotIntervalEntries: number;
+  readonly compactionKeepEntries: number;
+  readonly raftLogSizeBytesMax: number;
+  readonly keySizeBytesMax: number;
+  readonly valueSizeBytesMax: number;
+  readonly batchKeysMax: number;
+  readonly scanLimitMax: number;
+  /** How long graceful shutdown waits for every led region to hand over leadership. */
+  readonly drainTimeoutMs: number;
+}
+
+export type SettingKey = Exclude<
+  keyof FlotillaServerConfig,
+  'electionTimeoutTicks' | 'heartbeatIntervalTicks'
+>;
+
+type SettingKind =
+  | { readonly type: 'integer'; readonly min: number; readonly max: number }
+  | { readonly type: 'string' }
+  | { readonly type: 'address' }
+  | { readonly type: 'cluster' };
+
+const int = (min: number, max: number): SettingKind => ({ type: 'integer', min, max });
+const GIB = 1024 * 1024 * 1024;
+
+/** Every setting and the shape of its value; the env and flag names derive from the key. */
+export const SETTINGS: Readonly<Record<SettingKey, SettingKind>> = {
+  storeId: int(1, 2 ** 31 - 1),
+  listen: { type: 'address' },
+  dataDir: { type: 'string' },
+  initialCluster: { type: 'cluster' },
+  clusterId: int(1, 2 ** 31 - 1),
+  tickIntervalMs: int(1, 1000),
+  electionTimeoutMs: int(2, 60_000),
+  heartbeatIntervalMs: int(1, 30_000),
+  snapshotIntervalEntries: int(2, 1_000_000_000),
+  compactionKeepEntries: int(1, 1_000_000_000),
+  raftLogSizeBytesMax: int(1024 * 1024, 64 * GIB),
+  // A Raft entry carries one key and value plus framing; the core accepts entries up to
+  // its uncommitted-bytes budget (32 MiB), so these stay well below it.
+  keySizeBytesMax: int(1, 64 * 1024),
+  valueSizeBytesMax: int(1, 16 * 1024 * 1024),
+  batchKeysMax: int(1, 1_000_000),
+  scanLimitMax: int(1, 1_000_000),
+  drainTimeoutMs: int(0, 600_000),
+};
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+// Failover defaults. The core randomizes each follower's election timeout in [T, 2T) ticks,
+// runs pre-vote (a candidate first asks whether it could win; peers that heard from a live
+// leader within T refuse, so a partitioned or slow node cannot depose a healthy leader) and
+// check-quorum (a leader that has not heard from a quorum within T steps down). When the
+// leader dies, the first of the two surviving followers to time out wins: with timeouts
+// uniform in [T, 2T), the earlier of two fires after 4T/3 on average, counted from the last
+// heartbeat (on average half a heartbeat interval before the crash), then pre-vote and vote
+// take two round trips and an fsync (well under 10 ms on loopback). T = 100 ms gives about
+// 133 - 15 + 10 ≈ 130 ms on average and at most 2T + rounds ≈ 210 ms without a split vote;
+// a split vote (both pick the same tick: 1 in 10 with T = 10 ticks) costs one more timeout.
+// That keeps elections well under the 200 ms average and leaves most of the 1 s client
+// budget for the client to find the new leader. A 10 ms tick gives 10 distinct timeouts
+// (fewer ticks would make split votes likelier; a finer tick only costs wakeups). Heartbeats
+// every 30 ms put three in each T, so a follower times out only after three are lost or
+// late: an event-loop stall of about 100 ms on the leader is the smallest that can cause an
+// unneeded election, and with pre-vote it then costs one election, not a disruption loop.
+// etcd's advice (election timeout about 10x the round trip, heartbeat about the round trip)
+// holds with Node's event-loop latency, a few ms under load, as the round trip.
+export const SERVER_CONFIG_DEFAULTS = {
+  clusterId: 1,
+  tickIntervalMs: 10,
+  electionTimeoutMs: 100,
+  heartbeatIntervalMs: 30,
+  snapshotIntervalEntries: 10_000,
+  compactionKeepEntries: 1000,
+  raftLogSizeBytesMax: 64 * 1024 * 1024,
+  keySizeBytesMax: 8 * 1024,
+  valueSizeBytesMax: 8 * 1024 * 1024,
+  batchKeysMax: 10_000,
+  scanLimitMax: 10_000,
+  /** 0: twice the election timeout. */
+  drainTimeoutMs: 0,
+} as const satisfies Partial<Record<SettingKey, number>>;
+
+/** A raw value and a description of where it came from, for error messages. */
+export interface SourcedValue {
+  readonly value: unknown;
+  /** e.g. "FLOTILLA_ELECTION_TIMEOUT_MS=abc", "--listen=x", "flotilla.json: storeId" */
+  readonly source: string;
+}
+
+export type ConfigLayer = Partial<Record<SettingKey, SourcedValue>>;
+
+export class ServerConfigError extends Error {
+  readonly code = 'INVALID_SERVER_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerConfigError';
+  }
+}
+
+export function defaultsLayer(): ConfigLayer {
+  const layer: ConfigLayer = {};
+  for (const [key, value] of Object.entries(SERVER_CONFIG_DEFAULTS)) {
+    layer[key as SettingKey] = { value, source: `default ${key}=${value}` };
+  }
+  return layer;
+}
+
+/** Merges layers (later wins), parses and checks every value, then the relations between them. */
+export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaServerConfig {
+  const merged: ConfigLayer = Object.assign({}, ...layers);
+  const parsed = new Map<SettingKey, unknown>();
+  for (const key of SETTING_KEYS) {
+    const sourced = merged[key];
+    if (sourced !== undefined) parsed.set(key, parseSetting(SETTINGS[key], sourced));
+  }
+  const need = <T>(key: SettingKey): T => {
+    const value = parsed.get(key);
+    if (value === undefined)
+      throw new ServerConfigError(`${key} is required (${flagName(key)}, ${envName(key)} or config file)`);
+    return value as T;
+  };
+  const storeId = need<number>('storeId');
+  const initialCluster = need<Map<number, string>>('initialCluster');
+  if (!initialCluster.has(storeId)) {
+    throw new ServerConfigError(
+      `${merged.storeId?.source}: store ${storeId} is not in initialCluster (${merged.initialCluster?.source})`,
+    );
+  }
+  const listen = (parsed.get('listen') as string | undefined) ?? (initialCluster.get(storeId) as string);
+  const timing = resolveTiming(merged, need);
+  const snapshotIntervalEntries = need<number>('snapshotIntervalEntries');
+  const compactionKeepEntries = need<number>('compactionKeepEntries');
+  if (compactionKeepEntries >= snapshotIntervalEntries) {
+    throw new ServerConfigError(
+      `${merged.compactionKeepEntries?.source}: compactionKeepEntries must be below snapshotIntervalEntries (${merged.snapshotIntervalEntries?.source})`,
+    );
+  }
+  const drainTimeoutMs = need<number>('drainTimeoutMs');
+  return {
+    storeId,
+    listen,
+    dataDir: need<string>('dataDir'),
+    initialCluster,
+    clusterId: need<number>('clusterId'),
+    ...timing,
+    snapshotIntervalEntries,
+    compactionKeepEntries,
+    raftLogSizeBytesMax: need<number>('raftLogSizeBytesMax'),
+    keySizeBytesMax: need<number>('keySizeBytesMax'),
+    valueSizeBytesMax: need<number>('valueSizeBytesMax'),
+    batchKeysMax: need<number>('batchKeysMax'),
+    scanLimitMax: need<number>('scanLimitMax'),
+    drainTimeoutMs: drainTimeoutMs === 0 ? 2 * timing.electionTimeoutMs : drainTimeoutMs,
+  };
+}
+
+type Timing = Pick<
+  FlotillaServerConfig,
+  | 'tickIntervalMs'
+  | 'electionTimeoutMs'
+  | 'heartbeatIntervalMs'
+  | 'electionTimeoutTicks'
+  | 'heartbeatIntervalTicks'
+>;
+
+/** Milliseconds to ticks: both timeouts must be whole multiples of the tick, heartbeat below election. */
+function resolveTiming(merged: ConfigLayer, need: <T>(key: SettingKey) => T): Timing {
+  const tickIntervalMs = need<number>('tickIntervalMs');
+  const electionTimeoutMs = need<number>('electionTimeoutMs');
+  const heartbeatIntervalMs = need<number>('heartbeatIntervalMs');
+  const tickSource = merged.tickIntervalMs?.source;
+  for (const key of ['electionTimeoutMs', 'heartbeatIntervalMs'] as const) {
+    const ms = key === 'electionTimeoutMs' ? electionTimeoutMs : heartbeatIntervalMs;
+    if (ms % tickIntervalMs !== 0) {
+      throw new ServerConfigError(
+        `${merged[key]?.source}: ${key} must be a multiple of tickIntervalMs (${tickSource})`,
+      );
+    }
+  }
+  const electionTimeoutTicks = electionTimeoutMs / tickIntervalMs;
+  const heartbeatIntervalTicks = heartbeatIntervalMs / tickIntervalMs;
+  if (heartbeatIntervalMs >= electionTimeoutMs) {
+    throw new ServerConfigError(
+      `${merged.heartbeatIntervalMs?.source}: heartbeatIntervalMs must be below electionTimeoutMs (${merged.electionTimeoutMs?.source})`,
+    );
+  }
+  // Fewer ticks per timeout leave too few distinct randomized timeouts: split votes.
+  if (electionTimeoutTicks < 5) {
+    throw new ServerConfigError(
+      `${merged.electionTimeoutMs?.source}: electionTimeoutMs must be at least 5 ticks (tickIntervalMs from ${tickSource})`,
+    );
+  }
+  return {
+    tickIntervalMs,
+    electionTimeoutMs,
+    heartbeatIntervalMs,
+    electionTimeoutTicks,
+    heartbeatIntervalTicks,
+  };
+}
+
+function parseSetting(kind: SettingKind, { value, source }: SourcedValue): unknown {
+  switch (kind.type) {
+    case 'integer':
+      return parseInteger(value, source, kind.min, kind.max);
+    case 'string':
+      if (typeof value !== 'string' || value.trim().length === 0)
+        throw new ServerConfigError(`${source}: expected a non-empty string`);
+      return value;
+    case 'address':
+      if (typeof value !== 'string' || !/^[^:\s]+:\d{1,5}$/.test(value))
+        throw new ServerConfigError(`${source}: expected host:port`);
+      return value;
+    case 'cluster':
+      return parseCluster(value, source);
+  }
+}
+
+function parseInteger(value: unknown, source: string, min: number, max: number): number {
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d+$/.test(value)
+        ? Number(value)
+        : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || (n === 0 && min > 0)) {
+    throw new ServerConfigError(`${source}: expected a ${min > 0 ? 'positive' : 'non-negative'} integer`);
+  }
+  if (n < min || n > max) throw new ServerConfigError(`${source}: expected an integer in [${min}, ${max}]`);
+  return n;
+}
+
+/** "1=host:port,2=host:port", or in a file also {"1": "host:port", ...}. */
+function parseCluster(value: unknown, source: string): Map<number, string> {
+  let spec: string;
+  if (typeof value === 'string') spec = value;
+  else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    spec = Object.entries(value)
+      .map(([id, address]) => `${id}=${String(address)}`)
+      .join(',');
+  } else throw new ServerConfigError(`${source}: expected "1=host:port,2=host:port,..."`);
+  try {
+    return parseClusterSpec(spec);
+  } catch (err) {
+    if (err instanceof ClusterSpecError) throw new ServerConfigError(`${source}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** FLOTILLA_ELECTION_TIMEOUT_MS for electionTimeoutMs. */
+export function envName(key: SettingKey): string {
+  return `FLOTILLA_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** --election-timeout-ms for electionTimeoutMs. */
+export function flagName(key: SettingKey): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Room in a Raft entry for the command's framing around the key and value. */
+const ENTRY_FRAMING_BYTES = 64 * 1024;
+
+/** What a StoreNode takes, from a resolved configuration. */
+export function storeNodeSettings(config: FlotillaServerConfig): {
+  storeConfig: Partial<StoreConfig>;
+  kvLimits: Partial<KvLimits>;
+} {
+  return {
+    storeConfig: {
+      tickIntervalMs: config.tickIntervalMs,
+      electionTimeoutTicks: config.electionTimeoutTicks,
+      heartbeatIntervalTicks: config.heartbeatIntervalTicks,
+      snapshotIntervalEntries: config.snapshotIntervalEntries,
+      compactionKeepEntries: config.compactionKeepEntries,
+      raftLogSizeBytesMax: config.raftLogSizeBytesMax,
+      raftEntrySizeBytesMax: config.keySizeBytesMax + config.valueSizeBytesMax + ENTRY_FRAMING_BYTES,
+    },
+    kvLimits: {
+      keySizeBytesMax: config.keySizeBytesMax,
+      valueSizeBytesMax: config.valueSizeBytesMax,
+      batchKeysMax: config.batchKeysMax,
+      scanLimitMax: config.scanLimitMax,
+    },
+  };
+}
