@@ -98,6 +98,31 @@ export class StoreProcesses {
     this.children.delete(id);
   }
 
+  /**
+   * Sends `signal` (default SIGTERM: the graceful shutdown that hands over leadership) and
+   * waits for the process to exit; resolves with its exit code, or the signal that killed it.
+   */
+  async stop(id: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | NodeJS.Signals> {
+    const child = this.children.get(id);
+    if (child === undefined) throw new Error(`store ${id} is not running`);
+    if (child.exitCode !== null) {
+      this.children.delete(id);
+      return child.exitCode;
+    }
+    const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+      child.once('exit', (code, sig) => resolve(code ?? (sig as NodeJS.Signals))),
+    );
+    child.kill(signal);
+    const outcome = await exited;
+    this.children.delete(id);
+    return outcome;
+  }
+
+  /** Ids of the stores whose processes are running. */
+  runningStoreIds(): number[] {
+    return [...this.children.keys()];
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.children.keys()].map((id) => this.kill9(id)));
     rmSync(this.baseDir, { recursive: true, force: true });
