@@ -63,8 +63,8 @@ export class RegionPeer {
   private pendingInstall: PendingInstall | null = null;
   /** The 'snap' message to step first in the next round (after its data was installed, or not). */
   private snapshotMessage: Message | null = null;
-  /** Installed into this round's batch; the core's Ready must carry exactly this snapshot. */
-  private installedSnapshot: SnapshotMetadata | null = null;
+  /** Data staged into this round's batch; the core's Ready must carry exactly this snapshot. */
+  private stagedSnapshot: SnapshotMetadata | null = null;
   /** A generated snapshot to hand to the storage in the next round. */
   private generatedSnapshot: Snapshot | null = null;
   /** Outcomes of snapshot sends, by peer (at most one per peer: bounded by the region size). */
@@ -136,13 +136,13 @@ export class RegionPeer {
     return pending;
   }
 
-  /** The round installed a snapshot's data and will step its message (called before step()). */
-  acceptInstalledSnapshot(region: RegionMeta, metadata: SnapshotMetadata): void {
-    if (this.installedSnapshot !== null)
+  /** The round staged a snapshot's data and will step its message (called before step()). */
+  acceptStagedSnapshot(region: RegionMeta, metadata: SnapshotMetadata): void {
+    if (this.stagedSnapshot !== null)
       throw new Error(`region ${region.id}: two snapshot installs in a round`);
     this.region = region;
     this.lifecycle = 'normal';
-    this.installedSnapshot = metadata;
+    this.stagedSnapshot = metadata;
     this.appliedAtLastCompaction = metadata.index;
   }
 
@@ -223,39 +223,42 @@ export class RegionPeer {
   /** Phase 2: the node's Ready, if it has one. */
   collectReady(): Ready | undefined {
     const ready = this.node.hasReady() ? this.node.ready() : undefined;
-    if (ready === undefined && this.installedSnapshot !== null)
-      throw new Error(`region ${this.region.id}: snapshot installed but the node did not restore it`);
+    if (ready === undefined && this.stagedSnapshot !== null)
+      throw new Error(`region ${this.region.id}: snapshot staged but the node did not restore it`);
     return ready;
   }
 
   /** Phase 3: hard state and entries into the round's batch. */
   persist(ready: Ready, batch: WriteBatch): void {
-    this.checkInstalledSnapshot(ready);
+    this.persistSnapshot(ready, batch);
     this.storage.append(batch, ready.entries);
     if (ready.hardState !== null) this.storage.setHardState(batch, ready.hardState);
   }
 
   /**
-   * A Ready's snapshot is only ever one this round installed before stepping it (the data,
-   * log reset and region state are in the batch already): check that it is that one and
-   * that the hard state committing it goes into the same batch.
+   * A Ready's snapshot is only ever one whose data this round staged before stepping it
+   * (data and region state are in the batch already): check that it is that one, reset
+   * the log to it in the same batch, and check the hard state committing it goes along.
    */
-  private checkInstalledSnapshot(ready: Ready): void {
-    const installed = this.installedSnapshot;
-    this.installedSnapshot = null;
+  private persistSnapshot(ready: Ready, batch: WriteBatch): void {
+    const staged = this.stagedSnapshot;
+    this.stagedSnapshot = null;
     const snap = ready.snapshot;
-    if (snap === null && installed === null) return;
-    if (snap === null || installed === null)
+    if (snap === null && staged === null) return;
+    if (snap === null || staged === null)
       throw new Error(
-        `region ${this.region.id}: Ready snapshot ${snap?.metadata.index ?? 'none'} but installed ${installed?.index ?? 'none'}`,
+        `region ${this.region.id}: Ready snapshot ${snap?.metadata.index ?? 'none'} but staged ${staged?.index ?? 'none'}`,
       );
     const { index, term } = snap.metadata;
-    if (index !== installed.index || term !== installed.term || this.storage.truncatedIndex !== index)
-      throw new Error(`region ${this.region.id}: Ready snapshot ${index}/${term} is not the installed one`);
+    if (index !== staged.index || term !== staged.term)
+      throw new Error(`region ${this.region.id}: Ready snapshot ${index}/${term} is not the staged one`);
     if (ready.hardState === null || ready.hardState.commit < index)
       throw new Error(`region ${this.region.id}: snapshot ${index} installed without committing it`);
     if (ready.committedEntries.length > 0)
       throw new Error(`region ${this.region.id}: entries to apply along with a snapshot`);
+    this.storage.installSnapshot(batch, snap.metadata);
+    if (this.storage.appliedIndex !== index || this.storage.lastIndex() !== index)
+      throw new Error(`region ${this.region.id}: log not reset to the snapshot at ${index}`);
   }
 
   /** Phase 4: apply committed entries into the same batch; returns what to complete after the write. */

@@ -124,7 +124,11 @@ export function encodeRecords(page: readonly KeyValue[]): Uint8Array {
  * against the descriptor. Buffers at most one record plus one chunk.
  */
 export class RecordDecoder {
-  private pending: Uint8Array = new Uint8Array(0);
+  /** Bytes of an incomplete record, kept as received until enough arrived (no quadratic re-copying). */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Bytes the incomplete record needs before parsing can progress. */
+  private neededBytes = 4;
   private crc = 0;
   private sizeBytes = 0;
   private keyCount = 0;
@@ -137,36 +141,51 @@ export class RecordDecoder {
     if (this.sizeBytes > this.descriptor.dataSizeBytes)
       throw new SnapshotCorruptError(`more than the ${this.descriptor.dataSizeBytes} bytes announced`);
     this.crc = crc32c(chunk, this.crc);
-    const bytes = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < this.neededBytes) return [];
+    const joined = this.pending.length === 1 ? chunk : Buffer.concat(this.pending);
+    // A plain Uint8Array view (chunks may be Buffers), so records come out as plain arrays.
+    const bytes = new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
+    const { records, consumedBytes } = this.parse(bytes);
+    const rest = bytes.slice(consumedBytes);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    this.keyCount += records.length;
+    return records;
+  }
+
+  private parse(bytes: Uint8Array): { records: KeyValue[]; consumedBytes: number } {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out: KeyValue[] = [];
+    const records: KeyValue[] = [];
     let at = 0;
     for (;;) {
+      this.neededBytes = 4;
       if (bytes.length - at < 4) break;
       const keyLength = view.getUint32(at);
       if (keyLength === 0 || keyLength > SNAPSHOT_KEY_BYTES_MAX)
         throw new SnapshotCorruptError(`record key length ${keyLength}`);
-      if (bytes.length - at < 8 + keyLength) break;
+      this.neededBytes = 8 + keyLength;
+      if (bytes.length - at < this.neededBytes) break;
       const valueLength = view.getUint32(at + 4 + keyLength);
       if (valueLength > SNAPSHOT_VALUE_BYTES_MAX)
         throw new SnapshotCorruptError(`record value length ${valueLength}`);
-      const end = at + 8 + keyLength + valueLength;
-      if (bytes.length < end) break;
-      out.push({
+      this.neededBytes = 8 + keyLength + valueLength;
+      if (bytes.length - at < this.neededBytes) break;
+      const end = at + this.neededBytes;
+      records.push({
         key: bytes.slice(at + 4, at + 4 + keyLength),
         value: bytes.slice(at + 8 + keyLength, end),
       });
       at = end;
     }
-    this.pending = bytes.slice(at);
-    this.keyCount += out.length;
-    return out;
+    return { records, consumedBytes: at };
   }
 
   /** Checks that the stream ended on a record boundary with the announced size, count and checksum. */
   finish(): void {
     const d = this.descriptor;
-    if (this.pending.length > 0) throw new SnapshotCorruptError(`${this.pending.length} trailing bytes`);
+    if (this.pendingBytes > 0) throw new SnapshotCorruptError(`${this.pendingBytes} trailing bytes`);
     if (this.sizeBytes !== d.dataSizeBytes)
       throw new SnapshotCorruptError(`${this.sizeBytes} data bytes, expected ${d.dataSizeBytes}`);
     if (this.keyCount !== d.keyCount)

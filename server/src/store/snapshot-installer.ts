@@ -4,11 +4,14 @@
 //      count and CRC-32C from the descriptor; every key inside the region's range);
 //   2. in the region's next round, before it steps (installPending): if the Raft core will
 //      take the snapshot (same rules as raft's restore: not older than its commit, not a
-//      log it already has, a config it belongs to), put into the round's ONE write batch:
-//      deletion of every data key of the range, the snapshot's keys, the log reset
-//      (PeerStorage.installSnapshot) and the region local state ('normal'). Then the 'snap'
-//      message is stepped: the core restores, and its Ready (persisted into the same batch)
-//      carries the hard state with commit = the snapshot index.
+//      log it already has, a config it belongs to), put into the round's ONE write batch
+//      the deletion of every data key of the range, the snapshot's keys and the region
+//      local state ('normal'). Then the 'snap' message is stepped first: the core restores,
+//      and its Ready, persisted into the same batch, carries the snapshot (RegionPeer.persist
+//      checks it is the staged one and resets the log: PeerStorage.installSnapshot) and the
+//      hard state with commit = the snapshot index. The log is reset only after the step:
+//      before it, the core would find the snapshot's index and term in its own log and
+//      merely fast-forward its commit.
 // Crash safety comes from the single atomic batch: a restart sees the old state or the
 // whole snapshot, never half of one. The price is that a snapshot is held in memory and
 // written as one LevelDB batch: bounded by SNAPSHOT_INSTALL_SIZE_BYTES_MAX, well above the
@@ -105,16 +108,8 @@ export async function installPending(
   if (!coreWillRestore(peer, pending.envelope.message, metadata)) return false;
   await writer.deleteRange(dataRange(d.region.startKey, d.region.endKey));
   for (const { key, value } of pending.records) writer.put(dataKey(key), value);
-  peer.storage.installSnapshot(writer.batch, metadata);
   writer.batch.put(regionStateKey(d.regionId), encodeRegionLocalState(d.region, 'normal'));
-  peer.acceptInstalledSnapshot(d.region, metadata);
-  const storage = peer.storage;
-  if (
-    storage.appliedIndex !== d.index ||
-    storage.truncatedIndex !== d.index ||
-    storage.lastIndex() !== d.index
-  )
-    throw new Error(`region ${d.regionId}: log not reset to the snapshot at ${d.index} after install`);
+  peer.acceptStagedSnapshot(d.region, metadata);
   return true;
 }
 

@@ -124,6 +124,11 @@ export class MemoryCluster {
     this.isolated.add(storeId);
   }
 
+  /** Reconnects an isolated store. */
+  heal(storeId: number): void {
+    this.isolated.delete(storeId);
+  }
+
   /** Stops a store's loop and cuts it off, as a crash would (its engine keeps what was written). */
   async crash(storeId: number): Promise<void> {
     this.isolate(storeId);
