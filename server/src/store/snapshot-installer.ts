@@ -15,7 +15,8 @@
 // Crash safety comes from the single atomic batch: a restart sees the old state or the
 // whole snapshot, never half of one. The price is that a snapshot is held in memory and
 // written as one LevelDB batch: bounded by SNAPSHOT_INSTALL_SIZE_BYTES_MAX, well above the
-// 64 MiB regions are split at.
+// 64 MiB region size that splits (a later issue) will hold regions to. Up to receivesMax
+// (4) verified snapshots may wait in memory at once.
 import type { Message, SnapshotMetadata } from '@flotilla/raft';
 import { StorageError } from '@flotilla/raft';
 import type { KeyValue } from '../storage/engine.js';
