@@ -12,7 +12,7 @@ export class Inflights {
   constructor(capacity: number) {
     assert(
       Number.isSafeInteger(capacity) && capacity > 0,
-      `inflights capacity must be positive, got ${capacity}`,
+      () => `inflights capacity must be positive, got ${capacity}`,
     );
     this.capacity = capacity;
     this.lastIndexes = new Array<number>(capacity).fill(0);
@@ -30,7 +30,7 @@ export class Inflights {
   add(index: number): void {
     assert(!this.full(), 'cannot add to a full inflights window');
     const newest = this.countValue > 0 ? this.at(this.countValue - 1) : -1;
-    assert(index > newest, `inflight index ${index} does not increase (newest ${newest})`);
+    assert(index > newest, () => `inflight index ${index} does not increase (newest ${newest})`);
     this.lastIndexes[(this.start + this.countValue) % this.capacity] = index;
     this.countValue++;
   }

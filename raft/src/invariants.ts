@@ -2,15 +2,16 @@
 // RaftInvariantError with a message saying what was expected, instead of going on.
 import { RaftInvariantError } from './errors.js';
 
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new RaftInvariantError(message);
+/** `message` may be a function so that hot paths do not build the text unless it fails. */
+export function assert(condition: boolean, message: string | (() => string)): asserts condition {
+  if (!condition) throw new RaftInvariantError(typeof message === 'string' ? message : message());
 }
 
 /** Terms and indexes are non-negative safe integers. */
 export function assertIndex(value: number, what: string): void {
   assert(
     Number.isSafeInteger(value) && value >= 0,
-    `${what} must be a non-negative safe integer, got ${value}`,
+    () => `${what} must be a non-negative safe integer, got ${value}`,
   );
 }
 

@@ -60,7 +60,7 @@ export class MemoryStorage implements Storage {
   }
 
   entries(lo: number, hi: number, maxSizeBytes: number): Entry[] {
-    assert(lo <= hi, `entries: lo ${lo} > hi ${hi}`);
+    assert(lo <= hi, () => `entries: lo ${lo} > hi ${hi}`);
     const offset = this.offset();
     if (lo <= offset)
       throw new StorageError('compacted', `entries: index ${lo} is compacted (first ${offset + 1})`);
@@ -98,9 +98,11 @@ export class MemoryStorage implements Storage {
     const at = (fresh[0] as Entry).index - this.offset();
     assert(
       at <= this.ents.length,
-      `append: missing log entries (last ${this.lastIndex()}, appended ${at + this.offset()})`,
+      () => `append: missing log entries (last ${this.lastIndex()}, appended ${at + this.offset()})`,
     );
-    this.ents = this.ents.slice(0, at).concat(fresh);
+    // In place (no copy of the whole log): cut off a conflicting suffix, then append.
+    this.ents.length = at;
+    for (const entry of fresh) this.ents.push(entry);
   }
 
   /** Replaces the whole log with the snapshot. Throws 'compacted' if it is older than the current one. */
@@ -119,7 +121,7 @@ export class MemoryStorage implements Storage {
     }
     assert(
       index <= this.lastIndex(),
-      `createSnapshot: index ${index} is past the last index ${this.lastIndex()}`,
+      () => `createSnapshot: index ${index} is past the last index ${this.lastIndex()}`,
     );
     const term = this.term(index);
     this.snap = { metadata: { index, term, confState: copyConfState(confState) }, data };
@@ -130,7 +132,10 @@ export class MemoryStorage implements Storage {
   compact(index: number): void {
     const offset = this.offset();
     if (index <= offset) throw new StorageError('compacted', `compact: index ${index} is already compacted`);
-    assert(index <= this.lastIndex(), `compact: index ${index} is past the last index ${this.lastIndex()}`);
+    assert(
+      index <= this.lastIndex(),
+      () => `compact: index ${index} is past the last index ${this.lastIndex()}`,
+    );
     const term = this.term(index);
     this.ents = [dummyEntry(index, term)].concat(this.ents.slice(index - offset + 1));
   }

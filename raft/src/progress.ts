@@ -23,7 +23,7 @@ export class Progress {
   leaseAckSentTick = -1;
 
   constructor(next: number, maxInflightMsgs: number, isLearner: boolean, recentActive: boolean) {
-    assert(next >= 1, `progress next must be >= 1, got ${next}`);
+    assert(next >= 1, () => `progress next must be >= 1, got ${next}`);
     this.next = next;
     this.inflights = new Inflights(maxInflightMsgs);
     this.isLearner = isLearner;
@@ -86,7 +86,7 @@ export class Progress {
       updated = true;
     }
     this.next = Math.max(this.next, index + 1);
-    assert(this.match < this.next, `progress match ${this.match} must be below next ${this.next}`);
+    assert(this.match < this.next, () => `progress match ${this.match} must be below next ${this.next}`);
     return updated;
   }
 

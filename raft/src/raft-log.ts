@@ -38,24 +38,25 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
-  /** Term of entry i; throws StorageError 'compacted' or 'unavailable' when it is not in the log. */
-  term(i: number): number {
+  /** Term of entry i, or undefined when it is not in the log (no exception: this is on hot paths). */
+  maybeTerm(i: number): number | undefined {
     const unstableTerm = this.unstable.maybeTerm(i);
     if (unstableTerm !== undefined) return unstableTerm;
-    if (i < this.firstIndex() - 1) throw new StorageError('compacted', `term: index ${i} is compacted`);
-    if (i > this.lastIndex())
-      throw new StorageError('unavailable', `term: index ${i} is past the last index`);
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return undefined;
     return this.storage.term(i);
+  }
+
+  /** Term of entry i; throws StorageError 'compacted' or 'unavailable' when it is not in the log. */
+  term(i: number): number {
+    const term = this.maybeTerm(i);
+    if (term !== undefined) return term;
+    if (i < this.firstIndex() - 1) throw new StorageError('compacted', `term: index ${i} is compacted`);
+    throw new StorageError('unavailable', `term: index ${i} is past the last index`);
   }
 
   /** Term of entry i, or 0 when it is not in the log. */
   termOrZero(i: number): number {
-    try {
-      return this.term(i);
-    } catch (err) {
-      if (err instanceof StorageError) return 0;
-      throw err;
-    }
+    return this.maybeTerm(i) ?? 0;
   }
 
   lastTerm(): number {
@@ -63,12 +64,7 @@ export class RaftLog {
   }
 
   matchTerm(i: number, term: number): boolean {
-    try {
-      return this.term(i) === term;
-    } catch (err) {
-      if (err instanceof StorageError) return false;
-      throw err;
-    }
+    return this.maybeTerm(i) === term;
   }
 
   /** §5.4.1: a candidate's log is at least as up to date as ours. */
@@ -85,14 +81,14 @@ export class RaftLog {
     if (!this.matchTerm(prevIndex, prevTerm)) return null;
     assert(
       ents[0] === undefined || ents[0].index === prevIndex + 1,
-      `log matching: appended entries start at ${ents[0]?.index}, not after ${prevIndex}`,
+      () => `log matching: appended entries start at ${ents[0]?.index}, not after ${prevIndex}`,
     );
     const lastNewIndex = prevIndex + ents.length;
     const conflictIndex = this.findConflict(ents);
     if (conflictIndex !== 0) {
       assert(
         conflictIndex > this.committed,
-        `entry ${conflictIndex} conflicts with a committed entry (committed ${this.committed})`,
+        () => `entry ${conflictIndex} conflicts with a committed entry (committed ${this.committed})`,
       );
       this.append(ents.slice(conflictIndex - (prevIndex + 1)));
     }
@@ -106,15 +102,15 @@ export class RaftLog {
     if (head === undefined) return this.lastIndex();
     assert(
       head.index - 1 >= this.committed,
-      `append after ${head.index - 1} would truncate committed ${this.committed}`,
+      () => `append after ${head.index - 1} would truncate committed ${this.committed}`,
     );
     assert(
       head.index <= this.lastIndex() + 1,
-      `append at ${head.index} leaves a gap after ${this.lastIndex()}`,
+      () => `append at ${head.index} leaves a gap after ${this.lastIndex()}`,
     );
     assert(
       head.term >= this.termOrZero(head.index - 1),
-      `log matching: entry ${head.index} has a lower term than its predecessor`,
+      () => `log matching: entry ${head.index} has a lower term than its predecessor`,
     );
     this.unstable.truncateAndAppend(ents);
     return this.lastIndex();
@@ -134,13 +130,8 @@ export class RaftLog {
    */
   findConflictByTerm(index: number, term: number): { index: number; term: number } {
     for (let i = index; i >= 0; i--) {
-      let t: number;
-      try {
-        t = this.term(i);
-      } catch (err) {
-        if (err instanceof StorageError) return { index: i, term: 0 };
-        throw err;
-      }
+      const t = this.maybeTerm(i);
+      if (t === undefined) return { index: i, term: 0 };
       if (t <= term) return { index: i, term: t };
     }
     return { index: 0, term: 0 };
@@ -150,7 +141,7 @@ export class RaftLog {
     if (index <= this.committed) return; // commit never decreases
     assert(
       index <= this.lastIndex(),
-      `commit ${index} is past the last index ${this.lastIndex()}: log corrupted, truncated or lost?`,
+      () => `commit ${index} is past the last index ${this.lastIndex()}: log corrupted, truncated or lost?`,
     );
     this.committed = index;
   }
@@ -165,14 +156,14 @@ export class RaftLog {
   }
 
   appliedTo(index: number): void {
-    assert(index <= this.committed, `applied ${index} is past committed ${this.committed}`);
-    assert(index >= this.applied, `applied goes back from ${this.applied} to ${index}`);
+    assert(index <= this.committed, () => `applied ${index} is past committed ${this.committed}`);
+    assert(index >= this.applied, () => `applied goes back from ${this.applied} to ${index}`);
     this.applied = index;
     this.applying = Math.max(this.applying, index);
   }
 
   acceptApplying(index: number): void {
-    assert(index <= this.committed, `applying ${index} is past committed ${this.committed}`);
+    assert(index <= this.committed, () => `applying ${index} is past committed ${this.committed}`);
     this.applying = Math.max(this.applying, index);
   }
 
@@ -204,7 +195,10 @@ export class RaftLog {
   slice(lo: number, hi: number, maxSizeBytes: number): Entry[] {
     if (lo >= hi) return [];
     if (lo < this.firstIndex()) throw new StorageError('compacted', `slice: index ${lo} is compacted`);
-    assert(hi <= this.lastIndex() + 1, `slice [${lo}, ${hi}) is past the last index ${this.lastIndex()}`);
+    assert(
+      hi <= this.lastIndex() + 1,
+      () => `slice [${lo}, ${hi}) is past the last index ${this.lastIndex()}`,
+    );
     const offset = this.unstable.offset;
     let ents: Entry[] = [];
     if (lo < offset) {

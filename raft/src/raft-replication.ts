@@ -44,7 +44,7 @@ export function maybeSendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
     if (err instanceof StorageError && err.kind === 'snapshotTemporarilyUnavailable') return false;
     throw err;
   }
-  assert(snapshot.metadata.index > 0, `need a non-empty snapshot to catch up ${to}`);
+  assert(snapshot.metadata.index > 0, () => `need a non-empty snapshot to catch up ${to}`);
   pr.becomeSnapshot(snapshot.metadata.index);
   r.send({ type: 'snap', to, snapshot });
   return true;
@@ -90,7 +90,7 @@ export function handleAppendResponse(r: Raft, m: Message, pr: Progress): void {
   // Fill the window: bounded by the inflights capacity plus the final empty check.
   for (let i = 0; i <= r.cfg.maxInflightMsgs && maybeSendAppend(r, m.from, false); i++);
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
-    r.send({ type: 'timeoutNow', to: m.from }); // §3.10: the transferee is caught up
+    r.sendTimeoutNow(m.from); // §3.10: the transferee is caught up
   }
 }
 
@@ -147,7 +147,7 @@ export function handleSnapshot(r: Raft, m: Message): void {
 export function restore(r: Raft, snapshot: Snapshot): boolean {
   const { index, term, confState } = snapshot.metadata;
   if (index <= r.log.committed) return false;
-  assert(r.role === 'follower', `only a follower installs a snapshot, not a ${r.role}`);
+  assert(r.role === 'follower', () => `only a follower installs a snapshot, not a ${r.role}`);
   const members = [...confState.voters, ...confState.learners, ...confState.votersOutgoing];
   if (!members.includes(r.id)) return false; // not for us: we would not be in its config
   if (r.log.matchTerm(index, term)) {

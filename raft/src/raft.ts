@@ -114,7 +114,7 @@ export class Raft {
     if (hs.term === 0 && hs.vote === NONE && hs.commit === 0) return;
     assert(
       hs.commit <= this.log.lastIndex(),
-      `hard state commit ${hs.commit} is past the last index ${this.log.lastIndex()}`,
+      () => `hard state commit ${hs.commit} is past the last index ${this.log.lastIndex()}`,
     );
     // A commit below the snapshot index is stale: the snapshot itself is committed.
     this.log.committed = Math.max(hs.commit, this.log.committed);
@@ -130,7 +130,7 @@ export class Raft {
   private restoreApplied(applied: number): void {
     assert(
       applied <= this.log.lastIndex(),
-      `applied index ${applied} is past the last log index ${this.log.lastIndex()}`,
+      () => `applied index ${applied} is past the last log index ${this.log.lastIndex()}`,
     );
     this.log.commitTo(applied);
     if (applied > this.log.applied) this.log.appliedTo(applied);
@@ -145,12 +145,12 @@ export class Raft {
   send(fields: MessageFields): void {
     const m = newMessage({ from: this.id, ...fields });
     if (m.type === 'vote' || m.type === 'preVote' || m.type === 'voteResp' || m.type === 'preVoteResp') {
-      assert(m.term !== 0, `${m.type} must carry a term`);
+      assert(m.term !== 0, () => `${m.type} must carry a term`);
     } else if (m.type !== 'prop' && m.type !== 'readIndex' && m.type !== 'transferLeader') {
-      assert(fields.term === undefined, `${m.type} takes the node's term`);
+      assert(fields.term === undefined, () => `${m.type} takes the node's term`);
       (m as { term: number }).term = this.term;
     }
-    assert(m.to !== this.id, `message ${m.type} addressed to self`);
+    assert(m.to !== this.id, () => `message ${m.type} addressed to self`);
     this.msgs.push(m);
   }
 
@@ -158,7 +158,7 @@ export class Raft {
 
   private reset(term: number): void {
     if (term !== this.term) {
-      assert(term > this.term, `term goes back from ${this.term} to ${term}`);
+      assert(term > this.term, () => `term goes back from ${this.term} to ${term}`);
       this.term = term;
       this.vote = NONE;
     }
@@ -201,7 +201,7 @@ export class Raft {
   }
 
   private becomeLeader(): void {
-    assert(this.role === 'candidate', `invalid transition ${this.role} -> leader`);
+    assert(this.role === 'candidate', () => `invalid transition ${this.role} -> leader`);
     this.reset(this.term);
     this.behaviour = this.leaderBehaviour();
     this.lead = this.id;
@@ -221,7 +221,7 @@ export class Raft {
   private setVote(id: NodeId): void {
     assert(
       this.vote === NONE || this.vote === id,
-      `already voted for ${this.vote} in term ${this.term}, not ${id}`,
+      () => `already voted for ${this.vote} in term ${this.term}, not ${id}`,
     );
     this.vote = id;
   }
@@ -471,7 +471,10 @@ export class Raft {
         if (this.lead !== NONE) this.send({ type: 'transferLeader', to: this.lead, index: m.index });
         return;
       case 'timeoutNow':
-        // §3.10: the transferee starts an election at once, skipping pre-vote.
+        // §3.10: the transferee starts an election at once, skipping pre-vote, unless the
+        // request is stale (see sendTimeoutNow) or not from its leader.
+        if (m.from !== this.lead || this.log.committed > m.index || !this.log.matchTerm(m.index, m.logTerm))
+          return;
         this.hup(true);
         return;
       case 'readIndex':
@@ -639,8 +642,18 @@ export class Raft {
     }
     this.electionElapsed = 0; // the transfer must finish within an election timeout
     this.leadTransferee = transferee;
-    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: transferee });
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(transferee);
     else sendAppend(this, transferee);
+  }
+
+  /**
+   * Tells the caught-up transferee to campaign. The message carries the leader's last index
+   * and term: the log does not grow during a transfer (proposals are refused), so a
+   * transferee whose commit index has passed it knows the message is stale (its transfer
+   * was aborted and the leader went on) and ignores it instead of deposing a healthy leader.
+   */
+  sendTimeoutNow(to: NodeId): void {
+    this.send({ type: 'timeoutNow', to, index: this.log.lastIndex(), logTerm: this.log.lastTerm() });
   }
 
   abortLeaderTransfer(): void {

@@ -60,8 +60,14 @@ function checkMessageShape(m: Message): void {
   let prevTerm = m.logTerm;
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i] as Message['entries'][number];
-    assert(e.index === m.index + 1 + i, `app entry ${i} has index ${e.index}, expected ${m.index + 1 + i}`);
-    assert(e.term >= prevTerm && e.term <= m.term, `app entry ${e.index} has term ${e.term} out of order`);
+    assert(
+      e.index === m.index + 1 + i,
+      () => `app entry ${i} has index ${e.index}, expected ${m.index + 1 + i}`,
+    );
+    assert(
+      e.term >= prevTerm && e.term <= m.term,
+      () => `app entry ${e.index} has term ${e.term} out of order`,
+    );
     prevTerm = e.term;
   }
 }
@@ -173,7 +179,10 @@ export class RawNode {
   reportApplied(index: number): void {
     assert(this.raft.cfg.asyncApply, 'reportApplied is only for config.asyncApply');
     const log = this.raft.log;
-    assert(index <= log.applying, `reportApplied(${index}) is past the entries handed out (${log.applying})`);
+    assert(
+      index <= log.applying,
+      () => `reportApplied(${index}) is past the entries handed out (${log.applying})`,
+    );
     if (index <= log.applied) return; // stale: a snapshot moved applied further
     this.raft.appliedTo(index);
     this.checkInvariants();
@@ -235,7 +244,8 @@ export class RawNode {
       // A later term in the hard state also covers it: the node can never vote in m.term again.
       assert(
         hard.term > m.term || (hard.term === m.term && hard.vote === m.to),
-        `vote for ${m.to} in term ${m.term} is not in the hard state (term ${hard.term}, vote ${hard.vote})`,
+        () =>
+          `vote for ${m.to} in term ${m.term} is not in the hard state (term ${hard.term}, vote ${hard.vote})`,
       );
     }
   }
@@ -318,10 +328,16 @@ export class RawNode {
   private checkInvariants(): void {
     const r = this.raft;
     const log = r.log;
-    assert(r.term >= this.termSeen, `term decreased from ${this.termSeen} to ${r.term}`);
-    assert(log.committed >= this.commitSeen, `commit decreased from ${this.commitSeen} to ${log.committed}`);
-    assert(log.applied <= log.committed, `applied ${log.applied} > committed ${log.committed}`);
-    assert(log.committed <= log.lastIndex(), `committed ${log.committed} > last index ${log.lastIndex()}`);
+    assert(r.term >= this.termSeen, () => `term decreased from ${this.termSeen} to ${r.term}`);
+    assert(
+      log.committed >= this.commitSeen,
+      () => `commit decreased from ${this.commitSeen} to ${log.committed}`,
+    );
+    assert(log.applied <= log.committed, () => `applied ${log.applied} > committed ${log.committed}`);
+    assert(
+      log.committed <= log.lastIndex(),
+      () => `committed ${log.committed} > last index ${log.lastIndex()}`,
+    );
     assert(r.role !== 'leader' || r.lead === r.id, 'a leader must know itself as leader');
     assert(r.vote === NONE || r.term > 0, 'a vote needs a term');
     this.termSeen = r.term;

@@ -69,7 +69,7 @@ export class ReadOnly {
    * already in flight (the request then waits for the next one).
    */
   add(request: ReadRequest): number {
-    assert(this.hasRoom(), `pending reads exceed ${this.maxPending}`);
+    assert(this.hasRoom(), () => `pending reads exceed ${this.maxPending}`);
     if (this.inFlightRound !== 0) {
       this.pending.push({ ...request, round: this.sealed ? this.lastRound + 1 : this.inFlightRound });
       return 0;

@@ -14,7 +14,7 @@ export class SeededRandom implements RandomSource {
   private d: number;
 
   constructor(seed: number) {
-    assert(Number.isSafeInteger(seed), `seed must be a safe integer, got ${seed}`);
+    assert(Number.isSafeInteger(seed), () => `seed must be a safe integer, got ${seed}`);
     this.a = 0x9e3779b9;
     this.b = 0x243f6a88;
     this.c = 0xb7e15162;
@@ -42,7 +42,7 @@ export class SeededRandom implements RandomSource {
   nextInt(bound: number): number {
     assert(
       Number.isSafeInteger(bound) && bound >= 1,
-      `nextInt bound must be a positive integer, got ${bound}`,
+      () => `nextInt bound must be a positive integer, got ${bound}`,
     );
     const value = Math.floor(this.next() * bound);
     assert(value >= 0 && value < bound, 'nextInt result out of range');

@@ -51,18 +51,22 @@ export function configMembers(config: TrackerConfig): NodeId[] {
 
 /** Checks the structural invariants of a configuration against its progress map. */
 export function checkConfig(config: TrackerConfig, progress: ReadonlyMap<NodeId, Progress>): void {
-  for (const id of configMembers(config)) assert(progress.has(id), `config member ${id} has no progress`);
+  for (const id of configMembers(config))
+    assert(progress.has(id), () => `config member ${id} has no progress`);
   for (const id of progress.keys()) {
     const inConfig = config.voters[0].has(id) || config.voters[1].has(id) || config.learners.has(id);
-    assert(inConfig || config.learnersNext.has(id), `progress for ${id}, which is not in the config`);
+    assert(inConfig || config.learnersNext.has(id), () => `progress for ${id}, which is not in the config`);
   }
   for (const id of config.learners) {
-    assert(!config.voters[0].has(id) && !config.voters[1].has(id), `${id} is both a learner and a voter`);
-    assert((progress.get(id) as Progress).isLearner, `learner ${id} has a voter progress`);
+    assert(
+      !config.voters[0].has(id) && !config.voters[1].has(id),
+      () => `${id} is both a learner and a voter`,
+    );
+    assert((progress.get(id) as Progress).isLearner, () => `learner ${id} has a voter progress`);
   }
   for (const id of config.learnersNext) {
-    assert(config.voters[1].has(id), `learnersNext ${id} is not an outgoing voter`);
-    assert(!config.learners.has(id), `learnersNext ${id} is already a learner`);
+    assert(config.voters[1].has(id), () => `learnersNext ${id} is not an outgoing voter`);
+    assert(!config.learners.has(id), () => `learnersNext ${id} is already a learner`);
   }
   if (!isJoint(config)) {
     assert(config.learnersNext.size === 0, 'learnersNext must be empty outside a joint config');
@@ -74,6 +78,9 @@ export class ProgressTracker {
   config: TrackerConfig;
   progress: Map<NodeId, Progress>;
   private readonly votes = new Map<NodeId, boolean>();
+  /** Cached sorted ids of `progress` and of the voters; recomputed by setConfig. */
+  private sortedIds: readonly NodeId[] = [];
+  private sortedVoterIds: readonly NodeId[] = [];
   readonly maxInflightMsgs: number;
 
   constructor(maxInflightMsgs: number) {
@@ -92,6 +99,8 @@ export class ProgressTracker {
     checkConfig(config, progress);
     this.config = config;
     this.progress = progress;
+    this.sortedIds = sorted(progress.keys());
+    this.sortedVoterIds = sorted(new Set([...config.voters[0], ...config.voters[1]]));
   }
 
   confState(): ConfState {
@@ -112,13 +121,13 @@ export class ProgressTracker {
   }
 
   /** Voter ids (both halves of a joint config), sorted. */
-  voterIds(): NodeId[] {
-    return sorted(new Set([...this.config.voters[0], ...this.config.voters[1]]));
+  voterIds(): readonly NodeId[] {
+    return this.sortedVoterIds;
   }
 
   /** Every tracked id, sorted, so messages go out in a deterministic order. */
-  ids(): NodeId[] {
-    return sorted(this.progress.keys());
+  ids(): readonly NodeId[] {
+    return this.sortedIds;
   }
 
   /** Largest index replicated on a quorum (joint: on both quorums). */

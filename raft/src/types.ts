@@ -124,7 +124,7 @@ export interface Message {
   /**
    * app: index of the entry before `entries`; appResp: last index matched or rejected;
    * readIndex: 1 asks for a lease read (0: safe); readIndexResp: the read index;
-   * transferLeader: the transferee's id.
+   * transferLeader: the transferee's id; timeoutNow (with logTerm): the leader's last entry.
    */
   readonly index: number;
   readonly entries: readonly Entry[];

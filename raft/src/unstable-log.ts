@@ -80,14 +80,14 @@ export class UnstableLog {
     const head = ents[0];
     if (head === undefined) return;
     const from = head.index;
-    if (from === this.offset + this.entries.length) {
-      this.entries = this.entries.concat(ents);
-    } else if (from <= this.offset) {
+    if (from <= this.offset) {
       // The whole unstable tail is replaced (and possibly part of the stable log).
       this.offset = from;
       this.entries = [...ents];
     } else {
-      this.entries = this.entries.slice(0, from - this.offset).concat(ents);
+      // In place (callers only ever get copies): cut a conflicting suffix, then append.
+      this.entries.length = Math.min(this.entries.length, from - this.offset);
+      for (const entry of ents) this.entries.push(entry);
     }
     this.offsetInProgress = Math.min(this.offsetInProgress, from);
     this.assertContiguous(from);
@@ -97,7 +97,7 @@ export class UnstableLog {
   slice(lo: number, hi: number): Entry[] {
     assert(
       lo >= this.offset && hi <= this.offset + this.entries.length && lo <= hi,
-      `unstable slice [${lo}, ${hi}) out of bounds`,
+      () => `unstable slice [${lo}, ${hi}) out of bounds`,
     );
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
@@ -114,9 +114,9 @@ export class UnstableLog {
       if (prev !== undefined) {
         assert(
           entry.index === prev.index + 1,
-          `log matching: unstable entries not contiguous at ${entry.index}`,
+          () => `log matching: unstable entries not contiguous at ${entry.index}`,
         );
-        assert(entry.term >= prev.term, `log matching: entry terms decrease at index ${entry.index}`);
+        assert(entry.term >= prev.term, () => `log matching: entry terms decrease at index ${entry.index}`);
       }
       prev = entry;
     }

@@ -120,3 +120,26 @@ test('a second transfer replaces the first; repeating the same one changes nothi
   net.stabilize();
   assert.equal(net.node(3).status().role, 'leader');
 });
+
+test('a stale timeoutNow, from a transfer that was aborted, does not depose the leader', () => {
+  // Thesis §3.10: "If the transfer does not complete within an election timeout, the prior leader aborts the transfer and resumes accepting client requests." A timeoutNow delivered after that must not start an election.
+  const net = new Network({ voters: [1, 2, 3] });
+  net.elect(1);
+  net.filter = (m) => m.type !== 'timeoutNow';
+  net.node(1).transferLeader(2);
+  net.stabilize();
+  // The filter drops it on the way out; the leader's Readys still show what it sent.
+  const held = (net.readies.get(1) ?? []).flatMap((rd) => rd.messages).find((m) => m.type === 'timeoutNow');
+  assert.ok(held !== undefined, 'the timeoutNow was sent (and held back)');
+  net.filter = null;
+  net.tickAll(11); // the transfer is aborted
+  assert.equal(net.node(1).status().leadTransferee, 0);
+  net.node(1).propose(bytes('after abort'));
+  net.stabilize();
+  const term = net.node(1).status().term;
+  net.node(2).step(held);
+  net.stabilize();
+  assert.equal(net.node(1).status().role, 'leader');
+  assert.equal(net.node(1).status().term, term);
+  assert.equal(net.node(2).status().role, 'follower');
+});
