@@ -109,6 +109,8 @@ export class RawNode {
    * the current configuration are ignored (so a removed node cannot disrupt the group),
    * except those only a leader sends: a lagging node must still accept a leader added by a
    * conf change it has not applied yet, and a new node with an empty config its first leader.
+   * A malformed message (fields not safe non-negative integers, app entries that do not
+   * follow on from `index`) throws RaftInvariantError; one addressed to another node is ignored.
    */
   step(m: Message): void {
     if (isLocalOnly(m.type))
