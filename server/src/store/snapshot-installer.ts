@@ -107,6 +107,8 @@ export async function installPending(
   const { descriptor: d } = pending;
   const metadata = (pending.envelope.message.snapshot as { metadata: SnapshotMetadata }).metadata;
   if (!coreWillRestore(peer, pending.envelope.message, metadata)) return false;
+  if (pending.records.length !== d.keyCount)
+    throw new Error(`region ${d.regionId}: installing ${pending.records.length} of ${d.keyCount} keys`);
   await writer.deleteRange(dataRange(d.region.startKey, d.region.endKey));
   for (const { key, value } of pending.records) writer.put(dataKey(key), value);
   writer.batch.put(regionStateKey(d.regionId), encodeRegionLocalState(d.region, 'normal'));

@@ -193,7 +193,9 @@ export class Store {
   async receiveSnapshot(envelope: RaftEnvelope, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (this.stopped) throw new SnapshotRejectedError(envelope.regionId, 'store is stopping');
     const descriptor = checkSnapshotHeader(envelope, this.regions.get(envelope.regionId));
-    const records = await readSnapshotData(descriptor, data);
+    // Not newer than what the peer applied: the core will only answer with its commit index.
+    const stale = descriptor.index <= (this.regions.get(envelope.regionId)?.storage.appliedIndex ?? 0);
+    const records = stale ? [] : await readSnapshotData(descriptor, data);
     const peer = this.regions.get(envelope.regionId);
     if (peer === undefined || this.stopped)
       throw new SnapshotRejectedError(envelope.regionId, 'region left the store');
