@@ -1,6 +1,6 @@
 // The public surface of @flotilla/raft. Everything else in raft/src is internal.
 export { RawNode } from './raw-node.js';
-export type { RaftStatus, PeerProgressStatus } from './raw-node.js';
+export type { RaftBasicStatus, RaftStatus, PeerProgressStatus } from './raw-node.js';
 export { MemoryStorage } from './memory-storage.js';
 export { SeededRandom } from './seeded-random.js';
 export { encodeConfChange, decodeConfChange } from './conf-change-codec.js';

@@ -26,6 +26,17 @@ export interface PeerProgressStatus {
   readonly inflightCount: number;
 }
 
+/** The scalar part of the status: cheap enough to read after every proposal. */
+export interface RaftBasicStatus {
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  /** Index of the last log entry (after a successful proposal on the leader: the proposal's). */
+  readonly lastIndex: number;
+  readonly role: Role;
+  readonly leaderId: NodeId;
+}
+
 export interface RaftStatus {
   readonly id: NodeId;
   readonly term: number;
@@ -290,6 +301,19 @@ export class RawNode {
     if (!this.raft.cfg.asyncApply && marks.appliedIndex > log.applied)
       this.raft.appliedTo(marks.appliedIndex);
     this.checkInvariants();
+  }
+
+  /** Term, indexes, role and leader, without the membership and progress copies status() makes. */
+  basicStatus(): RaftBasicStatus {
+    const r = this.raft;
+    return {
+      term: r.term,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      role: r.role,
+      leaderId: r.lead,
+    };
   }
 
   status(): RaftStatus {
