@@ -215,7 +215,7 @@ export class KvHandlers {
       case kvpb.ReadConsistency.LINEARIZABLE:
       case kvpb.ReadConsistency.LEASE:
         // Client reads go to the leader; the SDK follows the NotLeader hint.
-        if (peer.node.status().role !== 'leader') return peer.notLeader();
+        if (peer.node.basicStatus().role !== 'leader') return peer.notLeader();
         return this.store.readBarrier(
           peer.regionId,
           consistency === kvpb.ReadConsistency.LEASE ? 'lease' : 'safe',
