@@ -104,6 +104,8 @@ export class Store {
   private droppedRaftMessagesCount = 0;
   private roundDone: Array<() => void> = [];
   private snapshotsInstalledCount = 0;
+  /** Received snapshots the running round is installing (answered when it ends, or fails). */
+  private roundInstalls: PendingInstall[] = [];
   private snapshotGenerationFailuresCount = 0;
   private logCompactionsCount = 0;
   private readonly generator: SnapshotGenerator;
@@ -280,7 +282,11 @@ export class Store {
       while (this.busy.size > 0 && !this.stopped) await this.round();
     } catch (err) {
       this.stopped = true;
-      this.deps.onFatal(err instanceof Error ? err : new Error(String(err)));
+      const error = err instanceof Error ? err : new Error(String(err));
+      // The senders of snapshots this round was installing learn that it failed.
+      for (const pending of this.roundInstalls) pending.done(error);
+      this.roundInstalls = [];
+      this.deps.onFatal(error);
     } finally {
       this.running = false;
       const waiters = this.roundDone;
@@ -309,6 +315,7 @@ export class Store {
       if (ready !== undefined) readies.push([peer, ready]);
     }
     if (readies.length === 0 && writer.batch.count === 0) {
+      this.roundInstalls = [];
       for (const complete of completions) complete();
       return;
     }
@@ -326,6 +333,7 @@ export class Store {
       if (mustSync) this.syncedWritesCount++;
     }
     this.send(readies);
+    this.roundInstalls = [];
     for (const complete of completions) complete();
     for (const [peer, ready] of readies) {
       peer.finish(ready);
@@ -342,6 +350,7 @@ export class Store {
   ): Promise<void> {
     const pending = peer.takeSnapshotInstall();
     if (pending === null) return;
+    this.roundInstalls.push(pending);
     const installed = await installPending(peer, pending, writer);
     peer.stepSnapshotFirst(pending.envelope.message);
     const index = pending.descriptor.index;

@@ -4,8 +4,10 @@
 // (deletes made while it was away included), and keeps it across a restart.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Engine, KeyValue } from '../../src/storage/engine.js';
-import { dataKey, dataRange } from '../../src/storage/keys.js';
+import type { Engine, KeyValue, WriteBatch, WriteOptions } from '../../src/storage/engine.js';
+import { DATA_PREFIX, applyStateKey, dataKey, dataRange } from '../../src/storage/keys.js';
+import { MemoryEngine } from '../../src/storage/memory-engine.js';
+import { decodeApplyState } from '../../src/storage/raft-state-codec.js';
 import type { WriteMutation } from '../../src/store/command-builder.js';
 import { encodeWrite } from '../../src/store/command-builder.js';
 import type { Store } from '../../src/store/store.js';
@@ -54,6 +56,29 @@ async function untilApplied(c: MemoryCluster, store: Store, index: number): Prom
 
 async function allData(engine: Engine): Promise<KeyValue[]> {
   return engine.scan(dataRange(new Uint8Array(0), new Uint8Array(0)), { limit: 100_000 });
+}
+
+/** A memory engine whose next write matching `failWhen` fails, as a full disk would. */
+class FailingEngine extends MemoryEngine {
+  failWhen: ((batch: WriteBatch) => boolean) | null = null;
+
+  override write(batch: WriteBatch, options: WriteOptions): Promise<void> {
+    if (this.failWhen?.(batch)) {
+      this.failWhen = null;
+      return Promise.reject(new Error('injected write failure'));
+    }
+    return super.write(batch, options);
+  }
+}
+
+function dataPutsCount(batch: WriteBatch): number {
+  return batch.operations().filter((op) => op.type === 'put' && op.key[0] === DATA_PREFIX).length;
+}
+
+function appliedIndexIn(engine: Engine): number {
+  const bytes = engine.getSync(applyStateKey(1));
+  assert.ok(bytes);
+  return decodeApplyState(bytes).appliedIndex;
 }
 
 function engineOf(c: MemoryCluster, storeId: number): Engine {
@@ -148,6 +173,41 @@ describe('Store snapshots and log compaction', () => {
     assert.ok(storage && storage.appliedIndex >= leaderStorage.appliedIndex - 1);
     assert.ok(storage.firstIndex() > 21);
     assert.deepEqual(await allData(engineOf(cluster, victimId)), expected);
+    assert.deepEqual(cluster.fatalErrors, []);
+  });
+
+  it('leaves no half snapshot when the install write fails, and installs it after a restart', async () => {
+    cluster = new MemoryCluster([1, 2, 3], 11, SMALL_LOG);
+    const engines = new Map([1, 2, 3].map((id) => [id, new FailingEngine()]));
+    for (const [id, engine] of engines) cluster.engines.set(id, engine);
+    await cluster.start();
+    const { store: leader } = await cluster.waitForLeader(1);
+    await writeEntries(cluster, leader, 0, 20);
+    const victim = cluster.live().find((s) => s !== leader);
+    assert.ok(victim);
+    const c = cluster;
+    const leaderStorage = leader.region(1)?.storage;
+    assert.ok(leaderStorage);
+    await untilApplied(c, victim, leaderStorage.appliedIndex);
+    await cluster.crash(victim.storeId);
+    const victimEngine = engines.get(victim.storeId) as FailingEngine;
+    const dataBefore = await allData(victimEngine);
+    const appliedBefore = appliedIndexIn(victimEngine);
+    await writeEntries(cluster, leader, 20, 210);
+
+    victimEngine.failWhen = (batch) => dataPutsCount(batch) > 100;
+    await cluster.startStore(victim.storeId, false);
+    await c.tickUntil(() => c.fatalErrors.length > 0);
+    assert.match(String(cluster.fatalErrors[0]?.message), /injected write failure/);
+    assert.deepEqual(await allData(victimEngine), dataBefore);
+    assert.equal(appliedIndexIn(victimEngine), appliedBefore);
+
+    await cluster.crash(victim.storeId);
+    cluster.fatalErrors.length = 0;
+    const again = await cluster.startStore(victim.storeId, false);
+    await untilApplied(c, again, leaderStorage.appliedIndex);
+    assert.equal(again.stats().snapshotsInstalledCount, 1);
+    assert.deepEqual(await allData(victimEngine), await allData(engineOf(cluster, leader.storeId)));
     assert.deepEqual(cluster.fatalErrors, []);
   });
 
