@@ -9,20 +9,24 @@ import type { ConfState, Message, NodeId } from '../../../raft/src/index.js';
 import { InvariantViolation, SafetyChecker } from './checkers.js';
 import { SimClient, decodeReadContext } from './clients.js';
 import type { ClientWorld } from './clients.js';
-import { generateFaultSchedule, splitInTwo } from './faults.js';
-import type { ScheduledFault } from './faults.js';
+import { FaultInjector } from './fault-injector.js';
+import type { FaultWorld } from './fault-injector.js';
+import { generateFaultSchedule } from './faults.js';
 import { History } from './history.js';
 import { votersConfState } from './kv-state-machine.js';
 import { checkHistory } from './linearizability.js';
-import type { HistoryCheckResult } from './linearizability.js';
-import { chooseMembershipChange, membersOf } from './membership.js';
-import { SimNetwork, calmConditions } from './network.js';
-import type { DropReason, NetworkConditions } from './network.js';
+import { LivenessWatch } from './liveness.js';
+import { membersOf } from './membership.js';
+import { deliverFields, describeMessage, typeCode } from './message-trace.js';
+import { SimNetwork } from './network.js';
+import type { DropReason } from './network.js';
 import { SimRandom } from './prng.js';
 import { drawSimConfig } from './sim-config.js';
 import type { SimConfig } from './sim-config.js';
 import { SimNode } from './sim-node.js';
 import type { Sabotage, SimNodeEnvironment } from './sim-node.js';
+import { emptySummary } from './sim-result.js';
+import type { SimFailure, SimResult, SimSummary } from './sim-result.js';
 import { EventTrace } from './trace.js';
 import type { TraceSink } from './trace.js';
 
@@ -37,6 +41,8 @@ export interface SimOptions {
   readonly sabotage: Sabotage;
 }
 
+export type { SimFailure, SimFailureKind, SimResult, SimSummary } from './sim-result.js';
+
 export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   faultTicks: 1500,
   linearizabilityStepsMax: 2_000_000,
@@ -44,62 +50,17 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   sabotage: 'none',
 };
 
-export type SimFailureKind = 'invariant' | 'linearizability' | 'liveness' | 'exception';
-
-export interface SimFailure {
-  readonly kind: SimFailureKind;
-  readonly tick: number;
-  readonly message: string;
-}
-
-export interface SimSummary {
-  ticks: number;
-  leadersElected: number;
-  entriesCommitted: number;
-  snapshotsSent: number;
-  snapshotsInstalled: number;
-  confChangesApplied: number;
-  confChangesProposed: number;
-  leaderTransfers: number;
-  crashes: number;
-  faultsFired: number;
-  messagesSent: number;
-  messagesDropped: number;
-  diskSyncs: number;
-  opsChecked: number;
-  putsOk: number;
-  putsUnknown: number;
-  readsSafe: number;
-  readsLease: number;
-  readsStale: number;
-  linearizability: HistoryCheckResult['outcome'] | 'notRun';
-  invariantChecks: number;
-  traceEvents: number;
-  traceDigest: string;
-}
-
-export interface SimResult {
-  readonly seed: number;
-  readonly failure: SimFailure | null;
-  readonly summary: SimSummary;
-}
-
 /** Streams forked from the seed, one per subsystem (see prng.ts). */
 const stream = { config: 1, network: 2, faults: 3, faultTargets: 4, nodes: 5, clients: 6, disk: 7 } as const;
 /** Index and term of the bootstrap snapshot (TiKV's RAFT_INIT_LOG_INDEX / RAFT_INIT_LOG_TERM). */
 const bootstrapIndex = 5;
-const messageTypeCodes = new Map<string, number>();
-const traceCode = { deliver: 1, drop: 2, fault: 10, heal: 11, retire: 12, history: 13 } as const;
+/** Trace codes of the cluster's own events (the fault injector's are 10 and 11). */
+const traceCode = { deliver: 1, drop: 2, operator: 10, retire: 12, history: 13 } as const;
 /** Bound on the history lines printed for a key that is not linearizable. */
 const keyHistoryLinesMax = 300;
 
 export function runSimulation(options: SimOptions): SimResult {
   return new ClusterSim(options).run();
-}
-
-interface ActivePartition {
-  readonly links: readonly (readonly [NodeId, NodeId])[];
-  readonly untilTick: number;
 }
 
 interface PendingReport {
@@ -117,18 +78,11 @@ class ClusterSim implements ClientWorld {
   private readonly network: SimNetwork;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly clients: SimClient[] = [];
-  private readonly schedule: ScheduledFault[];
-  private readonly faultRandom: SimRandom;
   private readonly diskRandom: SimRandom;
+  private readonly faults: FaultInjector;
   private tick = 0;
   private readonly healTick: number;
   private readonly endTick: number;
-  private scheduleNext = 0;
-  private partitions: ActivePartition[] = [];
-  private networkFaultUntilTick = -1;
-  private readonly slowUntil = new Map<NodeId, { factor: number; untilTick: number }>();
-  private readonly restartAt = new Map<NodeId, number>();
-  private readonly crashDeadline = new Map<NodeId, number>();
   private reports: PendingReport[] = [];
   /** The latest configuration applied anywhere (applied means committed, so it is final). */
   private globalConf: { index: number; confState: ConfState };
@@ -137,8 +91,7 @@ class ClusterSim implements ClientWorld {
   private readonly confChangeIndexes = new Set<number>();
   private readonly retired = new Set<NodeId>();
   private memberIds: NodeId[] = [];
-  private firstLeaderAfterHealTick: number | null = null;
-  private stableLeader: { id: NodeId; term: number; sinceTick: number } | null = null;
+  private readonly liveness: LivenessWatch;
   private readonly summary: SimSummary;
 
   constructor(private readonly options: SimOptions) {
@@ -150,12 +103,14 @@ class ClusterSim implements ClientWorld {
     });
     this.trace = new EventTrace(options.traceSink);
     this.network = new SimNetwork(root.fork(stream.network), this.config.linkQueueMessagesMax);
-    this.schedule = generateFaultSchedule(root.fork(stream.faults), this.config.faults);
-    this.faultRandom = root.fork(stream.faultTargets);
+    const schedule = generateFaultSchedule(root.fork(stream.faults), this.config.faults);
+    const faultRandom = root.fork(stream.faultTargets);
     this.diskRandom = root.fork(stream.disk);
     this.healTick = options.faultTicks;
     this.endTick = this.healTick + this.config.settleTicks;
     this.summary = emptySummary();
+    this.liveness = new LivenessWatch(this.config, this.healTick);
+    this.faults = new FaultInjector(this.faultWorld(), schedule, faultRandom, this.config);
     const voters = this.config.membership.poolIds.slice(0, this.config.initialVoterCount);
     this.globalConf = { index: 0, confState: votersConfState(voters) };
     this.noteMembers();
@@ -206,6 +161,18 @@ class ClusterSim implements ClientWorld {
     }
   }
 
+  private faultWorld(): FaultWorld {
+    return {
+      nodes: this.nodes,
+      network: this.network,
+      trace: this.trace,
+      summary: this.summary,
+      retired: this.retired,
+      memberIds: () => this.memberIds,
+      currentLeader: () => this.currentLeader(),
+    };
+  }
+
   private nodeEnvironment(): SimNodeEnvironment {
     return {
       checker: this.checker,
@@ -226,20 +193,20 @@ class ClusterSim implements ClientWorld {
     const tick = this.tick;
     this.checker.setTick(tick);
     this.deliverReports();
-    if (tick === this.healTick) this.heal();
+    if (tick === this.healTick) this.faults.heal(tick);
     if (tick < this.healTick) {
-      this.fireFaults(tick);
-      this.expireFaults(tick);
+      this.faults.fireDue(tick);
+      this.faults.expire(tick);
     }
-    this.restartDue(tick);
+    this.faults.restartDue(tick);
     for (const node of this.nodes.values()) {
-      if (node.up && !this.skipsClockTick(node.id, tick)) node.tick();
+      if (node.up && !this.faults.skipsClockTick(node.id, tick)) node.tick();
     }
     const mayStartNew = tick < this.endTick - this.config.drainTicks;
     for (const client of this.clients) client.step(mayStartNew);
     this.deliverMessages(tick);
     for (const node of this.nodes.values()) {
-      if (!node.up || !this.processesThisTick(node.id, tick)) continue;
+      if (!node.up || !this.faults.processesThisTick(node.id, tick)) continue;
       node.stepInbox();
       node.handleReadies();
     }
@@ -248,7 +215,7 @@ class ClusterSim implements ClientWorld {
     }
     this.retireRemovedMembers();
     if (tick % this.config.explicitJointCheckTicks === 0) this.leaveExplicitJoint();
-    if (tick >= this.healTick) this.watchLeadership();
+    if (tick >= this.healTick) this.liveness.observe(tick, this.currentLeader());
   }
 
   /** The operator's part of an explicit joint change: propose leaving it once it is applied. */
@@ -259,7 +226,7 @@ class ClusterSim implements ClientWorld {
     if (confState.votersOutgoing.length === 0 || confState.autoLeave) return;
     const result = leader.proposeConfChange({ transition: 'auto', changes: [], context: new Uint8Array(0) });
     if (result.ok) this.summary.confChangesProposed++;
-    this.trace.record(this.tick, traceCode.fault, [leader.id, result.ok ? 1 : 0], () => {
+    this.trace.record(this.tick, traceCode.operator, [leader.id, result.ok ? 1 : 0], () => {
       return `operator: leave the explicit joint configuration at node ${leader.id}: ${result.ok ? 'ok' : result.error.kind}`;
     });
   }
@@ -315,197 +282,6 @@ class ClusterSim implements ClientWorld {
     }
   }
 
-  private fireFaults(tick: number): void {
-    for (;;) {
-      const fault = this.schedule[this.scheduleNext];
-      if (fault === undefined || fault.tick > tick) return;
-      this.scheduleNext++;
-      this.summary.faultsFired++;
-      this.fire(fault);
-    }
-  }
-
-  private fire(fault: ScheduledFault): void {
-    const random = this.faultRandom;
-    const members = this.memberIds.filter((id) => this.nodes.get(id)?.destroyed === false);
-    const untilTick = fault.tick + fault.durationTicks;
-    let what: string = fault.kind;
-    switch (fault.kind) {
-      case 'partition': {
-        const [left, right] = splitInTwo(random, members);
-        this.addPartition(crossLinks(left, right, true), untilTick);
-        what = `partition ${left.join(',')} | ${right.join(',')} for ${fault.durationTicks} ticks`;
-        break;
-      }
-      case 'oneWayPartition': {
-        const [from, to] = splitInTwo(random, members);
-        this.addPartition(crossLinks(from, to, false), untilTick);
-        what = `one-way partition ${from.join(',')} -> ${to.join(',')} for ${fault.durationTicks} ticks`;
-        break;
-      }
-      case 'isolate': {
-        const victim = this.leaderOr(random.pick(members));
-        const others = members.filter((id) => id !== victim);
-        this.addPartition(crossLinks([victim], others, true), untilTick);
-        what = `isolate node ${victim} for ${fault.durationTicks} ticks`;
-        break;
-      }
-      case 'cutLink': {
-        // Non-transitive connectivity: a and b cannot talk, yet both reach everyone else.
-        const [a, b] = splitInTwo(random, members).map((side) => side[0] ?? NONE);
-        if (a === undefined || b === undefined || a === NONE || b === NONE) break;
-        this.addPartition(crossLinks([a], [b], true), untilTick);
-        what = `cut the link ${a} <-> ${b} for ${fault.durationTicks} ticks`;
-        break;
-      }
-      case 'network':
-        what = this.setNetworkFault(fault.conditions ?? calmConditions, untilTick);
-        break;
-      case 'slowNode': {
-        const victim = random.pick(members);
-        this.slowUntil.set(victim, { factor: fault.slowFactor, untilTick });
-        what = `node ${victim} handles messages every ${fault.slowFactor} ticks for ${fault.durationTicks} ticks`;
-        break;
-      }
-      case 'crash':
-        what = this.crashOne(fault);
-        break;
-      case 'membership':
-        what = this.proposeMembershipChange();
-        break;
-      case 'transferLeader':
-        what = this.transferLeader();
-        break;
-    }
-    this.trace.record(fault.tick, traceCode.fault, [kindIndex(fault.kind)], () => `fault: ${what}`);
-  }
-
-  private addPartition(links: (readonly [NodeId, NodeId])[], untilTick: number): void {
-    this.partitions.push({ links, untilTick });
-    for (const [from, to] of links) this.network.cut(from, to);
-  }
-
-  private setNetworkFault(conditions: NetworkConditions, untilTick: number): string {
-    this.network.setConditions(conditions);
-    this.networkFaultUntilTick = untilTick;
-    return (
-      `network delay ${conditions.delayTicksMin}-${conditions.delayTicksMax} ticks, loss ${conditions.lossPermille}‰, ` +
-      `duplication ${conditions.duplicatePermille}‰, ${conditions.longDelayPermille}‰ held up to ` +
-      `${conditions.longDelayTicksMax} ticks, until tick ${untilTick}`
-    );
-  }
-
-  private crashOne(fault: ScheduledFault): string {
-    const down = [...this.nodes.values()].filter((node) => !node.up && !node.destroyed).length;
-    const candidates = this.memberIds.filter((id) => {
-      const node = this.nodes.get(id);
-      return node !== undefined && node.up && !node.crashArmed;
-    });
-    if (down + this.crashDeadline.size >= this.config.nodesDownMax || candidates.length === 0) {
-      return 'crash skipped (enough nodes down)';
-    }
-    const leader = this.leaderOr(NONE);
-    const victim = candidates.includes(leader) ? leader : this.faultRandom.pick(candidates);
-    const node = this.nodes.get(victim);
-    if (node === undefined) throw new Error(`crash of unknown node ${victim}`);
-    this.restartAt.set(victim, fault.tick + fault.durationTicks);
-    if (fault.crashPoint === 'idle') {
-      node.crash('idle');
-    } else {
-      node.armCrash(fault.crashPoint);
-      this.crashDeadline.set(victim, fault.tick + 3 * this.config.node.electionTimeoutTicks);
-    }
-    return `crash node ${victim} at ${fault.crashPoint}, restart at tick ${fault.tick + fault.durationTicks}`;
-  }
-
-  private proposeMembershipChange(): string {
-    const leader = this.currentLeader();
-    if (leader === null) return 'membership change skipped (no leader)';
-    const change = chooseMembershipChange(
-      this.faultRandom,
-      leader.kv.confState,
-      this.retired,
-      this.config.membership,
-    );
-    if (change === null) return 'membership change skipped (none fits)';
-    const result = leader.proposeConfChange(change);
-    if (result.ok) this.summary.confChangesProposed++;
-    const changes = change.changes.map((c) => `${c.type} ${c.nodeId}`).join(', ') || 'leave joint';
-    return `propose conf change (${change.transition}: ${changes}) at node ${leader.id}: ${result.ok ? 'ok' : result.error.kind}`;
-  }
-
-  private transferLeader(): string {
-    const leader = this.currentLeader();
-    if (leader === null) return 'leader transfer skipped (no leader)';
-    const targets = leader.kv.confState.voters.filter((id) => id !== leader.id && !this.retired.has(id));
-    if (targets.length === 0) return 'leader transfer skipped (no other voter)';
-    const target = this.faultRandom.pick(targets);
-    leader.node.transferLeader(target);
-    this.summary.leaderTransfers++;
-    return `transfer leadership ${leader.id} -> ${target}`;
-  }
-
-  private expireFaults(tick: number): void {
-    const before = this.partitions.length;
-    this.partitions = this.partitions.filter((partition) => partition.untilTick > tick);
-    if (this.partitions.length !== before) {
-      this.network.healAll();
-      for (const partition of this.partitions)
-        for (const [from, to] of partition.links) this.network.cut(from, to);
-    }
-    if (tick === this.networkFaultUntilTick) this.network.setConditions(calmConditions);
-    for (const [id, slow] of this.slowUntil) if (slow.untilTick <= tick) this.slowUntil.delete(id);
-    for (const [id, deadline] of this.crashDeadline) {
-      const node = this.nodes.get(id);
-      if (node === undefined || !node.crashArmed) this.crashDeadline.delete(id);
-      else if (deadline <= tick) {
-        node.crash('idle');
-        this.crashDeadline.delete(id);
-      }
-    }
-  }
-
-  private restartDue(tick: number): void {
-    for (const [id, at] of this.restartAt) {
-      const node = this.nodes.get(id);
-      if (node === undefined || at > tick || node.up || this.crashDeadline.has(id)) continue;
-      this.restartAt.delete(id);
-      if (node.destroyed) continue;
-      node.restart(this.faultRandom.chancePermille(this.config.restartFromSnapshotPermille));
-    }
-  }
-
-  /** The end of the fault phase: every partition, slowness and crash is healed at once. */
-  private heal(): void {
-    this.trace.record(
-      this.tick,
-      traceCode.heal,
-      [],
-      () => 'heal: network calm, partitions lifted, nodes restarted',
-    );
-    this.partitions = [];
-    this.network.healAll();
-    this.network.setConditions(calmConditions);
-    this.network.expedite(this.tick, calmConditions.delayTicksMax);
-    this.slowUntil.clear();
-    for (const [id] of this.crashDeadline) {
-      const node = this.nodes.get(id);
-      if (node !== undefined && node.up && node.crashArmed) node.crash('idle');
-    }
-    this.crashDeadline.clear();
-    for (const id of this.restartAt.keys()) this.restartAt.set(id, this.tick);
-  }
-
-  /** A slow node's clock loses one tick per election timeout: drift within the lease margin. */
-  private skipsClockTick(id: NodeId, tick: number): boolean {
-    return this.slowUntil.has(id) && tick % this.config.node.electionTimeoutTicks === 0;
-  }
-
-  private processesThisTick(id: NodeId, tick: number): boolean {
-    const slow = this.slowUntil.get(id);
-    return slow === undefined || tick % slow.factor === 0;
-  }
-
   private onConfChangeApplied(index: number, confState: ConfState): void {
     this.confChangeIndexes.add(index);
     if (index <= this.globalConf.index) return;
@@ -525,8 +301,7 @@ class ClusterSim implements ClientWorld {
       if (this.memberIds.includes(id) || this.retired.has(id)) continue;
       this.retired.add(id);
       this.nodes.get(id)?.destroy();
-      this.restartAt.delete(id);
-      this.crashDeadline.delete(id);
+      this.faults.forget(id);
       this.trace.record(
         this.tick,
         traceCode.retire,
@@ -534,12 +309,6 @@ class ClusterSim implements ClientWorld {
         () => `node ${id} removed from the group: destroyed`,
       );
     }
-  }
-
-  /** Half of the time the current leader (the most interesting victim), else `other`. */
-  private leaderOr(other: NodeId): NodeId {
-    const leader = this.currentLeader();
-    return leader !== null && this.faultRandom.chancePermille(500) ? leader.id : other;
   }
 
   /** The up node that is leader in the highest term, if any. */
@@ -557,74 +326,14 @@ class ClusterSim implements ClientWorld {
     return best;
   }
 
-  /**
-   * Without pre-vote, nodes rejoining with stale logs can split a few elections after the heal,
-   * so the bound is on the election (a leader within electionAfterHealTicksMax) and on service
-   * once leadership is stable: every operation invoked after that must complete.
-   */
   private checkLiveness(): SimFailure | null {
-    const fail = (message: string): SimFailure => ({ kind: 'liveness', tick: this.tick, message });
-    const leader = this.currentLeader();
-    if (leader === null)
-      return fail(`no leader at the end, ${this.tick - this.healTick} ticks after the heal`);
-    const firstLeaderTick = this.firstLeaderAfterHealTick ?? this.tick;
-    if (firstLeaderTick - this.healTick > this.config.electionAfterHealTicksMax) {
-      return fail(`the first leader after the heal at tick ${this.healTick} came at tick ${firstLeaderTick}`);
-    }
-    const stableSince = this.stableLeader?.sinceTick ?? this.tick;
-    if (this.tick - stableSince < this.config.stableLeaderTicksMin) {
-      return fail(
-        `leadership still changing at tick ${stableSince}, ${this.tick - this.healTick} ticks after the heal`,
-      );
-    }
-    if (!this.globalConf.confState.voters.includes(leader.id))
-      return fail(`leader ${leader.id} is not a voter`);
-    if (leader.kv.confState.votersOutgoing.length > 0)
-      return fail('still in a joint configuration at the end');
-    const deadline = stableSince + this.config.livenessGraceTicks;
-    for (const client of this.clients) {
-      if (client.busy) return fail(`client ${client.id} still waits on an operation at the end`);
-      const failed = client.outcomes.find((outcome) => outcome.invokeTick >= deadline && !outcome.completed);
-      if (failed !== undefined) {
-        return fail(
-          `client ${client.id}'s operation invoked at tick ${failed.invokeTick} failed (leader stable since tick ${stableSince})`,
-        );
-      }
-    }
-    return this.checkConvergence(leader);
-  }
-
-  /** After the heal: notes when a leader first appears and since when it has not changed. */
-  private watchLeadership(): void {
-    const leader = this.currentLeader();
-    if (leader === null) {
-      this.stableLeader = null;
-      return;
-    }
-    this.firstLeaderAfterHealTick ??= this.tick;
-    const term = leader.node.status().term;
-    if (this.stableLeader === null || this.stableLeader.id !== leader.id || this.stableLeader.term !== term) {
-      this.stableLeader = { id: leader.id, term, sinceTick: this.tick };
-    }
-  }
-
-  private checkConvergence(leader: SimNode): SimFailure | null {
-    const commit = leader.node.status().commit;
-    const state = leader.kv.encode();
-    for (const id of membersOf(this.globalConf.confState)) {
-      const node = this.nodes.get(id);
-      if (node === undefined || !node.up) {
-        return { kind: 'liveness', tick: this.tick, message: `member ${id} is not running after the heal` };
-      }
-      if (node.kv.appliedIndex !== commit || !sameBytes(node.kv.encode(), state)) {
-        return {
-          kind: 'liveness',
-          tick: this.tick,
-          message: `member ${id} applied ${node.kv.appliedIndex}, leader ${leader.id} committed ${commit}: not converged`,
-        };
-      }
-    }
-    return null;
+    return this.liveness.check({
+      tick: this.tick,
+      leader: this.currentLeader(),
+      confState: this.globalConf.confState,
+      nodes: this.nodes,
+      clients: this.clients,
+    });
   }
 
   private checkLinearizability(): SimFailure | null {
@@ -706,95 +415,4 @@ function bootstrapStorage(voters: readonly NodeId[]): MemoryStorage {
   });
   storage.setHardState({ term: bootstrapIndex, vote: NONE, commit: bootstrapIndex });
   return storage;
-}
-
-function emptySummary(): SimSummary {
-  return {
-    ticks: 0,
-    leadersElected: 0,
-    entriesCommitted: 0,
-    snapshotsSent: 0,
-    snapshotsInstalled: 0,
-    confChangesApplied: 0,
-    confChangesProposed: 0,
-    leaderTransfers: 0,
-    crashes: 0,
-    faultsFired: 0,
-    messagesSent: 0,
-    messagesDropped: 0,
-    diskSyncs: 0,
-    opsChecked: 0,
-    putsOk: 0,
-    putsUnknown: 0,
-    readsSafe: 0,
-    readsLease: 0,
-    readsStale: 0,
-    linearizability: 'notRun',
-    invariantChecks: 0,
-    traceEvents: 0,
-    traceDigest: '',
-  };
-}
-
-function crossLinks(
-  left: readonly NodeId[],
-  right: readonly NodeId[],
-  bothWays: boolean,
-): [NodeId, NodeId][] {
-  const links: [NodeId, NodeId][] = [];
-  for (const a of left) {
-    for (const b of right) {
-      links.push([a, b]);
-      if (bothWays) links.push([b, a]);
-    }
-  }
-  return links;
-}
-
-function typeCode(type: string): number {
-  let code = messageTypeCodes.get(type);
-  if (code === undefined) {
-    code = hashString(type);
-    messageTypeCodes.set(type, code);
-  }
-  return code;
-}
-
-function kindIndex(kind: string): number {
-  return hashString(kind);
-}
-
-function hashString(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
-}
-
-function deliverFields(message: Message): number[] {
-  return [
-    message.from,
-    message.to,
-    typeCode(message.type),
-    message.term,
-    message.index,
-    message.logTerm,
-    message.commit,
-    message.entries.length,
-    message.reject ? 1 : 0,
-  ];
-}
-
-function describeMessage(message: Message): string {
-  const entries = message.entries.length > 0 ? ` entries ${message.entries.length}` : '';
-  const snapshot = message.snapshot !== null ? ` snapshot@${message.snapshot.metadata.index}` : '';
-  return (
-    `${message.from}->${message.to} ${message.type} term ${message.term} index ${message.index} logTerm ${message.logTerm} ` +
-    `commit ${message.commit}${entries}${snapshot}${message.reject ? ' reject' : ''}`
-  );
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
