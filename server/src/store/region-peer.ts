@@ -163,7 +163,8 @@ export class RegionPeer {
 
   /** Phase 1: feed ticks, Raft messages and client requests to the node. */
   step(): void {
-    // The snapshot first: its data is already in this round's batch, the log already reset.
+    // The snapshot first: its data is already staged in this round's batch (persist resets
+    // the log); a tick or an append stepped before it would see the old log.
     const snap = this.snapshotMessage;
     this.snapshotMessage = null;
     if (snap !== null) this.node.step(snap);
@@ -202,14 +203,14 @@ export class RegionPeer {
     const result = this.node.propose(data);
     if (!result.ok)
       return waiter({ kind: 'regionError', error: this.proposalError(result.error, data.length) });
-    const status = this.node.status();
+    const status = this.node.basicStatus();
     this.pending.push({ index: status.lastIndex, term: status.term, waiter });
   }
 
   private proposeConfChange(cc: ConfChange, waiter: ProposalWaiter): void {
     const result = this.node.proposeConfChange(cc);
     if (!result.ok) return waiter({ kind: 'regionError', error: this.proposalError(result.error, 0) });
-    const status = this.node.status();
+    const status = this.node.basicStatus();
     this.pending.push({ index: status.lastIndex, term: status.term, waiter });
   }
 
@@ -370,7 +371,7 @@ export class RegionPeer {
   }
 
   notLeader(): RegionError {
-    const leaderId = this.node.status().leaderId;
+    const leaderId = this.node.basicStatus().leaderId;
     return { kind: 'notLeader', regionId: this.region.id, leader: peerById(this.region, leaderId) };
   }
 
