@@ -1,6 +1,8 @@
 // The simulator's own tests: its checkers catch what they must (forged violations, known
 // non-linearizable histories), a seed replays exactly, and a smoke run of many seeds passes.
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { MemoryStorage } from '../../../raft/src/index.js';
 import type { ConfState, Entry, Message } from '../../../raft/src/index.js';
@@ -349,6 +351,20 @@ describe('cluster simulation', () => {
   it('catches a planted liveness bug (reads never answered)', () => {
     const result = runSimulation({ ...defaultSimOptions, seed: 1, sabotage: 'dropReadStates' });
     assert.equal(result.failure?.kind, 'liveness', result.failure?.message);
+  });
+
+  it('replays a seed from the command line with the same trace digest, and exits 1 on a failure', () => {
+    const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+    const passing = run(['--seed', '4', '--ticks', '600']);
+    assert.equal(passing.status, 0, passing.stderr);
+    const inProcess = runSimulation({ ...defaultSimOptions, seed: 4, faultTicks: 600 });
+    assert.match(passing.stdout, new RegExp(`trace digest ${inProcess.summary.traceDigest}`));
+    const failing = run(['--seed', '1', '--sabotage', 'dropReadStates']);
+    assert.equal(failing.status, 1, failing.stderr);
+    assert.match(failing.stdout, /FAIL seed 1 \(liveness/);
+    assert.match(failing.stdout, /replay: npm run sim -- --seed 1 --sabotage dropReadStates --verbose/);
   });
 
   it('passes a smoke run of 500 seeds', { timeout: 600_000 }, () => {
