@@ -45,6 +45,11 @@ export async function runServer(
     );
     process.exit(1);
   }
+  console.error(
+    `store ${config.storeId}: tick ${config.tickIntervalMs} ms, election timeout ${config.electionTimeoutMs} ms ` +
+      `(${config.electionTimeoutTicks} ticks), heartbeat ${config.heartbeatIntervalMs} ms ` +
+      `(${config.heartbeatIntervalTicks} ticks), drain bound ${config.drainTimeoutMs} ms`,
+  );
   // A line a supervisor (or test) can wait for.
   console.log(`READY store=${config.storeId} address=${node.address}`);
   installSignalHandlers(node, config);
