@@ -81,7 +81,9 @@ describe('graceful shutdown (3 real store processes)', () => {
       const leader = await eventually(() => cluster.leaderStoreId(), 30_000, 'a leader');
       const beforeTerm = load.acked.length;
       assert.equal(await cluster.stop(leader, 'SIGTERM'), 0, cluster.log(leader));
-      assert.match(cluster.log(leader), /leadership handed over for 1 region\(s\)\n/);
+      // 0 only if an election moved leadership away on its own just before the signal.
+      assert.match(cluster.log(leader), /leadership handed over for [01] region\(s\)\n/);
+      assert.doesNotMatch(cluster.log(leader), /still led here/);
       await load.more(WRITES_AFTER_EVENT, 'writes after the SIGTERM');
       const newLeader = await eventually(() => cluster.leaderStoreId(), 30_000, 'a new leader');
       assert.notEqual(newLeader, leader);
