@@ -70,11 +70,14 @@ function call<Req, Res>(method: string): Unary<Req, Res> {
     });
 }
 
+/** Pause after every store was tried without finding a leader (an election is likely under way). */
 const BACKOFF_MS = 50;
 
 export class KvClient {
   private readonly clients = new Map<number, kvpb.KvClient>();
   private leaderStoreId: number;
+  /** Stores tried in a row without an answer from a leader; after all of them, back off. */
+  private hopsWithoutLeader = 0;
   private readonly operationTimeoutMs: number;
   private readonly attemptTimeoutMs: number;
 
@@ -286,21 +289,21 @@ export class KvClient {
       const e = err as grpc.ServiceError;
       if (e.code === grpc.status.INVALID_ARGUMENT) throw new KvClientError('invalidArgument', e.details);
       note(`store ${storeId}: ${e.details || e.message}`);
-      this.moveToNextStore();
-      return { retryAt: Date.now() + BACKOFF_MS };
+      return { retryAt: this.moveToNextStore() };
     }
     const regionError = res.regionError?.error;
-    if (regionError === undefined) return { response: res };
+    if (regionError === undefined) {
+      this.hopsWithoutLeader = 0;
+      return { response: res };
+    }
     note(`store ${storeId}: ${res.regionError?.message ?? regionError.$case}`);
     switch (regionError.$case) {
       case 'notLeader': {
         const leader = regionError.notLeader.leader;
         if (leader !== undefined && this.options.stores.has(Number(leader.storeId))) {
-          this.leaderStoreId = Number(leader.storeId);
-          return { retryAt: Date.now() };
+          return { retryAt: this.hopTo(Number(leader.storeId)) };
         }
-        this.moveToNextStore();
-        return { retryAt: Date.now() + BACKOFF_MS };
+        return { retryAt: this.moveToNextStore() };
       }
       case 'serverIsBusy':
         return { retryAt: Date.now() + Math.max(regionError.serverIsBusy.backoffMs, 1) };
@@ -311,10 +314,22 @@ export class KvClient {
     }
   }
 
-  private moveToNextStore(): void {
+  /** Aims at the next store; returns when to try it. */
+  private moveToNextStore(): number {
     const ids = [...this.options.stores.keys()];
-    const at = ids.indexOf(this.leaderStoreId);
-    this.leaderStoreId = ids[(at + 1) % ids.length] as number;
+    return this.hopTo(ids[(ids.indexOf(this.leaderStoreId) + 1) % ids.length] as number);
+  }
+
+  /**
+   * Aims at `storeId`; returns when to try it: at once, unless as many hops as there are
+   * stores found no leader (an election is under way, or hints are stale): then back off.
+   */
+  private hopTo(storeId: number): number {
+    this.leaderStoreId = storeId;
+    this.hopsWithoutLeader++;
+    if (this.hopsWithoutLeader < this.options.stores.size) return Date.now();
+    this.hopsWithoutLeader = 0;
+    return Date.now() + BACKOFF_MS;
   }
 }
 
