@@ -205,7 +205,7 @@ export class SimClient {
       return;
     }
     // Follow the leader hint; without one, try another node next tick.
-    const hint = result.error.kind === 'notLeader' ? result.error.leaderId : node.node.status().leaderId;
+    const hint = result.error.kind === 'notLeader' ? result.error.leaderId : node.node.basicStatus().leaderId;
     this.leaderGuess = hint !== 0 && hint !== node.id ? hint : this.random.pick(world.nodeIds);
   }
 

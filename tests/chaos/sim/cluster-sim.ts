@@ -317,7 +317,7 @@ class ClusterSim implements ClientWorld {
     let bestTerm = -1;
     for (const node of this.nodes.values()) {
       if (!node.up || node.currentRole !== 'leader') continue;
-      const term = node.node.status().term;
+      const term = node.node.basicStatus().term;
       if (term > bestTerm) {
         best = node;
         bestTerm = term;

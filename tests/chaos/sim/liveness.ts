@@ -70,7 +70,7 @@ export class LivenessWatch {
       return;
     }
     this.firstLeaderAfterHealTick ??= tick;
-    const term = leader.node.status().term;
+    const term = leader.node.basicStatus().term;
     if (this.stableLeader === null || this.stableLeader.id !== leader.id || this.stableLeader.term !== term) {
       this.stableLeader = { id: leader.id, term, sinceTick: tick };
     }
@@ -78,7 +78,7 @@ export class LivenessWatch {
 }
 
 function checkConvergence(end: LivenessInput, leader: SimNode): SimFailure | null {
-  const commit = leader.node.status().commit;
+  const commit = leader.node.basicStatus().commit;
   const state = leader.kv.encode();
   for (const id of membersOf(end.confState)) {
     const node = end.nodes.get(id);

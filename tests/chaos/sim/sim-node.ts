@@ -291,7 +291,7 @@ export class SimNode {
     const hardState = storage.initialState().hardState;
     this.env.checker.observeDurableHardState(this.id, hardState);
     this.env.checker.observeCommit(this.id, this.incarnationValue, hardState.commit);
-    this.env.checker.observeCommit(this.id, this.incarnationValue, this.raw.status().commit);
+    this.env.checker.observeCommit(this.id, this.incarnationValue, this.raw.basicStatus().commit);
   }
 
   private handleReady(raw: RawNode, ready: Ready): void {
@@ -301,7 +301,7 @@ export class SimNode {
     if (ready.messages.length > 0) this.env.send(ready.messages);
     if (this.crashAt('afterSend')) return;
     if (ready.committedEntries.length > 0) {
-      const term = raw.status().term;
+      const term = raw.basicStatus().term;
       for (const entry of ready.committedEntries) this.apply(raw, term, entry);
     }
     if (this.options.sabotage !== 'dropReadStates') {
@@ -405,7 +405,7 @@ export class SimNode {
 
   private observeStatus(raw: RawNode, ready: Ready): void {
     const checker = this.env.checker;
-    const status = raw.status();
+    const status = raw.basicStatus();
     checker.observeCommit(this.id, this.incarnationValue, status.commit);
     checker.observeAppliedIndex(this.id, this.incarnationValue, status.applied);
     if (status.applied !== this.kvValue.appliedIndex) {
