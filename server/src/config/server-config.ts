@@ -92,7 +92,9 @@ export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 // Measured (2-core machine, load average about 7, 15 runs of kill -9 of the leader of a
 // settled 3-store cluster until a new leader shows in Admin status): 190 ms average, 267 ms
 // worst, every election won in its first round. Under CPU starvation timers fire late and
-// every tick-based timeout stretches with them.
+// every tick-based timeout stretches with them. The cost of a short T: lease reads (opt-in;
+// the default ReadIndex needs no clock) tolerate tick drift of T/5 = 20 ms per timeout, and
+// a leader whose ticker skipped that many ticks (a stalled process) breaks the assumption.
 export const SERVER_CONFIG_DEFAULTS = {
   clusterId: 1,
   tickIntervalMs: 10,
