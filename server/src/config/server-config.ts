@@ -4,7 +4,9 @@
 // layers into one validated FlotillaServerConfig, failing with a message that names the
 // source and key of the bad value.
 import type { StoreConfig } from '../store/store-config.js';
+import { STORE_CONFIG_DEFAULTS } from '../store/store-config.js';
 import type { KvLimits } from '../service/kv-limits.js';
+import { KV_LIMITS_DEFAULTS } from '../service/kv-limits.js';
 import { ClusterSpecError, parseClusterSpec } from '../cli/cluster-spec.js';
 
 export interface FlotillaServerConfig {
@@ -97,16 +99,17 @@ export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 // a leader whose ticker skipped that many ticks (a stalled process) breaks the assumption.
 export const SERVER_CONFIG_DEFAULTS = {
   clusterId: 1,
-  tickIntervalMs: 10,
-  electionTimeoutMs: 100,
-  heartbeatIntervalMs: 30,
-  snapshotIntervalEntries: 10_000,
-  compactionKeepEntries: 1000,
-  raftLogSizeBytesMax: 64 * 1024 * 1024,
-  keySizeBytesMax: 8 * 1024,
-  valueSizeBytesMax: 8 * 1024 * 1024,
-  batchKeysMax: 10_000,
-  scanLimitMax: 10_000,
+  // One source of truth: the store's and the KV layer's own defaults.
+  tickIntervalMs: STORE_CONFIG_DEFAULTS.tickIntervalMs,
+  electionTimeoutMs: STORE_CONFIG_DEFAULTS.tickIntervalMs * STORE_CONFIG_DEFAULTS.electionTimeoutTicks,
+  heartbeatIntervalMs: STORE_CONFIG_DEFAULTS.tickIntervalMs * STORE_CONFIG_DEFAULTS.heartbeatIntervalTicks,
+  snapshotIntervalEntries: STORE_CONFIG_DEFAULTS.snapshotIntervalEntries,
+  compactionKeepEntries: STORE_CONFIG_DEFAULTS.compactionKeepEntries,
+  raftLogSizeBytesMax: STORE_CONFIG_DEFAULTS.raftLogSizeBytesMax,
+  keySizeBytesMax: KV_LIMITS_DEFAULTS.keySizeBytesMax,
+  valueSizeBytesMax: KV_LIMITS_DEFAULTS.valueSizeBytesMax,
+  batchKeysMax: KV_LIMITS_DEFAULTS.batchKeysMax,
+  scanLimitMax: KV_LIMITS_DEFAULTS.scanLimitMax,
   /** 0: twice the election timeout. */
   drainTimeoutMs: 0,
 } as const satisfies Partial<Record<SettingKey, number>>;

@@ -30,9 +30,9 @@ export interface StoreConfig {
 }
 
 export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
-  tickIntervalMs: 20,
+  tickIntervalMs: 10,
   electionTimeoutTicks: 10,
-  heartbeatIntervalTicks: 2,
+  heartbeatIntervalTicks: 3,
   regionMailboxCapacity: 4096,
   regionRaftInboxCapacity: 8192,
   pendingProposalsMax: 16384,
