@@ -29,6 +29,7 @@ import {
   encodeHardState,
 } from './raft-state-codec.js';
 import { EntryCache } from './entry-cache.js';
+import { verifyRetainedLog } from './log-verification.js';
 
 export interface PeerStorageOptions {
   readonly regionId: number;
@@ -82,6 +83,12 @@ export class PeerStorage implements Storage {
         `region ${regionId}: last log index ${lastIndex} is below the truncated index ${applyState.truncatedIndex}`,
       );
     }
+    await verifyRetainedLog(engine, {
+      regionId,
+      truncatedIndex: applyState.truncatedIndex,
+      truncatedTerm: applyState.truncatedTerm,
+      lastIndex,
+    });
     if (hardState.commit > lastIndex) {
       throw new Error(
         `region ${regionId}: committed index ${hardState.commit} is past the last log index ${lastIndex}`,

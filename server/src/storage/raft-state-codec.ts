@@ -3,6 +3,7 @@
 // value is reported as such instead of being misread.
 import type { Entry, EntryType, HardState, NodeId } from '@flotilla/raft';
 import { readU64, writeU64 } from './bytes.js';
+import { crc32c } from '../checksum/crc32c.js';
 
 const FORMAT_VERSION = 1;
 
@@ -23,9 +24,15 @@ export interface ApplyState {
 }
 
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'confChange'];
-const ENTRY_HEADER_BYTES = 1 + 8 + 8 + 1;
+/** version u8, term u64, index u64, type u8, crc32c u32 of everything before it and of data. */
+const ENTRY_HEADER_BYTES = 1 + 8 + 8 + 1 + 4;
+const ENTRY_CRC_OFFSET = 18;
 
-/** Entry: version u8, term u64, index u64, type u8, data. */
+/**
+ * Entry: version u8, term u64, index u64, type u8, crc32c u32, data. The checksum covers the
+ * header fields and the data, so a damaged or truncated record is detected when read,
+ * never applied.
+ */
 export function encodeEntry(entry: Entry): Uint8Array {
   const out = new Uint8Array(ENTRY_HEADER_BYTES + entry.data.length);
   const view = new DataView(out.buffer);
@@ -34,7 +41,12 @@ export function encodeEntry(entry: Entry): Uint8Array {
   writeU64(view, 9, entry.index);
   out[17] = ENTRY_TYPES.indexOf(entry.type);
   out.set(entry.data, ENTRY_HEADER_BYTES);
+  view.setUint32(ENTRY_CRC_OFFSET, entryChecksum(out));
   return out;
+}
+
+function entryChecksum(record: Uint8Array): number {
+  return crc32c(record.subarray(ENTRY_HEADER_BYTES), crc32c(record.subarray(0, ENTRY_CRC_OFFSET)));
 }
 
 export function decodeEntry(bytes: Uint8Array): Entry {
@@ -42,6 +54,14 @@ export function decodeEntry(bytes: Uint8Array): Entry {
     throw new StateDecodeError('entry', `${bytes.length} bytes is too short`);
   checkVersion('entry', bytes);
   const view = viewOf(bytes);
+  const stored = view.getUint32(ENTRY_CRC_OFFSET);
+  const actual = entryChecksum(bytes);
+  if (stored !== actual) {
+    throw new StateDecodeError(
+      'entry',
+      `checksum mismatch (stored ${hex(stored)}, computed ${hex(actual)}): the record is damaged or truncated`,
+    );
+  }
   const type = ENTRY_TYPES[bytes[17] as number];
   if (type === undefined) throw new StateDecodeError('entry', `unknown entry type ${bytes[17]}`);
   return {
@@ -50,6 +70,10 @@ export function decodeEntry(bytes: Uint8Array): Entry {
     type,
     data: bytes.slice(ENTRY_HEADER_BYTES),
   };
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 /** HardState: version u8, term u64, vote u64, commit u64. */

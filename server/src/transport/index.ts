@@ -15,7 +15,7 @@ export type { ConnectionState, ConnectionStats } from './store-connection.js';
 export { BACKOFF_MS_MAX_DEFAULT, BACKOFF_MS_MIN_DEFAULT } from './backoff.js';
 export { systemClock, systemJitter } from './clock.js';
 export type { Clock, JitterSource, TimerHandle } from './clock.js';
-export { crc32c } from './crc32c.js';
+export { crc32c } from '../checksum/crc32c.js';
 export {
   ALL_MESSAGE_TYPES,
   decodeConfState,

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
 
 import type { Clock, TimerHandle } from './clock.js';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../checksum/crc32c.js';
 import { statusError } from './grpc-status.js';
 import type { RegionRaftMessage } from './raft-message-codec.js';
 import { decodeRegionRaftMessage } from './raft-message-codec.js';

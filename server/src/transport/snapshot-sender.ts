@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
 
 import type { Clock, TimerHandle } from './clock.js';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../checksum/crc32c.js';
 import { errorCodeOf } from './grpc-status.js';
 import type { SnapshotSendLimits } from './snapshot-limits.js';
 import { chunksOf } from './snapshot-chunks.js';

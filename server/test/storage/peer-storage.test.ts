@@ -14,6 +14,8 @@ import { MemoryEngine } from '../../src/storage/memory-engine.js';
 import { LevelDbEngine } from '../../src/storage/leveldb-engine.js';
 import { PeerStorage } from '../../src/storage/peer-storage.js';
 import { EntryCache } from '../../src/storage/entry-cache.js';
+import { LogCorruptionError } from '../../src/storage/log-verification.js';
+import { raftLogKey } from '../../src/storage/keys.js';
 
 const confState: ConfState = {
   voters: [1],
@@ -257,5 +259,65 @@ describe('EntryCache', () => {
     assert.equal(cache.count, 3);
     assert.equal(cache.get(3)?.term, 2);
     assert.equal(cache.get(4), undefined);
+  });
+});
+
+describe('PeerStorage start-up verification', () => {
+  async function logOf(count: number): Promise<MemoryEngine> {
+    const engine = new MemoryEngine();
+    const storage = await load(engine);
+    await write(engine, (b) => storage.append(b, entries(1, count, 2)));
+    return engine;
+  }
+
+  async function damage(
+    engine: MemoryEngine,
+    index: number,
+    change: (record: Uint8Array) => Uint8Array | null,
+  ): Promise<void> {
+    const key = raftLogKey(7, index);
+    const record = engine.getSync(key);
+    assert.ok(record);
+    const replaced = change(record.slice());
+    const batch = new WriteBatch();
+    if (replaced === null) batch.delete(key);
+    else batch.put(key, replaced);
+    await engine.write(batch, { sync: true });
+  }
+
+  it('refuses a log whose last record has a flipped byte, naming region and index', async () => {
+    const engine = await logOf(10);
+    await damage(engine, 10, (r) => {
+      r[r.length - 1] = (r[r.length - 1] as number) ^ 0x01;
+      return r;
+    });
+    await assert.rejects(
+      load(engine),
+      (e: unknown) =>
+        e instanceof LogCorruptionError && e.index === 10 && /region 7: Raft log record 10/.test(e.message),
+    );
+  });
+
+  it('refuses a truncated record', async () => {
+    const engine = await logOf(5);
+    await damage(engine, 5, (r) => r.subarray(0, r.length - 2));
+    await assert.rejects(
+      load(engine),
+      (e: unknown) => e instanceof LogCorruptionError && e.index === 5 && /checksum/.test(e.message),
+    );
+  });
+
+  it('refuses a log with a hole', async () => {
+    const engine = await logOf(6);
+    await damage(engine, 3, () => null);
+    await assert.rejects(
+      load(engine),
+      (e: unknown) => e instanceof LogCorruptionError && e.index === 3 && /missing/.test(e.message),
+    );
+  });
+
+  it('accepts an intact log', async () => {
+    const engine = await logOf(50);
+    assert.equal((await load(engine)).lastIndex(), 50);
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { crc32c } from '../../src/transport/crc32c.js';
+import { crc32c } from '../../src/checksum/crc32c.js';
 
 /** Bit-by-bit CRC-32C, the slow definition the table method must agree with. */
 function crc32cBitwise(data: Uint8Array): number {

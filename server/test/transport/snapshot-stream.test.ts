@@ -13,7 +13,7 @@ import { afterEach, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
 
-import { crc32c } from '../../src/transport/crc32c.js';
+import { crc32c } from '../../src/checksum/crc32c.js';
 import { ERROR_CODE_METADATA_KEY } from '../../src/transport/grpc-status.js';
 import { encodeRegionRaftMessage } from '../../src/transport/raft-message-codec.js';
 import { createRaftServiceHandlers } from '../../src/transport/raft-service.js';

@@ -1,4 +1,4 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of snapshot chunks.
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the checksum of snapshot chunks and of Raft log records.
 // Node 20 has no built-in crc32c; this is the slicing-by-8 table method: eight 256-entry
 // tables let the loop consume eight bytes per step instead of one.
 
