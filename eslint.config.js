@@ -61,7 +61,7 @@ const pureCoreSyntax = [
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', 'coverage/**', 'proto/src/gen/**', '.tmp/**', '.data/**'],
+    ignores: ['**/node_modules/**', 'coverage/**', 'proto/src/gen/**', '.tmp/**', '.data/**', 'data/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

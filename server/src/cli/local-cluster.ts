@@ -1,5 +1,5 @@
 // `npm start`: a local 3-store cluster with embedded defaults, each store its own
-// `flotilla server` process with its own LevelDB directory under .data/local-cluster/.
+// `flotilla server` process with its own LevelDB directory under data/local-cluster/.
 // Data survives restarts of the command. Ctrl-C stops every store cleanly (each hands over
 // its leaderships first). Options: --stores N (default 3), --base-port P
 // (default 20161), --data-dir DIR.
@@ -14,7 +14,7 @@ const { values } = parseArgs({
   options: {
     stores: { type: 'string', default: '3' },
     'base-port': { type: 'string', default: '20161' },
-    'data-dir': { type: 'string', default: '.data/local-cluster' },
+    'data-dir': { type: 'string', default: 'data/local-cluster' },
   },
 });
 
