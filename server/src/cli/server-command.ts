@@ -77,11 +77,13 @@ function installSignalHandlers(node: StoreNode, config: FlotillaServerConfig): v
 }
 
 /**
- * Leadership first: while this store still runs, clients that reach it get NotLeader with
- * the new leader as hint, and in-flight proposals finish under the new leader. Then stop.
+ * Stop accepting first (clients get NotLeader and move on), then hand leadership over:
+ * in-flight proposals finish under the new leader, and clients that reach this store get
+ * the new leader as hint. Then stop: close the transport, finish the round, close LevelDB.
  */
 export async function gracefulStop(node: StoreNode, config: FlotillaServerConfig): Promise<void> {
   const log = (line: string): void => console.error(`store ${config.storeId}: ${line}`);
+  node.beginShutdown();
   const report = await drainLeadership(node.store, {
     timeoutMs: config.drainTimeoutMs,
     pollIntervalMs: config.tickIntervalMs,

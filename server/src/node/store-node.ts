@@ -72,7 +72,13 @@ export class StoreNode {
     private readonly transport: RaftTransport,
     private readonly engine: LevelDbEngine,
     readonly config: StoreConfig,
+    private readonly kvHandlers: KvHandlers,
   ) {}
+
+  /** First step of a graceful shutdown: client requests are turned away with NotLeader from now on. */
+  beginShutdown(): void {
+    this.kvHandlers.beginDraining();
+  }
 
   static async start(options: StoreNodeOptions): Promise<StoreNode> {
     const log = options.log ?? ((line: string) => console.error(line));
@@ -175,7 +181,7 @@ export class StoreNode {
         nowMs: () => Date.now(),
       }),
     );
-    const node = new StoreNode(store, address, server, transport, engine, config);
+    const node = new StoreNode(store, address, server, transport, engine, config, handlers);
     node.ticker = setInterval(() => store.tick(), config.tickIntervalMs);
     log(
       `store ${options.storeId} serving on ${address} (data ${options.dataDir}, ${peers.length} region(s))`,

@@ -27,11 +27,23 @@ interface ErrorFields {
 }
 
 export class KvHandlers {
+  /** Set at graceful shutdown: new requests are turned away (see beginDraining). */
+  private draining = false;
+
   constructor(
     private readonly store: Store,
     private readonly limits: KvLimits,
     private readonly clock: StoreClock,
   ) {}
+
+  /**
+   * Graceful shutdown: from now on every request gets NotLeader — with the new leader as
+   * hint once leadership has moved, without one while this store still leads, so clients
+   * go to another store at once. Requests already accepted finish normally.
+   */
+  beginDraining(): void {
+    this.draining = true;
+  }
 
   async get(req: kvpb.GetRequest): Promise<kvpb.GetResponse> {
     checkKey(this.limits, req.key);
@@ -246,6 +258,7 @@ export class KvHandlers {
         }),
       };
     }
+    if (this.draining) return { regionError: regionErrorToProto(this.drainingRefusal(peer)) };
     const region = peer.region;
     const epoch = epochFromProto(context.regionEpoch, 'context.regionEpoch');
     // Data requests care about the key range, which only splits and merges (version) change.
@@ -257,6 +270,13 @@ export class KvHandlers {
         return { regionError: regionErrorToProto({ kind: 'keyNotInRegion', key, region }) };
     }
     return { peer };
+  }
+
+  private drainingRefusal(peer: RegionPeer): RegionError {
+    const refusal = peer.notLeader();
+    if (refusal.kind === 'notLeader' && refusal.leader?.id === peer.peerId)
+      return { ...refusal, leader: undefined };
+    return refusal;
   }
 
   private deadlineMs(context: kvpb.Context | undefined): number {
