@@ -53,6 +53,8 @@ interface Operation {
 export interface ClientOutcome {
   readonly invokeTick: number;
   readonly completed: boolean;
+  /** The request was lost because its node left the group (not held against liveness). */
+  readonly nodeRemoved: boolean;
 }
 
 const traceCode = { invoke: 40, complete: 41, giveUp: 42 } as const;
@@ -112,7 +114,9 @@ export class SimClient {
       this.submit(world, operation);
       return;
     }
-    if (!target.node.up || target.node.incarnation !== target.incarnation) {
+    if (target.node.destroyed) {
+      this.giveUp(operation, 'its node was removed from the group', true);
+    } else if (!target.node.up || target.node.incarnation !== target.incarnation) {
       this.giveUp(operation, 'its node crashed');
     } else if (now - target.submitTick > this.options.requestTimeoutTicks) {
       this.giveUp(operation, 'timeout');
@@ -241,13 +245,19 @@ export class SimClient {
     return null;
   }
 
-  private giveUp(operation: Operation, why: string): void {
+  private giveUp(operation: Operation, why: string, nodeRemoved = false): void {
     if (operation.kind === 'put') this.history.putUnknown(operation.key, operation.value, operation.callSeq);
     else this.history.counts.readsLost++;
-    this.finish(operation, false, () => `${operation.kind} ${operation.key} outcome unknown: ${why}`);
+    const describe = (): string => `${operation.kind} ${operation.key} outcome unknown: ${why}`;
+    this.finish(operation, false, describe, nodeRemoved);
   }
 
-  private finish(operation: Operation, completed: boolean, describe: () => string): void {
+  private finish(
+    operation: Operation,
+    completed: boolean,
+    describe: () => string,
+    nodeRemoved = false,
+  ): void {
     const now = this.world.now();
     this.trace.record(
       now,
@@ -257,7 +267,7 @@ export class SimClient {
         return `client ${this.id} ${describe()}`;
       },
     );
-    this.outcomes.push({ invokeTick: operation.invokeTick, completed });
+    this.outcomes.push({ invokeTick: operation.invokeTick, completed, nodeRemoved });
     this.current = null;
     this.nextOperationTick = now + this.random.intBetween(0, this.options.thinkTicksMax);
   }

@@ -53,7 +53,9 @@ export class LivenessWatch {
     const deadline = stableSince + this.config.livenessGraceTicks;
     for (const client of end.clients) {
       if (client.busy) return fail(`client ${client.id} still waits on an operation at the end`);
-      const failed = client.outcomes.find((outcome) => outcome.invokeTick >= deadline && !outcome.completed);
+      const failed = client.outcomes.find(
+        (outcome) => outcome.invokeTick >= deadline && !outcome.completed && !outcome.nodeRemoved,
+      );
       if (failed !== undefined) {
         return fail(
           `client ${client.id}'s operation invoked at tick ${failed.invokeTick} failed (leader stable since tick ${stableSince})`,
