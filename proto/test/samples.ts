@@ -427,10 +427,12 @@ const commandHeader = (): raftpb.RaftCommandHeader => ({
 const putOp = (): raftpb.PutOp => ({ key: bytes('key'), value: bytes('value'), expireAtUnixMs: u64() });
 const deleteOp = (): raftpb.DeleteOp => ({ key: bytes('key') });
 const deleteRangeOp = (): raftpb.DeleteRangeOp => ({ startKey: bytes('start'), endKey: bytes('end') });
+const expireOp = (): raftpb.ExpireOp => ({ key: bytes('key') });
 const writeOpCases = (): NonNullable<raftpb.WriteOp['op']>[] => [
   { $case: 'put', put: putOp() },
   { $case: 'delete', delete: deleteOp() },
   { $case: 'deleteRange', deleteRange: deleteRangeOp() },
+  { $case: 'expire', expire: expireOp() },
 ];
 const writeCommand = (): raftpb.WriteCommand => ({ ops: writeOpCases().map((op) => ({ op })) });
 const casCommand = (
@@ -467,6 +469,7 @@ full(raftpb.RaftCommandHeader, commandHeader());
 full(raftpb.PutOp, putOp());
 full(raftpb.DeleteOp, deleteOp());
 full(raftpb.DeleteRangeOp, deleteRangeOp());
+full(raftpb.ExpireOp, expireOp());
 for (const op of writeOpCases()) full(raftpb.WriteOp, { op }, op.$case);
 full(raftpb.WriteCommand, writeCommand());
 for (const expected of [

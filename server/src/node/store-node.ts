@@ -14,6 +14,7 @@ import { LevelDbEngine } from '../storage/leveldb-engine.js';
 import { WriteBatch } from '../storage/engine.js';
 import { storeIdentKey } from '../storage/keys.js';
 import { Store } from '../store/store.js';
+import { TtlSweeper } from '../store/ttl-sweeper.js';
 import type { StoreClock } from '../store/store.js';
 import type { StoreConfig } from '../store/store-config.js';
 import { resolveStoreConfig } from '../store/store-config.js';
@@ -63,6 +64,7 @@ export class StoreNodeError extends Error {
 
 export class StoreNode {
   private ticker: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   private constructor(
@@ -183,6 +185,12 @@ export class StoreNode {
     );
     const node = new StoreNode(store, address, server, transport, engine, config, handlers);
     node.ticker = setInterval(() => store.tick(), config.tickIntervalMs);
+    const sweeper = new TtlSweeper(store, clock);
+    node.sweepTimer = setInterval(() => {
+      sweeper
+        .sweepOnce()
+        .catch((err: unknown) => log(`store ${options.storeId}: TTL sweep failed: ${String(err)}`));
+    }, config.ttlSweepIntervalMs);
     log(
       `store ${options.storeId} serving on ${address} (data ${options.dataDir}, ${peers.length} region(s))`,
     );
@@ -194,6 +202,7 @@ export class StoreNode {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    clearInterval(this.sweepTimer);
     this.transport.close();
     await this.store.stop();
     // Other stores keep their Raft streams to us open: give calls in progress a moment, then cut.

@@ -42,7 +42,7 @@ export async function applyCommand(
   if (body === undefined) return { kind: 'noop' };
   switch (body.$case) {
     case 'write':
-      return applyWrite(body.write, region, writer);
+      return applyWrite(body.write, region, writer, nowUnixMs);
     case 'compareAndSwap':
       return applyCompareAndSwap(body.compareAndSwap, region, writer, nowUnixMs);
     case 'readBarrier':
@@ -68,17 +68,11 @@ async function applyWrite(
   write: raftpb.WriteCommand,
   region: RegionMeta,
   writer: ApplyWriter,
+  nowUnixMs: number,
 ): Promise<CommandResult> {
   // Check every key first: a write command is atomic, all of it or none.
   for (const { op } of write.ops) {
-    const keys =
-      op?.$case === 'put'
-        ? [op.put.key]
-        : op?.$case === 'delete'
-          ? [op.delete.key]
-          : op?.$case === 'deleteRange'
-            ? [op.deleteRange.startKey]
-            : [];
+    const keys = writeOpKeys(op);
     for (const key of keys) {
       const outside = keyOutside(region, key);
       if (outside) return outside;
@@ -101,11 +95,37 @@ async function applyWrite(
           clampToRegion(op.deleteRange.startKey, op.deleteRange.endKey, region),
         );
         break;
+      case 'expire': {
+        // Judged by the proposer's clock in the header, so every replica decides alike.
+        const key = dataKey(op.expire.key);
+        const stored = writer.get(key);
+        if (stored !== undefined && liveValue(stored, nowUnixMs) === undefined) {
+          writer.delete(key);
+          deletedKeysCount++;
+        }
+        break;
+      }
       case undefined:
         break;
     }
   }
   return { kind: 'write', deletedKeysCount };
+}
+
+/** The keys an operation touches, checked against the region before anything is applied. */
+function writeOpKeys(op: raftpb.WriteOp['op']): Uint8Array[] {
+  switch (op?.$case) {
+    case 'put':
+      return [op.put.key];
+    case 'delete':
+      return [op.delete.key];
+    case 'deleteRange':
+      return [op.deleteRange.startKey];
+    case 'expire':
+      return [op.expire.key];
+    case undefined:
+      return [];
+  }
 }
 
 /** [start, end) ∩ region as an engine range; an empty end means the region's end. */

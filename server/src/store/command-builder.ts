@@ -23,7 +23,9 @@ function header(origin: CommandOrigin): raftpb.RaftCommandHeader {
 export type WriteMutation =
   | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array; readonly ttlMs?: number }
   | { readonly kind: 'delete'; readonly key: Uint8Array }
-  | { readonly kind: 'deleteRange'; readonly startKey: Uint8Array; readonly endKey: Uint8Array };
+  | { readonly kind: 'deleteRange'; readonly startKey: Uint8Array; readonly endKey: Uint8Array }
+  /** Delete the key only if its TTL ran out by the command's timestamp (the expiry sweep). */
+  | { readonly kind: 'expire'; readonly key: Uint8Array };
 
 export function expireAt(origin: CommandOrigin, ttlMs: number | undefined): bigint {
   return ttlMs === undefined || ttlMs === 0 ? 0n : BigInt(origin.nowUnixMs + ttlMs);
@@ -52,6 +54,8 @@ export function encodeWrite(origin: CommandOrigin, mutations: readonly WriteMuta
             deleteRange: { startKey: Buffer.from(m.startKey), endKey: Buffer.from(m.endKey) },
           },
         };
+      case 'expire':
+        return { op: { $case: 'expire', expire: { key: Buffer.from(m.key) } } };
     }
   });
   return raftpb.RaftCommand.encode({

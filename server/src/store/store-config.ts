@@ -25,6 +25,8 @@ export interface StoreConfig {
   readonly compactionKeepEntries: number;
   /** Suggested client backoff in ServerIsBusy errors. */
   readonly busyBackoffMs: number;
+  /** How often the leader of each region sweeps a page of its keys for expired TTLs. */
+  readonly ttlSweepIntervalMs: number;
   /** Ticks a region may stay ahead of the store loop before ticks are coalesced (bounds catch-up work). */
   readonly ticksPerRoundMax: number;
 }
@@ -42,6 +44,7 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   raftLogSizeBytesMax: 64 * 1024 * 1024,
   compactionKeepEntries: 1000,
   busyBackoffMs: 50,
+  ttlSweepIntervalMs: 1000,
   ticksPerRoundMax: 5,
 };
 

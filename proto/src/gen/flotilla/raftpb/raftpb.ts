@@ -705,6 +705,15 @@ export interface DeleteRangeOp {
   endKey: Buffer;
 }
 
+/**
+ * Delete a key only if its TTL has run out by the command's proposed_at_unix_ms (the
+ * leader's expiry sweep); a key rewritten since the sweep saw it is left alone.
+ */
+export interface ExpireOp {
+  /** The key. */
+  key: Buffer;
+}
+
 /** One operation of a WriteCommand. */
 export interface WriteOp {
   /** Exactly one kind of operation. */
@@ -718,6 +727,9 @@ export interface WriteOp {
     | //
     /** Delete a key range. */
     { $case: "deleteRange"; deleteRange: DeleteRangeOp }
+    | //
+    /** Delete a key if it has expired. */
+    { $case: "expire"; expire: ExpireOp }
     | undefined;
 }
 
@@ -3464,6 +3476,73 @@ export const DeleteRangeOp: MessageFns<DeleteRangeOp> = {
   },
 };
 
+function createBaseExpireOp(): ExpireOp {
+  return { key: Buffer.alloc(0) };
+}
+
+export const ExpireOp: MessageFns<ExpireOp> = {
+  encode(message: ExpireOp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key.length !== 0) {
+      writer.uint32(10).bytes(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpireOp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpireOp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpireOp {
+    return { key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: ExpireOp): unknown {
+    const obj: any = {};
+    if (message.key.length !== 0) {
+      obj.key = base64FromBytes(message.key);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpireOp>, I>>(base?: I): ExpireOp {
+    return ExpireOp.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpireOp>, I>>(object: I): ExpireOp {
+    const message = createBaseExpireOp();
+    message.key = object.key ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseWriteOp(): WriteOp {
   return { op: undefined };
 }
@@ -3479,6 +3558,9 @@ export const WriteOp: MessageFns<WriteOp> = {
         break;
       case "deleteRange":
         DeleteRangeOp.encode(message.op.deleteRange, writer.uint32(26).fork()).join();
+        break;
+      case "expire":
+        ExpireOp.encode(message.op.expire, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -3521,6 +3603,14 @@ export const WriteOp: MessageFns<WriteOp> = {
             message.op = { $case: "deleteRange", deleteRange: DeleteRangeOp.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.op = { $case: "expire", expire: ExpireOp.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3543,6 +3633,8 @@ export const WriteOp: MessageFns<WriteOp> = {
         ? { $case: "deleteRange", deleteRange: DeleteRangeOp.fromJSON(object.deleteRange) }
         : isSet(object.delete_range)
         ? { $case: "deleteRange", deleteRange: DeleteRangeOp.fromJSON(object.delete_range) }
+        : isSet(object.expire)
+        ? { $case: "expire", expire: ExpireOp.fromJSON(object.expire) }
         : undefined,
     };
   },
@@ -3555,6 +3647,8 @@ export const WriteOp: MessageFns<WriteOp> = {
       obj.delete = DeleteOp.toJSON(message.op.delete);
     } else if (message.op?.$case === "deleteRange") {
       obj.deleteRange = DeleteRangeOp.toJSON(message.op.deleteRange);
+    } else if (message.op?.$case === "expire") {
+      obj.expire = ExpireOp.toJSON(message.op.expire);
     }
     return obj;
   },
@@ -3580,6 +3674,12 @@ export const WriteOp: MessageFns<WriteOp> = {
       case "deleteRange": {
         if (object.op?.deleteRange !== undefined && object.op?.deleteRange !== null) {
           message.op = { $case: "deleteRange", deleteRange: DeleteRangeOp.fromPartial(object.op.deleteRange) };
+        }
+        break;
+      }
+      case "expire": {
+        if (object.op?.expire !== undefined && object.op?.expire !== null) {
+          message.op = { $case: "expire", expire: ExpireOp.fromPartial(object.op.expire) };
         }
         break;
       }
