@@ -35,19 +35,7 @@ async function put(c: MemoryCluster, store: Store, key: string, value: string): 
     1,
     encodeWrite(origin(store), [{ kind: 'put', key: te.encode(key), value: te.encode(value) }]),
   );
-  return awaitWithTicks(c, pending);
-}
-
-/** Awaits a store promise while ticking the cluster (time only moves when ticked). */
-async function awaitWithTicks<T>(c: MemoryCluster, promise: Promise<T>): Promise<T> {
-  let settled = false;
-  let value: T | undefined;
-  void promise.then((v) => {
-    settled = true;
-    value = v;
-  });
-  await c.tickUntil(() => settled);
-  return value as T;
+  return c.ticking(pending);
 }
 
 function localGet(c: MemoryCluster, storeId: number, key: string): string | undefined {
@@ -85,7 +73,7 @@ describe('Store (3 stores, one region)', () => {
         ),
       );
     }
-    const results = await awaitWithTicks(cluster, Promise.all(proposals));
+    const results = await cluster.ticking(Promise.all(proposals));
     assert.ok(results.every((r) => r.kind === 'write'));
     const synced = store.stats().syncedWritesCount - before;
     assert.ok(synced < 20, `200 proposals took ${synced} synced writes on the leader; expected a handful`);
@@ -96,7 +84,7 @@ describe('Store (3 stores, one region)', () => {
     await cluster.start();
     const { store } = await cluster.waitForLeader(1);
     await put(cluster, store, 'rk', 'before');
-    const error = await awaitWithTicks(cluster, store.readBarrier(1, 'safe'));
+    const error = await cluster.ticking(store.readBarrier(1, 'safe'));
     assert.equal(error, undefined);
     assert.equal(localGet(cluster, store.storeId, 'rk'), 'before');
   });
@@ -109,8 +97,7 @@ describe('Store (3 stores, one region)', () => {
     const follower = cluster.live().find((s) => s !== leader);
     assert.ok(follower);
     await cluster.tickUntil(() => follower.region(1)?.node.status().leaderId === peer.peerId);
-    const result = await awaitWithTicks(
-      cluster,
+    const result = await cluster.ticking(
       follower.propose(1, encodeWrite(origin(follower), [{ kind: 'delete', key: te.encode('x') }])),
     );
     assert.equal(result.kind, 'regionError');
@@ -128,7 +115,7 @@ describe('Store (3 stores, one region)', () => {
     const follower = cluster.live().find((s) => s !== leader);
     assert.ok(follower);
     await put(cluster, leader, 'fr', 'latest');
-    const readError = await awaitWithTicks(cluster, follower.readBarrier(1, 'safe'));
+    const readError = await cluster.ticking(follower.readBarrier(1, 'safe'));
     assert.equal(readError, undefined);
     assert.equal(
       localGet(cluster, follower.storeId, 'fr'),
@@ -159,7 +146,7 @@ describe('Store (3 stores, one region)', () => {
       1,
       encodeCompareAndSwap(o, { key: te.encode('lock'), expectedValue: undefined, newValue: te.encode('b') }),
     );
-    const [r1, r2] = await awaitWithTicks(cluster, Promise.all([first, second]));
+    const [r1, r2] = await cluster.ticking(Promise.all([first, second]));
     assert.equal(r1?.kind === 'compareAndSwap' && r1.succeeded, true);
     assert.equal(r2?.kind === 'compareAndSwap' && r2.succeeded, false);
     assert.equal(r2?.kind === 'compareAndSwap' ? td.decode(r2.previousValue) : '', 'a');

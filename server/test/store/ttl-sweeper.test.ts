@@ -18,17 +18,6 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function settled<T>(c: MemoryCluster, promise: Promise<T>): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  void promise.then((v) => {
-    done = true;
-    value = v;
-  });
-  await c.tickUntil(() => done);
-  return value as T;
-}
-
 /** Writes as if proposed at `atUnixMs` (a TTL then runs from that moment). */
 async function write(
   c: MemoryCluster,
@@ -38,8 +27,7 @@ async function write(
 ): Promise<void> {
   const peer = store.region(1);
   assert.ok(peer);
-  const result = await settled(
-    c,
+  const result = await c.ticking(
     store.propose(
       1,
       encodeWrite({ region: peer.region, peerId: peer.peerId, nowUnixMs: atUnixMs }, mutations),
@@ -67,7 +55,7 @@ describe('TtlSweeper', () => {
       { kind: 'put', key: te.encode('live'), value: te.encode('x'), ttlMs: 3_600_000 },
     ]);
     const sweeper = new TtlSweeper(store, { nowUnixMs: () => Date.now(), defer: (fn) => setImmediate(fn) });
-    const report = await settled(cluster, sweeper.sweepOnce());
+    const report = await cluster.ticking(sweeper.sweepOnce());
     assert.deepEqual(report, { regionsSwept: 1, keysProposed: 2 });
     await cluster.tickUntil(() =>
       [1, 2, 3].every((id) => !onDisk(cluster as MemoryCluster, id, 'expired-2')),
@@ -103,8 +91,8 @@ describe('TtlSweeper', () => {
     }));
     await write(cluster, store, Date.now() - 60_000, mutations);
     const sweeper = new TtlSweeper(store, { nowUnixMs: () => Date.now(), defer: (fn) => setImmediate(fn) });
-    assert.equal((await settled(cluster, sweeper.sweepOnce())).keysProposed, TTL_SWEEP_EXPIRE_KEYS_MAX);
-    assert.equal((await settled(cluster, sweeper.sweepOnce())).keysProposed, 10);
+    assert.equal((await cluster.ticking(sweeper.sweepOnce())).keysProposed, TTL_SWEEP_EXPIRE_KEYS_MAX);
+    assert.equal((await cluster.ticking(sweeper.sweepOnce())).keysProposed, 10);
     await cluster.tickUntil(
       () => !onDisk(cluster as MemoryCluster, store.storeId, `e${String(count - 1).padStart(4, '0')}`),
     );

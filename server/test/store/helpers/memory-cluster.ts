@@ -158,6 +158,18 @@ export class MemoryCluster {
     return undefined;
   }
 
+  /** Awaits a store promise while ticking the cluster (time only moves when ticked). */
+  async ticking<T>(promise: Promise<T>): Promise<T> {
+    let done = false;
+    let value: T | undefined;
+    void promise.then((v) => {
+      done = true;
+      value = v;
+    });
+    await this.tickUntil(() => done);
+    return value as T;
+  }
+
   async waitForLeader(regionId: number): Promise<{ store: Store; peer: RegionPeer }> {
     await this.tickUntil(() => this.leaderOf(regionId) !== undefined);
     return this.leaderOf(regionId) as { store: Store; peer: RegionPeer };
