@@ -328,7 +328,11 @@ export class Raft {
   }
 
   private onLowerTerm(m: Message): void {
-    if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
+    // Without check-quorum and pre-vote a voter stuck at a higher term raises everyone's term
+    // through its own elections; a node that cannot campaign (a learner) has no such way, so
+    // it must answer, or a leader of a lower term would never learn of it (sim seed 101659).
+    const answer = this.cfg.checkQuorum || this.cfg.preVote || !this.promotable();
+    if (answer && (m.type === 'heartbeat' || m.type === 'app')) {
       // A stale leader learns our term from the response and steps down.
       this.send({ type: 'appResp', to: m.from });
     } else if (m.type === 'preVote') {

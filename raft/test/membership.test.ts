@@ -250,3 +250,47 @@ test('with asyncApply, conf changes wait for reportApplied: the next change and 
   assert.deepEqual(cs.votersOutgoing, []);
   assert.deepEqual(cs.learners, [4]);
 });
+
+test('a learner at a higher term answers a lower-term leader, so the terms meet and it catches up (sim seed 101659)', () => {
+  // §5.1: "If a server receives a request with a stale term number, it rejects the request";
+  // the answer carries its term. A learner never campaigns, so without this answer (check
+  // quorum and pre-vote off) nothing would ever raise the leader's term to the learner's.
+  const net = new Network({
+    voters: [1, 2, 3],
+    learners: [4],
+    config: () => ({ checkQuorum: false, preVote: false }),
+  });
+  net.elect(1);
+  assert.deepEqual(net.node(1).propose(bytes('before')), { ok: true });
+  net.stabilize();
+  const leaderTerm = net.node(1).status().term;
+  // A candidate's vote request pushes the learner to a much higher term. The candidate is
+  // cut off from the learner's answers (in the simulator it had since been removed), so
+  // only the learner itself can carry the higher term to the others.
+  net.filter = (m) => !(m.from === 4 && m.to === 2);
+  net.node(4).step({
+    type: 'vote',
+    to: 4,
+    from: 2,
+    term: leaderTerm + 7,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    snapshot: null,
+    context: new Uint8Array(),
+  });
+  net.stabilize();
+  assert.equal(net.node(4).status().term, leaderTerm + 7);
+  assert.deepEqual(net.node(1).propose(bytes('after')), { ok: true });
+  for (let i = 0; i < 60 && net.appliedData(4).at(-1) !== 'after'; i++) {
+    net.tickAll();
+    const leader = net.leader();
+    if (leader !== null && net.appliedData(leader).at(-1) !== 'after')
+      net.node(leader).propose(bytes('after'));
+  }
+  assert.equal(net.appliedData(4).at(-1), 'after', 'the learner caught up under a leader of its term');
+  assert.ok((net.node(net.leader() ?? 1).status().term ?? 0) >= leaderTerm + 7);
+});
