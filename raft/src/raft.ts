@@ -328,12 +328,12 @@ export class Raft {
   }
 
   private onLowerTerm(m: Message): void {
-    // Without check-quorum and pre-vote a voter stuck at a higher term raises everyone's term
-    // through its own elections; a node that cannot campaign (a learner) has no such way, so
-    // it must answer, or a leader of a lower term would never learn of it (sim seed 101659).
-    const answer = this.cfg.checkQuorum || this.cfg.preVote || !this.promotable();
-    if (answer && (m.type === 'heartbeat' || m.type === 'app')) {
-      // A stale leader learns our term from the response and steps down.
+    // §5.1: a request with a stale term is rejected with our term, so the stale leader steps
+    // down. etcd answers only with check-quorum or pre-vote and otherwise counts on the node
+    // at the higher term to raise everyone's term through its own elections; but a learner
+    // never campaigns, and a voter with a stale configuration campaigns only to peers that
+    // may be gone, so both could be stranded forever (simulator seeds 101659, 2971).
+    if (m.type === 'heartbeat' || m.type === 'app') {
       this.send({ type: 'appResp', to: m.from });
     } else if (m.type === 'preVote') {
       this.send({ type: 'preVoteResp', to: m.from, term: this.term, reject: true });
