@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { KvClient } from '../../server/src/cli/kv-client.js';
-import { StoreProcesses, eventually } from '../../tests/integration/helpers/store-processes.js';
+import { StoreProcesses, eventually } from '../../tests/support/store-processes.js';
 import { median, round2 } from './stats.js';
 
 const { values } = parseArgs({

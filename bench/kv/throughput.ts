@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { kvpb } from '@flotilla/proto';
 import { KvClient } from '../../server/src/cli/kv-client.js';
-import { StoreProcesses, eventually } from '../../tests/integration/helpers/store-processes.js';
+import { StoreProcesses, eventually } from '../../tests/support/store-processes.js';
 import { summarize } from './stats.js';
 import type { LatencySummary } from './stats.js';
 

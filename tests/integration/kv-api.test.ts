@@ -8,7 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { kvpb } from '@flotilla/proto';
 import { KvClient } from '../../server/src/cli/kv-client.js';
-import { StoreProcesses, eventually } from './helpers/store-processes.js';
+import { StoreProcesses, eventually } from '../support/store-processes.js';
 import { RawKv, regionContext } from './helpers/kv-raw.js';
 
 const te = new TextEncoder();

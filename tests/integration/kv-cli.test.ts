@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runClientCommand } from '../../server/src/cli/client-commands.js';
 import { formatClusterSpec } from '../../server/src/cli/cluster-spec.js';
-import { StoreProcesses } from './helpers/store-processes.js';
+import { StoreProcesses } from '../support/store-processes.js';
 
 const launcher = fileURLToPath(new URL('../../server/bin/flotilla.mjs', import.meta.url));
 

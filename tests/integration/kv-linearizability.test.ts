@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { kvpb } from '@flotilla/proto';
 import { checkHistory } from '../chaos/sim/linearizability.js';
 import type { KvOperation } from '../chaos/sim/linearizability.js';
-import { StoreProcesses, eventually } from './helpers/store-processes.js';
+import { StoreProcesses, eventually } from '../support/store-processes.js';
 import { RawKv, regionContext } from './helpers/kv-raw.js';
 
 const CLIENTS_COUNT = 4;

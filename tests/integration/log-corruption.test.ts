@@ -8,7 +8,7 @@ import { KvClient } from '../../server/src/cli/kv-client.js';
 import { LevelDbEngine } from '../../server/src/storage/leveldb-engine.js';
 import { WriteBatch } from '../../server/src/storage/engine.js';
 import { raftLogRange } from '../../server/src/storage/keys.js';
-import { StoreProcesses, eventually } from './helpers/store-processes.js';
+import { StoreProcesses, eventually } from '../support/store-processes.js';
 
 const te = new TextEncoder();
 

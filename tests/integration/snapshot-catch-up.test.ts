@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { kvpb } from '@flotilla/proto';
 import type { raftpb } from '@flotilla/proto';
 import { KvClient } from '../../server/src/cli/kv-client.js';
-import { StoreProcesses, adminStatus, eventually } from './helpers/store-processes.js';
+import { StoreProcesses, adminStatus, eventually } from '../support/store-processes.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

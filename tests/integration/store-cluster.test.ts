@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kvpb } from '@flotilla/proto';
 import { KvClient } from '../../server/src/cli/kv-client.js';
-import { StoreProcesses, eventually } from './helpers/store-processes.js';
+import { StoreProcesses, eventually } from '../support/store-processes.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

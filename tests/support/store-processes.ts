@@ -1,6 +1,7 @@
-// Real store processes for integration tests: each store runs as its own node process
-// (server/src/cli/store-main.ts) on loopback with its own LevelDB directory, so tests can
-// kill -9 one, restart it on the same data, and talk to the cluster over real gRPC.
+// Real store processes, shared by the integration tests, the benchmarks and (later) the live
+// chaos suites: each store runs as its own node process (server/src/cli/store-main.ts) on
+// loopback with its own LevelDB directory, so a caller can kill -9 one, restart it on the same
+// data, and talk to the cluster over real gRPC.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,9 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
-import { formatClusterSpec } from '../../../server/src/cli/cluster-spec.js';
+import { formatClusterSpec } from '../../server/src/cli/cluster-spec.js';
 
-const storeMain = fileURLToPath(new URL('../../../server/src/cli/store-main.ts', import.meta.url));
+const storeMain = fileURLToPath(new URL('../../server/src/cli/store-main.ts', import.meta.url));
 
 /** Generous: a store process starts in well under a second, but CI machines are busy. */
 const START_TIMEOUT_MS = 30_000;
