@@ -48,7 +48,7 @@ export interface RaftConfig {
   readonly asyncApply?: boolean;
   /** Drop proposals on followers instead of forwarding (Flotilla's store always does). Default false. */
   readonly disableProposalForwarding?: boolean;
-  /** Bound on read requests waiting on the leader (queued or awaiting their heartbeat round). Default 4096. */
+  /** Bound on read requests waiting on the leader (queued or waiting for their heartbeat round). Default 4096. */
   readonly maxPendingReadRequests?: number;
 }
 

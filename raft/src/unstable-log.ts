@@ -9,7 +9,7 @@ export class UnstableLog {
   /** entries[i].index === offset + i. */
   entries: Entry[] = [];
   offset: number;
-  /** Entries with index < offsetInProgress were handed out by ready() and await advance(). */
+  /** Entries with index < offsetInProgress were handed out by ready() and wait for advance(). */
   offsetInProgress: number;
   snapshotInProgress = false;
 

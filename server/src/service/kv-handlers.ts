@@ -5,7 +5,7 @@
 import { kvpb } from '@flotilla/proto';
 import type { errorpb } from '@flotilla/proto';
 import { dataKey, dataRange, userKeyOf } from '../storage/keys.js';
-import { compareBytes } from '../storage/bytes.js';
+import { compareBytes, keySuccessor } from '../storage/bytes.js';
 import type { CommandResult } from '../store/command-apply.js';
 import type { WriteMutation } from '../store/command-builder.js';
 import { encodeCompareAndSwap, encodeReadBarrier, encodeWrite } from '../store/command-builder.js';
@@ -106,7 +106,7 @@ export class KvHandlers {
       if (kvs.length <= req.limit || last === undefined) break;
       cursor = req.reverse
         ? { start: cursor.start, end: last.key }
-        : { start: successor(last.key), end: cursor.end };
+        : { start: keySuccessor(last.key), end: cursor.end };
     }
     return { ...empty(), pairs, hasMore };
   }
@@ -288,13 +288,6 @@ export class KvHandlers {
 
 /** Pages one Scan may read while skipping expired keys (bounds the work of one request). */
 const SCAN_PAGES_MAX = 64;
-
-/** The smallest key after `key`. */
-function successor(key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(key.length + 1);
-  out.set(key);
-  return out;
-}
 
 function empty(): { regionError: undefined; keyError: undefined } {
   return { regionError: undefined, keyError: undefined };

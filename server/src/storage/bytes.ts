@@ -61,3 +61,10 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array | null {
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && compareBytes(a, b) === 0;
 }
+
+/** The smallest byte string greater than `key` (key + 0x00): where a scan resumes after `key`. */
+export function keySuccessor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out.set(key);
+  return out;
+}

@@ -3,7 +3,7 @@
 // range after a write) sees the effects of the commands before it.
 import type { Engine, KeyRange } from '../storage/engine.js';
 import { WriteBatch } from '../storage/engine.js';
-import { compareBytes } from '../storage/bytes.js';
+import { compareBytes, keySuccessor } from '../storage/bytes.js';
 
 /** Keys fetched per engine call while deleting a range. */
 const DELETE_RANGE_PAGE_KEYS = 1024;
@@ -62,7 +62,7 @@ export class ApplyWriter {
       }
       const last = page.at(-1);
       if (page.length < DELETE_RANGE_PAGE_KEYS || last === undefined) return deleted;
-      start = Buffer.concat([last.key, Buffer.from([0])]);
+      start = keySuccessor(last.key);
     }
   }
 }

@@ -4,6 +4,7 @@
 // `expire` operations for the keys it found expired. The condition is checked again at
 // apply time against the command's timestamp, so a key rewritten after the sweep saw it
 // survives, and every replica deletes exactly the same keys.
+import { keySuccessor } from '../storage/bytes.js';
 import { dataRange, userKeyOf } from '../storage/keys.js';
 import { encodeWrite } from './command-builder.js';
 import type { RegionPeer } from './region-peer.js';
@@ -67,9 +68,9 @@ export class TtlSweeper {
       }
     }
     const last = page.at(-1);
-    if (resumeAfter !== undefined) this.cursors.set(region.id, successor(resumeAfter));
+    if (resumeAfter !== undefined) this.cursors.set(region.id, keySuccessor(resumeAfter));
     else if (page.length < TTL_SWEEP_SCAN_KEYS || last === undefined) this.cursors.delete(region.id);
-    else this.cursors.set(region.id, successor(userKeyOf(last.key)));
+    else this.cursors.set(region.id, keySuccessor(userKeyOf(last.key)));
     if (expired.length === 0) return 0;
     const data = encodeWrite(
       { region, peerId: peer.peerId, nowUnixMs: now },
@@ -79,10 +80,4 @@ export class TtlSweeper {
     const result = await this.store.propose(region.id, data);
     return result.kind === 'write' ? expired.length : 0;
   }
-}
-
-function successor(key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(key.length + 1);
-  out.set(key);
-  return out;
 }
