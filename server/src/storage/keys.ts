@@ -8,6 +8,7 @@
 //   0x01 0x02 <regionId u64> 0x02                Raft hard state (term, vote, commit)
 //   0x01 0x02 <regionId u64> 0x03                apply state (applied index, truncated index/term)
 //   0x01 0x03 <regionId u64>                     region local state (region meta + peer state)
+//   0x01 0x04                                    prepared cluster bootstrap (first region id, until PD confirms)
 //   'z' <user key>                               user data (value with TTL header)
 import { concatBytes, prefixEnd, readU64, writeU64 } from './bytes.js';
 import type { KeyRange } from './engine.js';
@@ -16,12 +17,20 @@ const LOCAL = 0x01;
 const STORE_IDENT = 0x01;
 const RAFT = 0x02;
 const REGION_STATE = 0x03;
+const PREPARED_BOOTSTRAP = 0x04;
 const RAFT_LOG = 0x01;
 const RAFT_HARD_STATE = 0x02;
 const APPLY_STATE = 0x03;
 export const DATA_PREFIX = 0x7a; // 'z'
 
 export const storeIdentKey: Uint8Array = new Uint8Array([LOCAL, STORE_IDENT]);
+
+/**
+ * Written with the first region before the store asks PD to bootstrap the cluster with it,
+ * deleted once PD answered: a store restarting with this key set finishes (or undoes) the
+ * bootstrap instead of guessing whether its region is the cluster's first.
+ */
+export const preparedBootstrapKey: Uint8Array = new Uint8Array([LOCAL, PREPARED_BOOTSTRAP]);
 
 function regionPrefixed(
   kind: number,
