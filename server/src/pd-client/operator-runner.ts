@@ -1,0 +1,102 @@
+// Carries out the operators PD sends back on the region heartbeat stream: a membership
+// change, a leader transfer, a split. An operator is one step PD computed from a report;
+// the store checks it still applies before acting — the region must still be led here by
+// the peer PD addressed, at the epoch PD saw — and otherwise ignores it: PD sees the
+// region's new state in the next report and decides again. One operator per region runs
+// at a time; the number of regions with one running is bounded.
+import { pdpb } from '@flotilla/proto';
+import { describeRegionError } from '../store/region-error.js';
+import type { RegionError } from '../store/region-error.js';
+import type { RegionEpoch } from '../store/region-meta.js';
+import { epochFromProto, epochMatches } from '../store/region-meta.js';
+import { confChangeOf } from '../store/peer-change.js';
+import type { Store } from '../store/store.js';
+
+/** Regions with an operator running at once; more are ignored until one finishes. */
+const RUNNING_OPERATORS_MAX = 256;
+
+/** How a split operator asks the store to split (keys given, or found by the store). */
+export type SplitRequest = (
+  regionId: number,
+  epoch: RegionEpoch,
+  splitKeys: readonly Uint8Array[] | 'halve',
+) => Promise<RegionError | undefined>;
+
+export interface OperatorRunnerOptions {
+  readonly store: Store;
+  readonly split: SplitRequest;
+  readonly log: (line: string) => void;
+}
+
+export class OperatorRunner {
+  private readonly running = new Set<number>();
+  readonly counters = { started: 0, succeeded: 0, failed: 0, ignored: 0 };
+
+  constructor(private readonly options: OperatorRunnerOptions) {}
+
+  handle(res: pdpb.RegionHeartbeatResponse): void {
+    const op = res.operator;
+    if (op === undefined) return;
+    const regionId = Number(res.regionId);
+    const peer = this.options.store.region(regionId);
+    const epoch = epochFromProto(res.regionEpoch, 'regionEpoch');
+    const stale =
+      peer === undefined ||
+      peer.node.basicStatus().role !== 'leader' ||
+      (res.targetPeer !== undefined && Number(res.targetPeer.id) !== peer.peerId) ||
+      !epochMatches(peer.region.epoch, epoch);
+    if (stale || this.running.has(regionId) || this.running.size >= RUNNING_OPERATORS_MAX) {
+      this.counters.ignored++;
+      return;
+    }
+    this.running.add(regionId);
+    this.counters.started++;
+    const what = `region ${regionId} ${op.$case}`;
+    this.run(regionId, epoch, op)
+      .then((error) => {
+        if (error === undefined) {
+          this.counters.succeeded++;
+          this.options.log(`operator done: ${what}`);
+        } else {
+          this.counters.failed++;
+          this.options.log(`operator failed: ${what}: ${error}`);
+        }
+      })
+      .finally(() => this.running.delete(regionId));
+  }
+
+  private async run(
+    regionId: number,
+    epoch: RegionEpoch,
+    op: NonNullable<pdpb.RegionHeartbeatResponse['operator']>,
+  ): Promise<string | undefined> {
+    const { store } = this.options;
+    try {
+      switch (op.$case) {
+        case 'changePeer': {
+          const cc = confChangeOf(op.changePeer.transition, op.changePeer.changes);
+          const result = await store.proposeConfChange(regionId, cc);
+          return result.kind === 'regionError' ? describeRegionError(result.error) : undefined;
+        }
+        case 'transferLeader': {
+          const to = op.transferLeader.peer;
+          if (to === undefined) return 'transfer without a target peer';
+          const error = store.transferLeader(regionId, Number(to.id));
+          return error === undefined ? undefined : describeRegionError(error);
+        }
+        case 'splitRegion': {
+          const { policy, keys } = op.splitRegion;
+          const splitKeys =
+            policy === pdpb.SplitPolicy.USE_KEY ? keys.map((k) => new Uint8Array(k)) : 'halve';
+          if (splitKeys !== 'halve' && splitKeys.length === 0) return 'split without keys';
+          const error = await this.options.split(regionId, epoch, splitKeys);
+          return error === undefined ? undefined : describeRegionError(error);
+        }
+        case 'merge':
+          return 'merge is not supported by this store version';
+      }
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+}

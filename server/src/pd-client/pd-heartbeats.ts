@@ -1,0 +1,231 @@
+// What a store tells PD, and when:
+//   - a StoreHeartbeat every storeHeartbeatIntervalMs: region and leader counts, disk
+//     capacity and use, snapshot activity, start time. PD judges a store down when these
+//     stop.
+//   - a RegionHeartbeat for every region this store leads, every
+//     regionHeartbeatIntervalMs, and at once (within one watch period) when a region's
+//     leadership or epoch changes here, so PD and clients learn of elections, splits and
+//     membership changes quickly. It carries the peers PD should worry about: down peers
+//     (not heard from by the leader, with for how long) and pending peers (needing a
+//     snapshot).
+// PD's answers on the heartbeat stream are operators, handed to the OperatorRunner.
+import { statfs } from 'node:fs/promises';
+import type { pdpb } from '@flotilla/proto';
+import type { Engine } from '../storage/engine.js';
+import { dataRange } from '../storage/keys.js';
+import type { RegionPeer } from '../store/region-peer.js';
+import { peerById, peerToProto, regionToProto } from '../store/region-meta.js';
+import type { Store } from '../store/store.js';
+import type { PdClient } from './pd-client.js';
+import { RegionHeartbeatStream } from './region-heartbeat-stream.js';
+
+export interface PdHeartbeatsOptions {
+  readonly pd: PdClient;
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly dataDir: string;
+  readonly startedAtUnixMs: number;
+  readonly storeHeartbeatIntervalMs: number;
+  readonly regionHeartbeatIntervalMs: number;
+  /** How often leadership and epochs are compared with the last report (a cheap scan). */
+  readonly regionWatchIntervalMs: number;
+  readonly onOperator: (response: pdpb.RegionHeartbeatResponse) => void;
+  readonly log: (line: string) => void;
+}
+
+/** Region reports sent per watch period at most; the rest wait for the next one. */
+const REGION_REPORTS_PER_WATCH_MAX = 1024;
+
+/** Watch periods in a row a peer must go unheard before it is reported down. */
+const DOWN_AFTER_WATCH_PERIODS = 3;
+
+interface Reported {
+  readonly term: number;
+  readonly confVer: number;
+  readonly version: number;
+  readonly atMs: number;
+}
+
+export class PdHeartbeats {
+  private readonly stream: RegionHeartbeatStream;
+  private readonly reported = new Map<number, Reported>();
+  /** When each peer (region id → peer id) was last seen active by this leader. */
+  private readonly lastActiveMs = new Map<number, Map<number, number>>();
+  private storeTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private storeHeartbeatInFlight = false;
+  private watching = false;
+  private stopped = false;
+  /** Set when PD says this store is a tombstone: it must stop serving. */
+  tombstoned = false;
+
+  constructor(private readonly options: PdHeartbeatsOptions) {
+    this.stream = new RegionHeartbeatStream(options.pd, options.onOperator, options.log);
+  }
+
+  start(): void {
+    this.stream.start();
+    this.storeTimer = setInterval(
+      () => void this.sendStoreHeartbeat(),
+      this.options.storeHeartbeatIntervalMs,
+    );
+    this.watchTimer = setInterval(() => void this.watchRegions(), this.options.regionWatchIntervalMs);
+    void this.sendStoreHeartbeat();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.storeTimer);
+    clearInterval(this.watchTimer);
+    this.stream.close();
+  }
+
+  get streamCounters(): RegionHeartbeatStream['counters'] {
+    return this.stream.counters;
+  }
+
+  private async sendStoreHeartbeat(): Promise<void> {
+    if (this.storeHeartbeatInFlight || this.stopped) return;
+    this.storeHeartbeatInFlight = true;
+    try {
+      const res = await this.options.pd.storeHeartbeat(await this.storeStats());
+      if (res.header?.error !== undefined && !this.tombstoned) {
+        this.tombstoned = true;
+        this.options.log(`PD: ${res.header.error.message}`);
+      }
+    } catch (err) {
+      this.options.log(`store heartbeat failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.storeHeartbeatInFlight = false;
+    }
+  }
+
+  private async storeStats(): Promise<pdpb.StoreStats> {
+    const { store } = this.options;
+    const regions = store.allRegions();
+    let leaderCount = 0;
+    for (const peer of regions) if (peer.node.basicStatus().role === 'leader') leaderCount++;
+    let capacityBytes = 0;
+    let availableBytes = 0;
+    try {
+      const fs = await statfs(this.options.dataDir);
+      capacityBytes = fs.blocks * fs.bsize;
+      availableBytes = fs.bavail * fs.bsize;
+    } catch {
+      // Reported as 0 (unknown); PD then does not place by free space.
+    }
+    const usedBytes = await this.options.engine.approximateSizeBytes(
+      dataRange(new Uint8Array(0), new Uint8Array(0)),
+    );
+    return {
+      storeId: BigInt(store.storeId),
+      regionCount: regions.length,
+      leaderCount,
+      capacityBytes: BigInt(capacityBytes),
+      availableBytes: BigInt(availableBytes),
+      usedBytes: BigInt(usedBytes),
+      sendingSnapshotCount: 0,
+      receivingSnapshotCount: 0,
+      applyingSnapshotCount: 0,
+      isBusy: false,
+      startTimeUnixMs: BigInt(this.options.startedAtUnixMs),
+      intervalMs: this.options.storeHeartbeatIntervalMs,
+      writtenBytes: 0n,
+      writtenKeys: 0n,
+      readBytes: 0n,
+      readKeys: 0n,
+    };
+  }
+
+  /** Reports the leader regions whose leadership or epoch changed, or whose period is up. */
+  private async watchRegions(): Promise<void> {
+    if (this.watching || this.stopped || !this.stream.isOpen) return;
+    this.watching = true;
+    try {
+      const now = Date.now();
+      let sent = 0;
+      const led = new Set<number>();
+      for (const peer of this.options.store.allRegions()) {
+        const status = peer.node.basicStatus();
+        if (status.role !== 'leader') continue;
+        led.add(peer.regionId);
+        this.sampleActivity(peer, now);
+        const last = this.reported.get(peer.regionId);
+        const epoch = peer.region.epoch;
+        const due =
+          last === undefined ||
+          last.term !== status.term ||
+          last.confVer !== epoch.confVer ||
+          last.version !== epoch.version ||
+          now - last.atMs >= this.options.regionHeartbeatIntervalMs;
+        if (!due || sent >= REGION_REPORTS_PER_WATCH_MAX) continue;
+        const report = await this.regionReport(peer, status.term, now);
+        if (report === undefined || !this.stream.send(report)) continue;
+        sent++;
+        this.reported.set(peer.regionId, { term: status.term, ...epoch, atMs: now });
+      }
+      // Forget regions we no longer lead: a later leadership is reported afresh.
+      for (const regionId of this.reported.keys()) if (!led.has(regionId)) this.reported.delete(regionId);
+      for (const regionId of this.lastActiveMs.keys())
+        if (!led.has(regionId)) this.lastActiveMs.delete(regionId);
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  /**
+   * Notes which peers the leader heard from since its last check-quorum reset. The core
+   * clears the flag every election timeout, so one sample proves little; a peer counts as
+   * down only after DOWN_AFTER_WATCH_PERIODS samples in a row without it.
+   */
+  private sampleActivity(peer: RegionPeer, nowMs: number): void {
+    let active = this.lastActiveMs.get(peer.regionId);
+    if (active === undefined) {
+      active = new Map();
+      this.lastActiveMs.set(peer.regionId, active);
+    }
+    for (const progress of peer.node.status().progress) {
+      if (progress.recentActive || !active.has(progress.id)) active.set(progress.id, nowMs);
+    }
+  }
+
+  private async regionReport(
+    peer: RegionPeer,
+    term: number,
+    nowMs: number,
+  ): Promise<Omit<pdpb.RegionHeartbeatRequest, 'header'> | undefined> {
+    const region = peer.region;
+    const self = peerById(region, peer.peerId);
+    if (self === undefined) return undefined;
+    const status = peer.node.status();
+    const active = this.lastActiveMs.get(region.id);
+    const downAfterMs = DOWN_AFTER_WATCH_PERIODS * this.options.regionWatchIntervalMs;
+    const downPeers: pdpb.PeerStats[] = [];
+    const pendingPeers = [];
+    for (const progress of status.progress) {
+      const meta = peerById(region, progress.id);
+      if (meta === undefined || progress.id === peer.peerId) continue;
+      const silentMs = nowMs - (active?.get(progress.id) ?? nowMs);
+      if (silentMs >= downAfterMs) downPeers.push({ peer: peerToProto(meta), downMs: BigInt(silentMs) });
+      if (progress.state === 'snapshot' || progress.match < peer.storage.truncatedIndex)
+        pendingPeers.push(peerToProto(meta));
+    }
+    const sizeBytes = await this.options.engine.approximateSizeBytes(
+      dataRange(region.startKey, region.endKey),
+    );
+    return {
+      region: regionToProto(region),
+      leader: peerToProto(self),
+      term: BigInt(term),
+      downPeers,
+      pendingPeers,
+      approximateSizeBytes: BigInt(sizeBytes),
+      approximateKeys: 0n,
+      intervalMs: this.options.regionHeartbeatIntervalMs,
+      writtenBytes: 0n,
+      writtenKeys: 0n,
+      readBytes: 0n,
+      readKeys: 0n,
+    };
+  }
+}
