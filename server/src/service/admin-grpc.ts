@@ -1,12 +1,20 @@
 // The Admin gRPC service: store and region status for operators and tests, leader
-// transfer, and membership changes proposed through Raft (returned once applied).
+// transfer, membership changes and region splits proposed through Raft (returned once applied).
 import type { handleUnaryCall } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ConfChange, ConfChangeSingle, ConfChangeTransition } from '@flotilla/raft';
 import { raftpb } from '@flotilla/proto';
 import type { Store } from '../store/store.js';
 import { regionErrorToProto } from '../store/region-error.js';
-import { epochFromProto, peerById, peerFromProto, regionToProto } from '../store/region-meta.js';
+import type { RegionEpoch } from '../store/region-meta.js';
+import {
+  epochFromProto,
+  epochMatches,
+  peerById,
+  peerFromProto,
+  regionToProto,
+} from '../store/region-meta.js';
+import { checkSplitKeys } from '../store/region-split.js';
 import type { RegionPeer } from '../store/region-peer.js';
 import { toSafeNumber } from '../store/wire-numbers.js';
 
@@ -113,14 +121,14 @@ export function adminServiceImplementation(options: AdminServiceOptions): raftpb
   ) => {
     const regionId = Number(call.request.regionId);
     const peer = store.region(regionId);
-    if (peer === undefined)
+    if (peer === undefined || !peer.initialized)
       return callback(null, { regionError: regionErrorToProto({ kind: 'regionNotFound', regionId }) });
     let cc: ConfChange;
     try {
       const epoch = epochFromProto(call.request.regionEpoch, 'regionEpoch');
       if (epoch.confVer !== peer.region.epoch.confVer) {
         return callback(null, {
-          regionError: regionErrorToProto({ kind: 'epochNotMatch', currentRegions: [peer.region] }),
+          regionError: regionErrorToProto(store.epochNotMatch(peer, epoch.version)),
         });
       }
       for (const [i, c] of call.request.changes.entries())
@@ -140,13 +148,47 @@ export function adminServiceImplementation(options: AdminServiceOptions): raftpb
     }, callback);
   };
   const splitRegion: handleUnaryCall<raftpb.SplitRegionRequest, raftpb.SplitRegionResponse> = (
-    _call,
+    call,
     callback,
   ) => {
-    callback({
-      code: GrpcStatus.UNIMPLEMENTED,
-      details: 'region split is not available yet: it arrives with Multi-Raft and the Placement Driver',
-    });
+    const regionId = Number(call.request.regionId);
+    const peer = store.region(regionId);
+    if (peer === undefined || !peer.initialized)
+      return callback(null, {
+        regionError: regionErrorToProto({ kind: 'regionNotFound', regionId }),
+        regions: [],
+      });
+    let epoch: RegionEpoch;
+    const splitKeys = call.request.splitKeys.map((k) => new Uint8Array(k));
+    try {
+      epoch = epochFromProto(call.request.regionEpoch, 'regionEpoch');
+    } catch (err) {
+      return callback({
+        code: GrpcStatus.INVALID_ARGUMENT,
+        details: err instanceof Error ? err.message : String(err),
+      });
+    }
+    // The range is only checked when the caller's epoch is current (else EpochNotMatch below).
+    const problem = epochMatches(peer.region.epoch, epoch)
+      ? checkSplitKeys(peer.region, splitKeys)
+      : splitKeys.length === 0
+        ? 'no split keys'
+        : undefined;
+    if (problem !== undefined)
+      return callback({
+        code: GrpcStatus.INVALID_ARGUMENT,
+        details: `split of region ${regionId}: ${problem}`,
+      });
+    store.splitRegion(regionId, epoch, splitKeys).then((outcome) => {
+      switch (outcome.kind) {
+        case 'split':
+          return callback(null, { regionError: undefined, regions: outcome.regions.map(regionToProto) });
+        case 'regionError':
+          return callback(null, { regionError: regionErrorToProto(outcome.error), regions: [] });
+        case 'rejected':
+          return callback({ code: GrpcStatus.FAILED_PRECONDITION, details: outcome.reason });
+      }
+    }, callback);
   };
   return { status, transferLeader, changePeer, splitRegion };
 }

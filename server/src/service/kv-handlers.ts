@@ -12,7 +12,7 @@ import { encodeCompareAndSwap, encodeReadBarrier, encodeWrite } from '../store/c
 import type { RegionError } from '../store/region-error.js';
 import { regionErrorToProto } from '../store/region-error.js';
 import type { RegionMeta } from '../store/region-meta.js';
-import { epochFromProto, regionContainsKey } from '../store/region-meta.js';
+import { epochFromProto, epochMatches, regionContainsKey } from '../store/region-meta.js';
 import type { RegionPeer } from '../store/region-peer.js';
 import type { Store, StoreClock } from '../store/store.js';
 import { liveValue } from '../store/user-value.js';
@@ -210,11 +210,18 @@ export class KvHandlers {
   private async routeRead(context: kvpb.Context | undefined, keys: readonly Uint8Array[]): Promise<Routed> {
     const routed = this.route(context, keys);
     if ('regionError' in routed) return routed;
+    const { peer } = routed;
+    const versionRouted = peer.region.epoch.version;
     const error = await withDeadline(
-      this.readBarrier(routed.peer, context?.readConsistency ?? kvpb.ReadConsistency.LINEARIZABLE),
+      this.readBarrier(peer, context?.readConsistency ?? kvpb.ReadConsistency.LINEARIZABLE),
       this.deadlineMs(context),
     );
-    return error ? { regionError: regionErrorToProto(error) } : routed;
+    if (error) return { regionError: regionErrorToProto(error) };
+    // A split applied while the read waited: keys now in a new region may already hold
+    // writes this peer's barrier does not cover.
+    if (this.store.region(peer.regionId) !== peer || peer.region.epoch.version !== versionRouted)
+      return { regionError: regionErrorToProto(this.store.epochNotMatch(peer, versionRouted)) };
+    return routed;
   }
 
   private async readBarrier(
@@ -245,7 +252,9 @@ export class KvHandlers {
     if (context === undefined) throw invalid('request has no context (regionId, regionEpoch)');
     const regionId = toSafeNumberOrInvalid(context.regionId, 'context.regionId');
     const peer = this.store.region(regionId);
-    if (peer === undefined) return { regionError: regionErrorToProto({ kind: 'regionNotFound', regionId }) };
+    // An uninitialized peer (created by a message, waiting for its snapshot) holds no range yet.
+    if (peer === undefined || !peer.initialized)
+      return { regionError: regionErrorToProto({ kind: 'regionNotFound', regionId }) };
     const requestStoreId = context.peer
       ? toSafeNumberOrInvalid(context.peer.storeId, 'context.peer.storeId')
       : 0;
@@ -261,10 +270,10 @@ export class KvHandlers {
     if (this.draining) return { regionError: regionErrorToProto(this.drainingRefusal(peer)) };
     const region = peer.region;
     const epoch = epochFromProto(context.regionEpoch, 'context.regionEpoch');
-    // Data requests care about the key range, which only splits and merges (version) change.
-    if (epoch.version !== region.epoch.version) {
-      return { regionError: regionErrorToProto({ kind: 'epochNotMatch', currentRegions: [region] }) };
-    }
+    // The client's cache must match the region exactly (range: version; members: confVer),
+    // so that its next request goes to the right region and the right stores.
+    if (!epochMatches(region.epoch, epoch))
+      return { regionError: regionErrorToProto(this.store.epochNotMatch(peer, epoch.version)) };
     for (const key of keys) {
       if (!regionContainsKey(region, key))
         return { regionError: regionErrorToProto({ kind: 'keyNotInRegion', key, region }) };

@@ -104,6 +104,35 @@ export class PeerStorage implements Storage {
     );
   }
 
+  /**
+   * The storage of a peer created by a message for a region this store never held: an
+   * empty log at index 0 (only a snapshot can initialize it) and whatever hard state an
+   * earlier uninitialized peer of the region persisted (it may have voted). Synchronous:
+   * nothing but the hard state can exist for a region without a local state.
+   */
+  static createUninitialized(options: PeerStorageOptions): PeerStorage {
+    const { engine, regionId } = options;
+    if (engine.getSync(applyStateKey(regionId)) !== undefined)
+      throw new Error(`region ${regionId}: an apply state exists for a region without a local state`);
+    const hsBytes = engine.getSync(raftHardStateKey(regionId));
+    const hs = hsBytes ? decodeHardState(hsBytes) : { term: 0, vote: NONE, commit: 0 };
+    // No log: a commit above 0 cannot hold (it would point past the last index).
+    const hardState = { ...hs, commit: 0 };
+    return new PeerStorage(
+      options,
+      hardState,
+      INITIAL_APPLY_STATE,
+      0,
+      options.confState,
+      new EntryCache(options.entryCacheBytesMax),
+    );
+  }
+
+  /** The hard state as last put into a batch (or loaded). */
+  get currentHardState(): HardState {
+    return this.hardState;
+  }
+
   // ---- Storage (read by the core) ----
 
   initialState(): InitialState {

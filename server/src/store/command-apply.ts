@@ -21,6 +21,10 @@ export type CommandResult =
     }
   | { readonly kind: 'readBarrier' }
   | { readonly kind: 'noop' }
+  /** A split applied: the resulting regions in key order, the parent (leftmost) first. */
+  | { readonly kind: 'split'; readonly regions: readonly RegionMeta[] }
+  /** A command that can never apply (e.g. split keys outside the region), refused alike on every replica. */
+  | { readonly kind: 'rejected'; readonly reason: string }
   | { readonly kind: 'regionError'; readonly error: RegionError };
 
 export async function applyCommand(

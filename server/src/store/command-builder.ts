@@ -11,7 +11,7 @@ export interface CommandOrigin {
   readonly nowUnixMs: number;
 }
 
-function header(origin: CommandOrigin): raftpb.RaftCommandHeader {
+export function commandHeader(origin: CommandOrigin): raftpb.RaftCommandHeader {
   return {
     regionId: BigInt(origin.region.id),
     peerId: BigInt(origin.peerId),
@@ -59,7 +59,7 @@ export function encodeWrite(origin: CommandOrigin, mutations: readonly WriteMuta
     }
   });
   return raftpb.RaftCommand.encode({
-    header: header(origin),
+    header: commandHeader(origin),
     command: { $case: 'write', write: { ops } },
   }).finish();
 }
@@ -87,14 +87,14 @@ export function encodeCompareAndSwap(origin: CommandOrigin, spec: CompareAndSwap
     expireAtUnixMs: expireAt(origin, spec.ttlMs),
   };
   return raftpb.RaftCommand.encode({
-    header: header(origin),
+    header: commandHeader(origin),
     command: { $case: 'compareAndSwap', compareAndSwap: cas },
   }).finish();
 }
 
 export function encodeReadBarrier(origin: CommandOrigin): Uint8Array {
   return raftpb.RaftCommand.encode({
-    header: header(origin),
+    header: commandHeader(origin),
     command: { $case: 'readBarrier', readBarrier: {} },
   }).finish();
 }

@@ -7,7 +7,7 @@ import type { Engine } from '../storage/engine.js';
 import { WriteBatch } from '../storage/engine.js';
 import { regionStateKey, regionStateRange } from '../storage/keys.js';
 import { PeerStorage } from '../storage/peer-storage.js';
-import type { RegionMeta } from './region-meta.js';
+import type { PeerMeta, RegionMeta } from './region-meta.js';
 import { confStateOf, decodeRegionLocalState, encodeRegionLocalState, peerOnStore } from './region-meta.js';
 import { RegionPeer } from './region-peer.js';
 import type { StoreConfig } from './store-config.js';
@@ -67,19 +67,65 @@ export async function createRegionPeer(
     entryCacheBytesMax: config.entryCacheBytesMax,
     requestSnapshot: options.requestSnapshot,
   });
-  const node = new RawNode({
+  const peer = new RegionPeer(
+    region,
+    peerId,
+    newRawNode(region.id, peerId, storage, options),
+    storage,
+    config,
+  );
+  peer.reads.setAppliedIndex(storage.appliedIndex);
+  return peer;
+}
+
+/**
+ * A peer for a region this store has never held, created because its leader (or a
+ * candidate) talks to it: no range, no membership (so it never campaigns), an empty log.
+ * A snapshot initializes it (snapshot-installer.ts). `self` and `sender` are the only peers
+ * it knows, so it can answer.
+ */
+export function createUninitializedPeer(
+  regionId: number,
+  self: PeerMeta,
+  sender: PeerMeta,
+  options: LoadRegionsOptions,
+): RegionPeer {
+  const { engine, config } = options;
+  const storage = PeerStorage.createUninitialized({
+    regionId,
+    engine,
+    confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    entryCacheBytesMax: config.entryCacheBytesMax,
+    requestSnapshot: options.requestSnapshot,
+  });
+  const region: RegionMeta = {
+    id: regionId,
+    startKey: new Uint8Array(0),
+    endKey: new Uint8Array(0),
+    epoch: { confVer: 0, version: 0 },
+    peers: self.id === sender.id ? [self] : [self, sender],
+  };
+  const node = newRawNode(regionId, self.id, storage, options);
+  return new RegionPeer(region, self.id, node, storage, config, { initialized: false });
+}
+
+function newRawNode(
+  regionId: number,
+  peerId: number,
+  storage: PeerStorage,
+  options: LoadRegionsOptions,
+): RawNode {
+  const { config } = options;
+  return new RawNode({
     id: peerId,
     electionTimeoutTicks: config.electionTimeoutTicks,
     heartbeatIntervalTicks: config.heartbeatIntervalTicks,
     storage,
-    random: options.randomFor(region.id),
+    random: options.randomFor(regionId),
     appliedIndex: storage.appliedIndex,
     preVote: true,
     checkQuorum: true,
     disableProposalForwarding: true,
     maxEntrySizeBytes: config.raftEntrySizeBytesMax,
   });
-  const peer = new RegionPeer(region, peerId, node, storage, config);
-  peer.reads.setAppliedIndex(storage.appliedIndex);
-  return peer;
 }

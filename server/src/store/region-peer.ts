@@ -16,6 +16,7 @@ import type {
 import { decodeConfChange } from '@flotilla/raft';
 import { raftpb } from '@flotilla/proto';
 import type { WriteBatch } from '../storage/engine.js';
+import type { RegionRange } from './region-range-index.js';
 import type { PeerStorage } from '../storage/peer-storage.js';
 import { regionStateKey } from '../storage/keys.js';
 import type { ApplyWriter } from './apply-writer.js';
@@ -23,7 +24,17 @@ import type { CommandResult } from './command-apply.js';
 import { applyCommand, decodeCommand } from './command-apply.js';
 import type { RegionError } from './region-error.js';
 import type { PeerLifecycle, PeerMeta, RegionMeta } from './region-meta.js';
-import { encodeRegionLocalState, peerById, peerFromProto, peersForConfState } from './region-meta.js';
+import {
+  encodeRegionLocalState,
+  epochFromProto,
+  epochMatches,
+  peerById,
+  peerFromProto,
+  peersForConfState,
+} from './region-meta.js';
+import { checkSplitPoints, splitPointsFromProto, splitRegionMetas } from './region-split.js';
+import type { SplitPointSpec } from './region-split.js';
+import { encodeTombstoneState } from './peer-tombstone.js';
 import type { StoreConfig } from './store-config.js';
 import { ReadQueue } from './read-queue.js';
 import type { PendingInstall } from './snapshot-installer.js';
@@ -49,6 +60,20 @@ interface PendingProposal {
 /** Work to finish once the round's batch is durable. */
 export type Completion = () => void;
 
+/** A split this peer applied in the current round; the store creates the new regions once it is durable. */
+export interface AppliedSplit {
+  /** The resulting regions, the parent (leftmost) first. */
+  readonly regions: readonly RegionMeta[];
+  /** The local peer led the parent when it applied the split (its new peers campaign at once). */
+  readonly wasLeader: boolean;
+}
+
+/** Ranges a region had at older versions, kept to answer EpochNotMatch with the regions now covering them. */
+const RANGE_HISTORY_MAX = 16;
+
+/** Known peers an uninitialized peer keeps (the senders it may have to answer). */
+const UNINITIALIZED_KNOWN_PEERS_MAX = 16;
+
 export class RegionPeer {
   private mailbox: MailboxItem[] = [];
   private raftInbox: Message[] = [];
@@ -69,6 +94,25 @@ export class RegionPeer {
   private generatedSnapshot: Snapshot | null = null;
   /** Outcomes of snapshot sends, by peer (at most one per peer: bounded by the region size). */
   private readonly snapshotStatuses = new Map<number, boolean>();
+  /**
+   * False for a peer created by a message for a region this store had never seen: no range,
+   * no membership, never persisted as a region until a snapshot initializes it.
+   */
+  initialized: boolean;
+  /** The store must destroy this peer after the round (a tombstone message, a newer peer here). */
+  destroyRequested = false;
+  /** Splits applied this round, taken by the store before the round's write. */
+  private appliedSplits: AppliedSplit[] = [];
+  /** Older ranges by the version they had, oldest first (bounded). */
+  private readonly rangeHistory: Array<RegionRange & { readonly version: number }> = [];
+  /** Bytes and keys written since the split checker last looked at the region. */
+  writtenBytesSinceCheck = 0;
+  writtenKeysSinceCheck = 0;
+  /** The region's data size and key count as last measured or estimated by the split checker (0 = never). */
+  measuredSizeBytes = 0;
+  measuredKeysCount = 0;
+  /** A split left this region still too large: check it at the next pass. */
+  splitCheckDue = false;
 
   constructor(
     public region: RegionMeta,
@@ -76,9 +120,11 @@ export class RegionPeer {
     readonly node: RawNode,
     readonly storage: PeerStorage,
     private readonly config: StoreConfig,
+    options: { readonly initialized: boolean } = { initialized: true },
   ) {
     this.reads = new ReadQueue(config.regionMailboxCapacity);
     this.appliedAtLastCompaction = storage.appliedIndex;
+    this.initialized = options.initialized;
   }
 
   get regionId(): number {
@@ -140,7 +186,9 @@ export class RegionPeer {
   acceptStagedSnapshot(region: RegionMeta, metadata: SnapshotMetadata): void {
     if (this.stagedSnapshot !== null)
       throw new Error(`region ${region.id}: two snapshot installs in a round`);
+    if (this.initialized) this.rememberRange();
     this.region = region;
+    this.initialized = true;
     this.lifecycle = 'normal';
     this.stagedSnapshot = metadata;
     this.appliedAtLastCompaction = metadata.index;
@@ -283,12 +331,83 @@ export class RegionPeer {
 
   private async applyNormal(entry: Entry, writer: ApplyWriter): Promise<CommandResult> {
     if (entry.data.length === 0) return { kind: 'noop' };
-    return applyCommand(decodeCommand(entry.data), this.region, writer);
+    const command = decodeCommand(entry.data);
+    if (command.command?.$case === 'split') return this.applySplit(command, command.command.split, writer);
+    const result = await applyCommand(command, this.region, writer);
+    if (result.kind === 'write' || result.kind === 'compareAndSwap') {
+      // Cheap and approximate on purpose: the split checker only uses it to pick regions to measure.
+      this.writtenBytesSinceCheck += entry.data.length;
+      this.writtenKeysSinceCheck += command.command?.$case === 'write' ? command.command.write.ops.length : 1;
+    }
+    return result;
+  }
+
+  /**
+   * Applies a split (checked first, identically on every replica): the parent keeps the
+   * leftmost range, its new state goes into the round's batch, and the store picks up the
+   * new regions (takeAppliedSplits) to write their initial state into the same batch.
+   */
+  private applySplit(
+    command: raftpb.RaftCommand,
+    split: raftpb.SplitCommand,
+    writer: ApplyWriter,
+  ): CommandResult {
+    if (command.header === undefined)
+      return { kind: 'regionError', error: { kind: 'staleCommand', reason: 'command without header' } };
+    const epoch = epochFromProto(command.header.regionEpoch, 'header.regionEpoch');
+    if (!epochMatches(this.region.epoch, epoch))
+      return { kind: 'regionError', error: { kind: 'epochNotMatch', currentRegions: [this.region] } };
+    let points: SplitPointSpec[];
+    try {
+      points = splitPointsFromProto(split);
+    } catch (err) {
+      return { kind: 'rejected', reason: err instanceof Error ? err.message : String(err) };
+    }
+    const problem = checkSplitPoints(this.region, points);
+    if (problem !== undefined) return { kind: 'rejected', reason: `split refused: ${problem}` };
+    const regions = splitRegionMetas(this.region, points);
+    this.rememberRange();
+    this.region = regions[0] as RegionMeta;
+    writer.batch.put(regionStateKey(this.region.id), encodeRegionLocalState(this.region, this.lifecycle));
+    this.appliedSplits.push({ regions, wasLeader: this.node.basicStatus().role === 'leader' });
+    return { kind: 'split', regions };
+  }
+
+  /** Splits applied since the last call (the store writes their new regions into the same batch). */
+  takeAppliedSplits(): AppliedSplit[] {
+    const splits = this.appliedSplits;
+    this.appliedSplits = [];
+    return splits;
+  }
+
+  private rememberRange(): void {
+    const { id, startKey, endKey, epoch } = this.region;
+    this.rangeHistory.push({ id, startKey, endKey, version: epoch.version });
+    if (this.rangeHistory.length > RANGE_HISTORY_MAX) this.rangeHistory.shift();
+  }
+
+  /**
+   * The range the region had at `version` as far as this peer knows (ranges only shrink, so
+   * an unknown older version maps to the oldest range remembered); the current range otherwise.
+   */
+  rangeAtVersion(version: number): RegionRange {
+    if (version >= this.region.epoch.version) return this.region;
+    let best: RegionRange | undefined;
+    for (const past of this.rangeHistory) if (past.version <= version) best = past;
+    return best ?? this.rangeHistory[0] ?? this.region;
+  }
+
+  /** An uninitialized peer learns a peer that talks to it, so it can answer (bounded). */
+  learnPeer(peer: PeerMeta): void {
+    if (this.initialized || peerById(this.region, peer.id) !== undefined) return;
+    if (this.region.peers.length >= UNINITIALIZED_KNOWN_PEERS_MAX) return;
+    this.region = { ...this.region, peers: [...this.region.peers, peer] };
   }
 
   private applyConfChange(entry: Entry, writer: ApplyWriter): CommandResult {
     const cc = decodeConfChange(entry.data);
     const added = this.addedPeers(cc);
+    const self = peerById(this.region, this.peerId);
     const confState = this.node.applyConfChange(cc);
     const peers = peersForConfState(this.region.peers, added, confState);
     this.region = {
@@ -297,8 +416,13 @@ export class RegionPeer {
       epoch: { ...this.region.epoch, confVer: this.region.epoch.confVer + 1 },
     };
     this.storage.setConfState(confState);
-    if (peerById(this.region, this.peerId) === undefined) this.lifecycle = 'tombstone';
-    writer.batch.put(regionStateKey(this.region.id), encodeRegionLocalState(this.region, this.lifecycle));
+    if (peerById(this.region, this.peerId) === undefined) {
+      // Removed: the store destroys this peer after the round; the tombstone keeps our peer id.
+      this.lifecycle = 'tombstone';
+      writer.batch.put(regionStateKey(this.region.id), encodeTombstoneState(this.region, self));
+    } else {
+      writer.batch.put(regionStateKey(this.region.id), encodeRegionLocalState(this.region, this.lifecycle));
+    }
     return { kind: 'noop' };
   }
 

@@ -15,7 +15,9 @@
 // Crash safety comes from the single atomic batch: a restart sees the old state or the
 // whole snapshot, never half of one. The price is that a snapshot is held in memory and
 // written as one LevelDB batch: bounded by SNAPSHOT_INSTALL_SIZE_BYTES_MAX, well above the
-// 64 MiB region size that splits (a later issue) will hold regions to. Up to receivesMax
+// 64 MiB region size that splits (split-checker.ts) hold regions to. A snapshot for an
+// uninitialized peer (created by a message, no range yet) initializes it: the region local
+// state it writes gives the peer its range and membership. Up to receivesMax
 // (4) verified snapshots may wait in memory at once.
 import type { Message, SnapshotMetadata } from '@flotilla/raft';
 import { StorageError } from '@flotilla/raft';
@@ -60,8 +62,9 @@ export function checkSnapshotHeader(
     throw new SnapshotRejectedError(regionId, detail);
   };
   if (message.type !== 'snap' || message.snapshot === null) return reject(`a '${message.type}' message`);
-  // A peer created from a snapshot (after a split or an added peer) is not supported yet.
-  if (peer === undefined) return reject('no peer of the region on this store');
+  // The store creates an uninitialized peer for an unknown region first when it may
+  // (peer-creation.ts); none means the snapshot must not create one (overlap, tombstone).
+  if (peer === undefined) return reject('no peer of the region on this store, and none may be created');
   if (envelope.toPeer.id !== peer.peerId)
     return reject(`for peer ${envelope.toPeer.id}, ours is ${peer.peerId}`);
   const d = decodeDescriptor(message.snapshot.data);

@@ -29,6 +29,16 @@ export interface StoreConfig {
   readonly ttlSweepIntervalMs: number;
   /** Ticks a region may stay ahead of the store loop before ticks are coalesced (bounds catch-up work). */
   readonly ticksPerRoundMax: number;
+  /** How often the node runs Store.checkSplits(). */
+  readonly splitCheckIntervalMs: number;
+  /** A region whose data grows past this size is split in two halves of about equal size. */
+  readonly regionSplitSizeBytes: number;
+  /** ... or past this many keys. */
+  readonly regionSplitKeys: number;
+  /** Regions measured (and split) at the same time by one split check pass. */
+  readonly splitChecksInFlightMax: number;
+  /** Peers created by messages and not yet initialized by a snapshot; more are not created. */
+  readonly uninitializedPeersMax: number;
 }
 
 export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
@@ -46,6 +56,11 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   busyBackoffMs: 50,
   ttlSweepIntervalMs: 1000,
   ticksPerRoundMax: 5,
+  splitCheckIntervalMs: 10_000,
+  regionSplitSizeBytes: 64 * 1024 * 1024,
+  regionSplitKeys: 640_000,
+  splitChecksInFlightMax: 4,
+  uninitializedPeersMax: 1024,
 };
 
 export class StoreConfigError extends Error {

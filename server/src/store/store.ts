@@ -12,8 +12,22 @@
 // its log in the batch after applying (log-compaction.ts), and outbound 'snap' messages
 // leave over the snapshot stream (snapshot-shipper.ts) with data the generator streams
 // from an engine view (snapshot-generator.ts).
-import type { ConfChange, Message, RawNode, Ready } from '@flotilla/raft';
+//
+// Multi-Raft: the store keeps its initialized regions indexed by range (region-range-index.ts).
+// A split (region-split.ts) is applied inside a round like any command; the new regions'
+// state goes into the same batch, and their peers are created once it is durable. If the
+// parent's local peer led it, the new peers campaign at once. That is lease-safe: our leader
+// applies the split in the same round it commits it, before any follower learns of the
+// commit, so no follower can create a new region (and elect a leader for part of the
+// parent's range) while this leader still serves lease reads on the parent's whole range.
+// A message for an unknown region may create an uninitialized peer (peer-creation.ts) that
+// a snapshot initializes; a peer removed from its region is destroyed after the round
+// (peer-destroyer.ts). Periodic split checks live in split-checker.ts.
+import type { ConfChange, HardState, Message, RandomSource, RawNode, Ready } from '@flotilla/raft';
+import { SeededRandom } from '@flotilla/raft';
 import type { Engine, KeyRange, KeyValue, ScanOptions, WriteBatch } from '../storage/engine.js';
+import { raftHardStateKey } from '../storage/keys.js';
+import { decodeHardState } from '../storage/raft-state-codec.js';
 import { ApplyWriter } from './apply-writer.js';
 import { compactionIndex } from './log-compaction.js';
 import { SnapshotGenerator } from './snapshot-generator.js';
@@ -26,12 +40,23 @@ import {
 } from './snapshot-installer.js';
 import { SnapshotShipper } from './snapshot-shipper.js';
 import type { CommandResult } from './command-apply.js';
-import type { Completion, MailboxItem } from './region-peer.js';
+import type { AppliedSplit, Completion, MailboxItem } from './region-peer.js';
 import type { RegionPeer } from './region-peer.js';
 import type { RegionError } from './region-error.js';
 import type { PeerMeta, RegionEpoch, RegionMeta } from './region-meta.js';
-import { peerById } from './region-meta.js';
+import { epochMatches, peerById } from './region-meta.js';
 import type { StoreConfig } from './store-config.js';
+import type { LoadRegionsOptions } from './region-loader.js';
+import { createRegionPeer, createUninitializedPeer } from './region-loader.js';
+import type { RegionRange } from './region-range-index.js';
+import { RegionRangeIndex } from './region-range-index.js';
+import { peerCreationRefusal } from './peer-creation.js';
+import { destroyBatch } from './peer-destroyer.js';
+import { readTombstone } from './peer-tombstone.js';
+import type { SplitOutcome } from './region-split.js';
+import { checkSplitKeys, checkSplitPoints, encodeSplit, writeInitialRegionState } from './region-split.js';
+import type { RegionsChangedEvent, SplitIdSource } from './split-ids.js';
+import { SplitChecker } from './split-checker.js';
 
 /** A Raft message between two peers of a region, with what the receiving store needs to route it. */
 export interface RaftEnvelope {
@@ -78,7 +103,16 @@ export interface StoreDeps {
   readonly clock: StoreClock;
   /** Called when the loop hits an error it cannot recover from (the process should exit). */
   readonly onFatal: (error: Error) => void;
+  /** Ids for splits (the Placement Driver); without it splitRegion refuses. */
+  readonly splitIds?: SplitIdSource;
+  /** Told after a split is durable and its new peers exist (to report it to PD). */
+  readonly onRegionsChanged?: (event: RegionsChangedEvent) => void;
+  /** Seeds the election jitter of peers the store creates (split, uninitialized); default: seeded by store and region id. */
+  readonly randomFor?: (regionId: number) => RandomSource;
 }
+
+/** Regions an EpochNotMatch lists at most (the client asks PD for the rest). */
+export const EPOCH_NOT_MATCH_REGIONS_MAX = 64;
 
 export interface StoreStats {
   readonly roundsCount: number;
@@ -90,6 +124,25 @@ export interface StoreStats {
   readonly snapshotsInstalledCount: number;
   readonly snapshotGenerationFailuresCount: number;
   readonly logCompactionsCount: number;
+  readonly splitsCount: number;
+  readonly splitChecksCount: number;
+  readonly uninitializedPeersCount: number;
+  readonly peersCreatedCount: number;
+  readonly peersDestroyedCount: number;
+}
+
+/** A region a split applied this round will create on this store once the batch is durable. */
+interface SplitCreation {
+  readonly region: RegionMeta;
+  readonly peerId: number;
+  /** An uninitialized peer of the region the split replaces. */
+  readonly replacing: RegionPeer | undefined;
+}
+
+interface StagedSplit {
+  readonly parent: RegionPeer;
+  readonly split: AppliedSplit;
+  readonly creations: SplitCreation[];
 }
 
 export class Store {
@@ -110,8 +163,19 @@ export class Store {
   private logCompactionsCount = 0;
   private readonly generator: SnapshotGenerator;
   private readonly shipper: SnapshotShipper;
+  /** Initialized regions by key range (disjoint). */
+  private readonly rangeIndex = new RegionRangeIndex();
+  /** Ids of regions whose local peer is uninitialized. */
+  private readonly uninitialized = new Set<number>();
+  /** Peers to destroy at the end of the current (or next) round. */
+  private readonly toDestroy = new Set<RegionPeer>();
+  private splitsCount = 0;
+  private peersCreatedCount = 0;
+  private peersDestroyedCount = 0;
+  private readonly splitChecker: SplitChecker;
 
   constructor(private readonly deps: StoreDeps) {
+    this.splitChecker = new SplitChecker(this, deps.config);
     this.generator = new SnapshotGenerator({
       engine: deps.engine,
       onGenerated: (regionId, snapshot) => {
@@ -141,12 +205,44 @@ export class Store {
   addRegion(peer: RegionPeer): void {
     if (this.regions.has(peer.regionId))
       throw new Error(`region ${peer.regionId} already on store ${this.storeId}`);
+    if (peer.initialized) this.rangeIndex.upsert(peer.region);
+    else this.uninitialized.add(peer.regionId);
     this.regions.set(peer.regionId, peer);
     this.markBusy(peer);
   }
 
+  /** The local peer of a region (initialized or not: check peer.initialized before serving). */
   region(regionId: number): RegionPeer | undefined {
     return this.regions.get(regionId);
+  }
+
+  /** The initialized local region holding `key`, if any. */
+  regionForKey(key: Uint8Array): RegionPeer | undefined {
+    const range = this.rangeIndex.regionForKey(key);
+    return range === undefined ? undefined : this.regions.get(range.id);
+  }
+
+  /** Initialized local regions overlapping [startKey, endKey) (empty endKey = unbounded), in key order. */
+  regionsOverlapping(startKey: Uint8Array, endKey: Uint8Array): RegionMeta[] {
+    return this.rangeIndex.overlapping(startKey, endKey).flatMap((r) => {
+      const peer = this.regions.get(r.id);
+      return peer === undefined ? [] : [peer.region];
+    });
+  }
+
+  /**
+   * EpochNotMatch for a request that named `requestedVersion` of the peer's region: the
+   * local regions now covering the range the region had then (the region itself first).
+   */
+  epochNotMatch(peer: RegionPeer, requestedVersion: number): RegionError {
+    const range = peer.rangeAtVersion(requestedVersion);
+    const others = this.regionsOverlapping(range.startKey, range.endKey).filter(
+      (r) => r.id !== peer.regionId,
+    );
+    return {
+      kind: 'epochNotMatch',
+      currentRegions: [peer.region, ...others].slice(0, EPOCH_NOT_MATCH_REGIONS_MAX),
+    };
   }
 
   allRegions(): RegionPeer[] {
@@ -164,17 +260,100 @@ export class Store {
 
   /** Inbound Raft messages from other stores; never blocks, drops what cannot be queued. */
   deliver(envelopes: readonly RaftEnvelope[]): void {
-    for (const env of envelopes) {
-      const peer = this.regions.get(env.regionId);
-      // A snapshot travels only with its data, through receiveSnapshot.
-      const misrouted = env.toPeer.id !== peer?.peerId || env.toPeer.storeId !== this.storeId;
-      if (peer === undefined || misrouted || env.message.type === 'snap') {
-        this.droppedRaftMessagesCount++;
-        continue;
-      }
-      if (!peer.enqueueRaftMessage(env.message)) this.droppedRaftMessagesCount++;
-      this.markBusy(peer);
+    for (const env of envelopes) if (!this.deliverOne(env)) this.droppedRaftMessagesCount++;
+  }
+
+  /** Routes one message to its peer (creating or destroying peers as it tells); false if dropped. */
+  private deliverOne(env: RaftEnvelope): boolean {
+    // A snapshot travels only with its data, through receiveSnapshot.
+    if (this.stopped || env.toPeer.storeId !== this.storeId || env.message.type === 'snap') return false;
+    const peer = this.regions.get(env.regionId) ?? this.maybeCreatePeer(env);
+    if (peer === undefined) return false;
+    const newerEpoch = env.regionEpoch.confVer > peer.region.epoch.confVer;
+    if (env.toPeer.id !== peer.peerId) {
+      // A newer peer of the region lives on this store now: ours was removed without learning it.
+      if (env.toPeer.id > peer.peerId && (!peer.initialized || newerEpoch)) this.requestDestroy(peer);
+      return false;
     }
+    if (env.isTombstone) {
+      if (!peer.initialized || newerEpoch) this.requestDestroy(peer);
+      return true;
+    }
+    const stale = env.regionEpoch.confVer < peer.region.epoch.confVer;
+    if (peer.initialized && stale && peerById(peer.region, env.fromPeer.id) === undefined) {
+      this.tellRemoved(peer, env.fromPeer);
+      return false;
+    }
+    peer.learnPeer(env.fromPeer);
+    if (!peer.enqueueRaftMessage(env.message)) return false;
+    this.markBusy(peer);
+    return true;
+  }
+
+  /** A peer removed from the region (it is not in our newer membership) is still talking: tell it. */
+  private tellRemoved(peer: RegionPeer, removed: PeerMeta): void {
+    const self = peerById(peer.region, peer.peerId);
+    if (self === undefined) return;
+    const message: Message = {
+      type: 'heartbeat',
+      to: removed.id,
+      from: self.id,
+      term: 0,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: new Uint8Array(0),
+    };
+    const { region } = peer;
+    this.deps.outbox.send(removed.storeId, {
+      regionId: region.id,
+      fromPeer: self,
+      toPeer: removed,
+      regionEpoch: region.epoch,
+      startKey: region.startKey,
+      endKey: region.endKey,
+      message,
+      isTombstone: true,
+    });
+    this.deps.outbox.flush();
+  }
+
+  /** An uninitialized peer for a message to a region this store does not hold, if one may be created. */
+  private maybeCreatePeer(env: RaftEnvelope): RegionPeer | undefined {
+    const refusal = peerCreationRefusal(env, {
+      storeId: this.storeId,
+      engine: this.deps.engine,
+      rangeIndex: this.rangeIndex,
+      uninitializedPeersCount: this.uninitialized.size,
+      uninitializedPeersMax: this.deps.config.uninitializedPeersMax,
+    });
+    if (refusal !== undefined) return undefined;
+    const peer = createUninitializedPeer(env.regionId, env.toPeer, env.fromPeer, this.loadOptions());
+    this.addRegion(peer);
+    this.peersCreatedCount++;
+    return peer;
+  }
+
+  private loadOptions(): LoadRegionsOptions {
+    const storeId = this.storeId;
+    return {
+      engine: this.deps.engine,
+      config: this.deps.config,
+      randomFor:
+        this.deps.randomFor ??
+        ((regionId) => new SeededRandom(((storeId * 1_000_003) ^ regionId) >>> 0 || 1)),
+      requestSnapshot: (regionId) => this.requestSnapshot(regionId),
+    };
+  }
+
+  private requestDestroy(peer: RegionPeer): void {
+    peer.destroyRequested = true;
+    this.toDestroy.add(peer);
+    this.markBusy(peer);
   }
 
   /**
@@ -194,7 +373,12 @@ export class Store {
    */
   async receiveSnapshot(envelope: RaftEnvelope, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (this.stopped) throw new SnapshotRejectedError(envelope.regionId, 'store is stopping');
+    if (envelope.toPeer.storeId === this.storeId && !this.regions.has(envelope.regionId))
+      this.maybeCreatePeer(envelope);
     const descriptor = checkSnapshotHeader(envelope, this.regions.get(envelope.regionId));
+    const overlap = this.overlapOfOthers(envelope.regionId, descriptor.region);
+    if (overlap !== undefined)
+      throw new SnapshotRejectedError(envelope.regionId, `its range overlaps local region ${overlap}`);
     // Not newer than what the peer applied: the core will only answer with its commit index.
     const stale = descriptor.index <= (this.regions.get(envelope.regionId)?.storage.appliedIndex ?? 0);
     const records = stale ? [] : await readSnapshotData(descriptor, data);
@@ -214,12 +398,99 @@ export class Store {
     });
   }
 
-  /** Proposes an encoded RaftCommand to a region; resolves once applied (or refused). */
+  /** An initialized local region other than `regionId` overlapping `range` (its id), if any. */
+  private overlapOfOthers(regionId: number, range: RegionRange): number | undefined {
+    return this.rangeIndex.overlapping(range.startKey, range.endKey).find((r) => r.id !== regionId)?.id;
+  }
+
+  /**
+   * Proposes an encoded RaftCommand to a region; resolves once applied (or refused). An
+   * EpochNotMatch lists the local regions now covering the range the region had when proposed.
+   */
   propose(regionId: number, data: Uint8Array): Promise<CommandResult> {
     return new Promise((resolve) => {
-      const error = this.enqueue(regionId, { kind: 'propose', data, waiter: resolve });
+      const peer = this.regions.get(regionId);
+      const versionProposed = peer?.region.epoch.version ?? 0;
+      const waiter = (result: CommandResult): void => {
+        const stale = result.kind === 'regionError' && result.error.kind === 'epochNotMatch';
+        resolve(
+          stale && peer !== undefined
+            ? { kind: 'regionError', error: this.epochNotMatch(peer, versionProposed) }
+            : result,
+        );
+      };
+      const error = this.enqueue(regionId, { kind: 'propose', data, waiter });
       if (error) resolve({ kind: 'regionError', error });
     });
+  }
+
+  /**
+   * Splits a region at `splitKeys` (strictly ascending, strictly inside it): on the leader,
+   * asks `ids` for the new regions' ids, proposes the split and resolves once it is applied
+   * here, with the resulting regions in key order (the original, leftmost, first).
+   */
+  async splitRegion(
+    regionId: number,
+    epoch: RegionEpoch,
+    splitKeys: readonly Uint8Array[],
+    ids: SplitIdSource | undefined = this.deps.splitIds,
+  ): Promise<SplitOutcome> {
+    if (ids === undefined)
+      return { kind: 'rejected', reason: 'splits need a placement driver (no split id source configured)' };
+    const peer = this.regions.get(regionId);
+    if (peer === undefined || !peer.initialized)
+      return { kind: 'regionError', error: { kind: 'regionNotFound', regionId } };
+    if (!epochMatches(peer.region.epoch, epoch))
+      return { kind: 'regionError', error: this.epochNotMatch(peer, epoch.version) };
+    if (peer.node.basicStatus().role !== 'leader') return { kind: 'regionError', error: peer.notLeader() };
+    const region = peer.region;
+    const keysProblem = checkSplitKeys(region, splitKeys);
+    if (keysProblem !== undefined) return { kind: 'rejected', reason: keysProblem };
+    let allocated: Array<{ newRegionId: number; newPeerIds: number[] }>;
+    try {
+      allocated = await ids.askBatchSplit(region, splitKeys.length);
+    } catch (err) {
+      const reason = `split ids unavailable: ${err instanceof Error ? err.message : String(err)}`;
+      return {
+        kind: 'regionError',
+        error: { kind: 'serverIsBusy', reason, backoffMs: this.deps.config.busyBackoffMs },
+      };
+    }
+    if (allocated.length !== splitKeys.length)
+      return {
+        kind: 'rejected',
+        reason: `asked ids for ${splitKeys.length} regions, got ${allocated.length}`,
+      };
+    const points = splitKeys.map((splitKey, i) => ({
+      splitKey,
+      ...(allocated[i] as (typeof allocated)[number]),
+    }));
+    const pointsProblem = checkSplitPoints(region, points);
+    if (pointsProblem !== undefined) return { kind: 'rejected', reason: pointsProblem };
+    const data = encodeSplit({ region, peerId: peer.peerId, nowUnixMs: this.deps.clock.nowUnixMs() }, points);
+    const result = await this.propose(regionId, data);
+    switch (result.kind) {
+      case 'split':
+        return { kind: 'split', regions: [...result.regions] };
+      case 'regionError':
+      case 'rejected':
+        return result;
+      default:
+        throw new Error(`region ${regionId}: split command applied as ${result.kind}`);
+    }
+  }
+
+  /**
+   * One pass of the split checker over the regions this store leads (the node calls it every
+   * splitCheckIntervalMs); splits those grown past the configured size or key count.
+   */
+  checkSplits(): Promise<void> {
+    return this.splitChecker.checkOnce();
+  }
+
+  /** Approximate bytes of the engine keys in `range`. */
+  approximateSizeBytes(range: KeyRange): Promise<number> {
+    return this.deps.engine.approximateSizeBytes(range);
   }
 
   /** Waits until a linearizable ('safe') or lease read may be served from the region's applied state. */
@@ -255,7 +526,7 @@ export class Store {
     if (this.stopped)
       return { kind: 'serverIsBusy', reason: 'store is stopping', backoffMs: this.deps.config.busyBackoffMs };
     const peer = this.regions.get(regionId);
-    if (peer === undefined) return { kind: 'regionNotFound', regionId };
+    if (peer === undefined || !peer.initialized) return { kind: 'regionNotFound', regionId };
     const error = peer.enqueue(item);
     if (error === undefined) this.markBusy(peer);
     return error;
@@ -303,7 +574,8 @@ export class Store {
 
   private async round(): Promise<void> {
     this.roundsCount++;
-    const peers = [...this.busy];
+    // A peer removed from the store (destroyed, replaced) may linger in the busy set no longer.
+    const peers = [...this.busy].filter((peer) => this.regions.get(peer.regionId) === peer);
     this.busy.clear();
     const writer = new ApplyWriter(this.deps.engine);
     const completions: Completion[] = [];
@@ -317,6 +589,7 @@ export class Store {
     if (readies.length === 0 && writer.batch.count === 0) {
       this.roundInstalls = [];
       for (const complete of completions) complete();
+      await this.destroyRequested();
       return;
     }
     let mustSync = false;
@@ -324,8 +597,12 @@ export class Store {
       peer.persist(ready, writer.batch);
       mustSync ||= ready.mustSync;
     }
-    for (const [peer, ready] of readies)
+    const splits: StagedSplit[] = [];
+    for (const [peer, ready] of readies) {
       completions.push(...(await peer.apply(ready.committedEntries, writer)));
+      for (const split of peer.takeAppliedSplits()) splits.push(this.stageSplit(peer, split, writer.batch));
+      if (peer.lifecycle === 'tombstone') this.toDestroy.add(peer);
+    }
     for (const [peer] of readies) this.maybeCompactLog(peer, writer.batch);
     if (writer.batch.count > 0) {
       await this.deps.engine.write(writer.batch, { sync: mustSync });
@@ -333,12 +610,89 @@ export class Store {
       if (mustSync) this.syncedWritesCount++;
     }
     this.send(readies);
+    for (const staged of splits) await this.finishSplit(staged);
     this.roundInstalls = [];
     for (const complete of completions) complete();
     for (const [peer, ready] of readies) {
       peer.finish(ready);
       // A node may have more to do right away (e.g. entries it can now send or commit).
-      if (peer.node.hasReady() || peer.hasInput()) this.busy.add(peer);
+      const present = this.regions.get(peer.regionId) === peer;
+      if (present && (peer.node.hasReady() || peer.hasInput())) this.busy.add(peer);
+    }
+    await this.destroyRequested();
+  }
+
+  /**
+   * A split the parent applied this round: the initial state of each new region this store
+   * will hold goes into the round's batch. A region already initialized here (a snapshot
+   * got there first), or whose local peer is newer or was removed, is left alone.
+   */
+  private stageSplit(parent: RegionPeer, split: AppliedSplit, batch: WriteBatch): StagedSplit {
+    const parentMeta = split.regions[0] as RegionMeta;
+    const selfIndex = parentMeta.peers.findIndex((p) => p.id === parent.peerId);
+    if (selfIndex < 0) throw new Error(`region ${parentMeta.id}: split applied by a peer not in the region`);
+    const creations: SplitCreation[] = [];
+    for (const region of split.regions.slice(1)) {
+      const peerId = (region.peers[selfIndex] as PeerMeta).id;
+      const existing = this.regions.get(region.id);
+      if (existing !== undefined && (existing.initialized || existing.peerId > peerId)) continue;
+      const tombstone = readTombstone(this.deps.engine, region.id, this.storeId);
+      if (tombstone !== undefined && tombstone.peerId >= peerId) continue;
+      writeInitialRegionState(
+        batch,
+        region,
+        existing?.storage.currentHardState ?? this.storedHardState(region.id),
+      );
+      creations.push({ region, peerId, replacing: existing });
+    }
+    return { parent, split, creations };
+  }
+
+  private storedHardState(regionId: number): HardState | undefined {
+    const bytes = this.deps.engine.getSync(raftHardStateKey(regionId));
+    return bytes === undefined ? undefined : decodeHardState(bytes);
+  }
+
+  /** After the split's batch is durable: the parent's new range, the new regions' peers, the report. */
+  private async finishSplit({ parent, split, creations }: StagedSplit): Promise<void> {
+    if (this.regions.get(parent.regionId) === parent) this.rangeIndex.upsert(parent.region);
+    for (const { region, peerId, replacing } of creations) {
+      if (replacing !== undefined) this.removePeer(replacing);
+      const peer = await createRegionPeer(region, peerId, this.loadOptions());
+      this.addRegion(peer);
+      // Lease-safe (see the header): the parent's leader applied the split before any follower could.
+      if (split.wasLeader) peer.node.campaign();
+    }
+    this.splitsCount++;
+    this.deps.onRegionsChanged?.({ kind: 'split', regions: [...split.regions] });
+  }
+
+  /** Takes a peer out of the store (waiters fail with RegionNotFound); its storage is untouched. */
+  private removePeer(peer: RegionPeer): void {
+    if (this.regions.get(peer.regionId) === peer) {
+      this.regions.delete(peer.regionId);
+      this.rangeIndex.remove(peer.regionId);
+      this.uninitialized.delete(peer.regionId);
+    }
+    this.busy.delete(peer);
+    this.toDestroy.delete(peer);
+    peer.failAll({ kind: 'regionNotFound', regionId: peer.regionId });
+  }
+
+  /** Destroys the peers removed from their regions (one synced batch each; rare). */
+  private async destroyRequested(): Promise<void> {
+    const doomed = [...this.toDestroy];
+    this.toDestroy.clear();
+    for (const peer of doomed) {
+      if (this.regions.get(peer.regionId) !== peer) continue;
+      this.removePeer(peer);
+      const others = this.rangeIndex.overlapping(peer.region.startKey, peer.region.endKey);
+      const writer = await destroyBatch(peer, this.deps.engine, this.storeId, others);
+      await this.deps.engine.write(writer.batch, { sync: true });
+      this.writesCount++;
+      this.syncedWritesCount++;
+      this.generator.expire(peer.regionId, Number.MAX_SAFE_INTEGER);
+      this.peersDestroyedCount++;
     }
   }
 
@@ -350,6 +704,12 @@ export class Store {
   ): Promise<void> {
     const pending = peer.takeSnapshotInstall();
     if (pending === null) return;
+    // Checked when received, and again now: another region may have taken the range since.
+    const overlap = this.overlapOfOthers(peer.regionId, pending.descriptor.region);
+    if (overlap !== undefined) {
+      pending.done(new SnapshotRejectedError(peer.regionId, `its range overlaps local region ${overlap}`));
+      return;
+    }
     this.roundInstalls.push(pending);
     const installed = await installPending(peer, pending, writer);
     peer.stepSnapshotFirst(pending.envelope.message);
@@ -358,6 +718,10 @@ export class Store {
       if (installed) {
         this.snapshotsInstalledCount++;
         peer.reads.markApplied(index);
+        if (this.regions.get(peer.regionId) === peer) {
+          this.uninitialized.delete(peer.regionId);
+          this.rangeIndex.upsert(peer.region);
+        }
       }
       pending.done();
     });
@@ -437,6 +801,11 @@ export class Store {
       snapshotsInstalledCount: this.snapshotsInstalledCount,
       snapshotGenerationFailuresCount: this.snapshotGenerationFailuresCount,
       logCompactionsCount: this.logCompactionsCount,
+      splitsCount: this.splitsCount,
+      splitChecksCount: this.splitChecker.checksCount,
+      uninitializedPeersCount: this.uninitialized.size,
+      peersCreatedCount: this.peersCreatedCount,
+      peersDestroyedCount: this.peersDestroyedCount,
     };
   }
 
@@ -455,6 +824,7 @@ export class Store {
   }
 
   regionMeta(regionId: number): RegionMeta | undefined {
-    return this.regions.get(regionId)?.region;
+    const peer = this.regions.get(regionId);
+    return peer?.initialized ? peer.region : undefined;
   }
 }
