@@ -88,10 +88,9 @@ const ids = [1, 2, 3];
 const initialCluster = new Map<number, string>();
 for (const id of ids) initialCluster.set(id, `127.0.0.1:${await freePort()}`);
 const optionsOf = (id: number): StoreNodeOptions => ({
-  storeId: id,
+  cluster: { kind: 'static', storeId: id, initialCluster },
   listenAddress: initialCluster.get(id) as string,
   dataDir: join(baseDir, `store-${id}`),
-  initialCluster,
   storeConfig,
   log: () => undefined,
 });

@@ -31,27 +31,37 @@ export async function runServer(
   let node: StoreNode;
   try {
     node = await StoreNode.start({
-      storeId: config.storeId,
+      cluster:
+        config.pdEndpoints.length > 0
+          ? {
+              kind: 'pd',
+              pdEndpoints: config.pdEndpoints,
+              storeHeartbeatIntervalMs: config.storeHeartbeatIntervalMs,
+              regionHeartbeatIntervalMs: config.regionHeartbeatIntervalMs,
+            }
+          : {
+              kind: 'static',
+              storeId: config.storeId,
+              initialCluster: config.initialCluster,
+              clusterId: config.clusterId,
+            },
       listenAddress: config.listen,
       dataDir: config.dataDir,
-      initialCluster: config.initialCluster,
-      clusterId: config.clusterId,
       storeConfig,
       kvLimits,
     });
   } catch (err) {
-    console.error(
-      `store ${config.storeId}: cannot start: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    const label = config.storeId > 0 ? `store ${config.storeId}` : `store at ${config.listen}`;
+    console.error(`${label}: cannot start: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
   console.error(
-    `store ${config.storeId}: tick ${config.tickIntervalMs} ms, election timeout ${config.electionTimeoutMs} ms ` +
+    `store ${node.storeId}: tick ${config.tickIntervalMs} ms, election timeout ${config.electionTimeoutMs} ms ` +
       `(${config.electionTimeoutTicks} ticks), heartbeat ${config.heartbeatIntervalMs} ms ` +
       `(${config.heartbeatIntervalTicks} ticks), drain bound ${config.drainTimeoutMs} ms`,
   );
   // A line a supervisor (or test) can wait for.
-  console.log(`READY store=${config.storeId} address=${node.address}`);
+  console.log(`READY store=${node.storeId} address=${node.address}`);
   installSignalHandlers(node, config);
 }
 
@@ -59,15 +69,15 @@ function installSignalHandlers(node: StoreNode, config: FlotillaServerConfig): v
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      console.error(`store ${config.storeId}: ${signal} again, exiting without a clean shutdown`);
+      console.error(`store ${node.storeId}: ${signal} again, exiting without a clean shutdown`);
       process.exit(1);
     }
     stopping = true;
-    console.error(`store ${config.storeId}: ${signal}, handing over leadership and shutting down`);
+    console.error(`store ${node.storeId}: ${signal}, handing over leadership and shutting down`);
     gracefulStop(node, config).then(
       () => process.exit(0),
       (err: unknown) => {
-        console.error(`store ${config.storeId}: shutdown failed: ${String(err)}`);
+        console.error(`store ${node.storeId}: shutdown failed: ${String(err)}`);
         process.exit(1);
       },
     );
@@ -82,7 +92,7 @@ function installSignalHandlers(node: StoreNode, config: FlotillaServerConfig): v
  * the new leader as hint. Then stop: close the transport, finish the round, close LevelDB.
  */
 export async function gracefulStop(node: StoreNode, config: FlotillaServerConfig): Promise<void> {
-  const log = (line: string): void => console.error(`store ${config.storeId}: ${line}`);
+  const log = (line: string): void => console.error(`store ${node.storeId}: ${line}`);
   node.beginShutdown();
   const report = await drainLeadership(node.store, {
     timeoutMs: config.drainTimeoutMs,

@@ -10,13 +10,27 @@ import { KV_LIMITS_DEFAULTS } from '../service/kv-limits.js';
 import { ClusterSpecError, parseClusterSpec } from '../cli/cluster-spec.js';
 
 export interface FlotillaServerConfig {
+  /**
+   * Static cluster: this store's id. With a Placement Driver (pdEndpoints set) it is 0 in
+   * the configuration: the store id comes from PD at the first start and stays with the
+   * data directory.
+   */
   readonly storeId: number;
-  /** host:port to listen on; defaults to this store's address in initialCluster. */
+  /**
+   * host:port to listen on; defaults to this store's address in initialCluster. With PD it
+   * is required and is also the address other stores and clients are told.
+   */
   readonly listen: string;
   readonly dataDir: string;
-  /** Every initial store's id and address (this one included). */
+  /** Static cluster: every initial store's id and address (this one included); empty with PD. */
   readonly initialCluster: ReadonlyMap<number, string>;
   readonly clusterId: number;
+  /** PD members (host:port); empty for a static cluster. */
+  readonly pdEndpoints: readonly string[];
+  /** With PD: how often the store reports its load and liveness. */
+  readonly storeHeartbeatIntervalMs: number;
+  /** With PD: how often each region's leader reports it (and at once on a leader or epoch change). */
+  readonly regionHeartbeatIntervalMs: number;
   readonly tickIntervalMs: number;
   /** Base election timeout; the core randomizes each follower's timeout in [T, 2T). */
   readonly electionTimeoutMs: number;
@@ -44,6 +58,7 @@ type SettingKind =
   | { readonly type: 'integer'; readonly min: number; readonly max: number }
   | { readonly type: 'string' }
   | { readonly type: 'address' }
+  | { readonly type: 'addressList' }
   | { readonly type: 'cluster' };
 
 const int = (min: number, max: number): SettingKind => ({ type: 'integer', min, max });
@@ -56,6 +71,9 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingKind>> = {
   dataDir: { type: 'string' },
   initialCluster: { type: 'cluster' },
   clusterId: int(1, 2 ** 31 - 1),
+  pdEndpoints: { type: 'addressList' },
+  storeHeartbeatIntervalMs: int(100, 600_000),
+  regionHeartbeatIntervalMs: int(100, 3_600_000),
   tickIntervalMs: int(1, 1000),
   electionTimeoutMs: int(2, 60_000),
   heartbeatIntervalMs: int(1, 30_000),
@@ -99,6 +117,11 @@ export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
 // a leader whose ticker skipped that many ticks (a stalled process) breaks the assumption.
 export const SERVER_CONFIG_DEFAULTS = {
   clusterId: 1,
+  // PD judges a store down from missing store heartbeats; 2 s keeps that judgement quick
+  // at one small RPC per store. Region reports are periodic mostly for sizes and rates:
+  // leadership and epoch changes are reported at once.
+  storeHeartbeatIntervalMs: 2_000,
+  regionHeartbeatIntervalMs: 20_000,
   // One source of truth: the store's and the KV layer's own defaults.
   tickIntervalMs: STORE_CONFIG_DEFAULTS.tickIntervalMs,
   electionTimeoutMs: STORE_CONFIG_DEFAULTS.tickIntervalMs * STORE_CONFIG_DEFAULTS.electionTimeoutTicks,
@@ -153,14 +176,7 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
       throw new ServerConfigError(`${key} is required (${flagName(key)}, ${envName(key)} or config file)`);
     return value as T;
   };
-  const storeId = need<number>('storeId');
-  const initialCluster = need<Map<number, string>>('initialCluster');
-  if (!initialCluster.has(storeId)) {
-    throw new ServerConfigError(
-      `${merged.storeId?.source}: store ${storeId} is not in initialCluster (${merged.initialCluster?.source})`,
-    );
-  }
-  const listen = (parsed.get('listen') as string | undefined) ?? (initialCluster.get(storeId) as string);
+  const { storeId, initialCluster, listen, pdEndpoints } = resolveMembership(merged, parsed, need);
   const timing = resolveTiming(merged, need);
   const snapshotIntervalEntries = need<number>('snapshotIntervalEntries');
   const compactionKeepEntries = need<number>('compactionKeepEntries');
@@ -176,6 +192,9 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
     dataDir: need<string>('dataDir'),
     initialCluster,
     clusterId: need<number>('clusterId'),
+    pdEndpoints,
+    storeHeartbeatIntervalMs: need<number>('storeHeartbeatIntervalMs'),
+    regionHeartbeatIntervalMs: need<number>('regionHeartbeatIntervalMs'),
     ...timing,
     snapshotIntervalEntries,
     compactionKeepEntries,
@@ -186,6 +205,42 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
     scanLimitMax: need<number>('scanLimitMax'),
     drainTimeoutMs: drainTimeoutMs === 0 ? 2 * timing.electionTimeoutMs : drainTimeoutMs,
   };
+}
+
+/**
+ * Either a static cluster (storeId + initialCluster) or a PD cluster (pdEndpoints + listen;
+ * the store id comes from PD), never a mix: a setting of the other mode is an error, not
+ * silently ignored.
+ */
+function resolveMembership(
+  merged: ConfigLayer,
+  parsed: ReadonlyMap<SettingKey, unknown>,
+  need: <T>(key: SettingKey) => T,
+): Pick<FlotillaServerConfig, 'storeId' | 'initialCluster' | 'listen' | 'pdEndpoints'> {
+  const pdEndpoints = parsed.get('pdEndpoints') as string[] | undefined;
+  if (pdEndpoints !== undefined) {
+    for (const key of ['storeId', 'initialCluster', 'clusterId'] as const) {
+      if (merged[key] !== undefined && !merged[key].source.startsWith('default'))
+        throw new ServerConfigError(
+          `${merged[key].source}: ${key} is for a static cluster; with pdEndpoints (${merged.pdEndpoints?.source}) PD assigns it`,
+        );
+    }
+    const listen = parsed.get('listen') as string | undefined;
+    if (listen === undefined || listen.endsWith(':0'))
+      throw new ServerConfigError(
+        `listen is required with pdEndpoints, with a fixed port: it is the address PD gives other stores and clients (${flagName('listen')})`,
+      );
+    return { storeId: 0, initialCluster: new Map(), listen, pdEndpoints };
+  }
+  const storeId = need<number>('storeId');
+  const initialCluster = need<Map<number, string>>('initialCluster');
+  if (!initialCluster.has(storeId)) {
+    throw new ServerConfigError(
+      `${merged.storeId?.source}: store ${storeId} is not in initialCluster (${merged.initialCluster?.source})`,
+    );
+  }
+  const listen = (parsed.get('listen') as string | undefined) ?? (initialCluster.get(storeId) as string);
+  return { storeId, initialCluster, listen, pdEndpoints: [] };
 }
 
 type Timing = Pick<
@@ -245,6 +300,8 @@ function parseSetting(kind: SettingKind, { value, source }: SourcedValue): unkno
       if (typeof value !== 'string' || !/^[^:\s]+:\d{1,5}$/.test(value))
         throw new ServerConfigError(`${source}: expected host:port`);
       return value;
+    case 'addressList':
+      return parseAddressList(value, source);
     case 'cluster':
       return parseCluster(value, source);
   }
@@ -262,6 +319,23 @@ function parseInteger(value: unknown, source: string, min: number, max: number):
   }
   if (n < min || n > max) throw new ServerConfigError(`${source}: expected an integer in [${min}, ${max}]`);
   return n;
+}
+
+/** "host:port,host:port", or in a file also ["host:port", ...]. */
+function parseAddressList(value: unknown, source: string): string[] {
+  const items =
+    typeof value === 'string'
+      ? value.split(',').map((s) => s.trim())
+      : Array.isArray(value)
+        ? value
+        : undefined;
+  if (items === undefined || items.length === 0)
+    throw new ServerConfigError(`${source}: expected "host:port,host:port,..."`);
+  for (const item of items) {
+    if (typeof item !== 'string' || !/^[^:\s]+:\d{1,5}$/.test(item))
+      throw new ServerConfigError(`${source}: '${String(item)}' is not host:port`);
+  }
+  return [...new Set(items as string[])];
 }
 
 /** "1=host:port,2=host:port", or in a file also {"1": "host:port", ...}. */

@@ -19,6 +19,7 @@ import type { StoreClock } from '../store/store.js';
 import type { StoreConfig } from '../store/store-config.js';
 import { resolveStoreConfig } from '../store/store-config.js';
 import type { RegionMeta } from '../store/region-meta.js';
+import type { RegionsChangedEvent, SplitIdSource } from '../store/split-ids.js';
 import { bootstrapRegionIfEmpty, loadRegionPeers } from '../store/region-loader.js';
 import { SNAPSHOT_INSTALL_SIZE_BYTES_MAX } from '../store/snapshot-installer.js';
 import { toSafeNumber } from '../store/wire-numbers.js';
@@ -59,6 +60,10 @@ export interface RaftRuntimeOptions {
   readonly prepareEngine?: (engine: LevelDbEngine) => Promise<void>;
   /** Adds the caller's gRPC services; runs before the server listens, so none is missing when peers call. */
   readonly addServices?: (server: grpc.Server, parts: RaftRuntimeParts) => void;
+  /** Where split ids come from (PD); without it the store refuses to split. */
+  readonly splitIds?: SplitIdSource;
+  /** Told of splits once applied (reported to PD). */
+  readonly onRegionsChanged?: (event: RegionsChangedEvent) => void;
   readonly log: (line: string) => void;
   /** Called when the store loop hits an unrecoverable error. */
   readonly onFatal: (error: Error) => void;
@@ -106,6 +111,8 @@ export class RaftRuntime {
       engine,
       clock,
       onFatal: options.onFatal,
+      splitIds: options.splitIds,
+      onRegionsChanged: options.onRegionsChanged,
       outbox: {
         send: (toStoreId, envelope) => transport.send(toStoreId, encodeRegionRaftMessage(envelope)),
         flush: () => transport.flush(),

@@ -1,8 +1,13 @@
 // A store node process, assembled: the Raft runtime (LevelDB engine, multi-raft store and
 // its ticker, store-to-store Raft transport, snapshot receiver, Raft service; see
-// raft-runtime.ts) plus the Kv and Admin services and the TTL sweeper. Until the Placement Driver lands, the cluster is static: every node is
-// started with the same initial member list, and the first region spans the whole keyspace
-// with one peer per initial store (peer id = store id).
+// raft-runtime.ts) plus the Kv and Admin services and the TTL sweeper. A store runs in one
+// of two kinds of cluster:
+//   - with a Placement Driver (pd): the store gets its id from PD, registers, bootstraps
+//     the cluster if it is the first (store-bootstrap.ts), finds other stores through PD,
+//     reports its regions (pd-heartbeats.ts) and carries out PD's operators.
+//   - static (for development and the single-region tests): every node is started with the
+//     same initial member list, and the only region spans the key space with one peer per
+//     initial store (peer id = store id).
 import { kvpb, raftpb } from '@flotilla/proto';
 import type { Store } from '../store/store.js';
 import { TtlSweeper } from '../store/ttl-sweeper.js';
@@ -14,17 +19,39 @@ import { KV_LIMITS_DEFAULTS } from '../service/kv-limits.js';
 import { kvServiceImplementation } from '../service/kv-grpc.js';
 import { adminServiceImplementation } from '../service/admin-grpc.js';
 import { RaftRuntime, checkNodeIdent } from './raft-runtime.js';
+import { PdClient } from '../pd-client/pd-client.js';
+import { joinCluster } from '../pd-client/store-bootstrap.js';
+import { StoreAddressResolver } from '../pd-client/store-address-resolver.js';
+import { PdHeartbeats } from '../pd-client/pd-heartbeats.js';
+import { OperatorRunner } from '../pd-client/operator-runner.js';
+import { pdSplitIds, reportSplit } from '../pd-client/pd-split-ids.js';
+import { measureRegion } from '../store/split-checker.js';
+import { describeRegionError } from '../store/region-error.js';
+import type { RegionEpoch } from '../store/region-meta.js';
 
 export const FLOTILLA_VERSION = '0.1.0';
 
+export type ClusterMembership =
+  | {
+      readonly kind: 'static';
+      readonly storeId: number;
+      /** Every initial store's id and address (this one included). */
+      readonly initialCluster: ReadonlyMap<number, string>;
+      readonly clusterId?: number;
+    }
+  | {
+      readonly kind: 'pd';
+      /** PD members' host:port (one is enough; the others are learned). */
+      readonly pdEndpoints: readonly string[];
+      readonly storeHeartbeatIntervalMs?: number;
+      readonly regionHeartbeatIntervalMs?: number;
+    };
+
 export interface StoreNodeOptions {
-  readonly storeId: number;
-  /** host:port to listen on; port 0 picks a free one. */
+  readonly cluster: ClusterMembership;
+  /** host:port to listen on; port 0 picks a free one (static clusters only). */
   readonly listenAddress: string;
   readonly dataDir: string;
-  /** Every initial store's id and address (this one included). */
-  readonly initialCluster: ReadonlyMap<number, string>;
-  readonly clusterId?: number;
   readonly storeConfig?: Partial<StoreConfig>;
   readonly kvLimits?: Partial<KvLimits>;
   readonly log?: (line: string) => void;
@@ -36,13 +63,36 @@ export class StoreNodeError extends Error {
   readonly code = 'STORE_NODE';
 }
 
+/** Defaults for PD reporting; the server configuration overrides them. */
+const STORE_HEARTBEAT_INTERVAL_MS_DEFAULT = 2_000;
+const REGION_HEARTBEAT_INTERVAL_MS_DEFAULT = 20_000;
+/** How often leadership and epochs are compared with what PD was last told. */
+const REGION_WATCH_INTERVAL_MS = 1_000;
+
+/** Where the node's store id, cluster id and peers' addresses come from. */
+interface Membership {
+  readonly storeId: number;
+  readonly clusterId: number;
+  readonly resolveAddress: (storeId: number) => Promise<string>;
+  readonly bootstrapRegion?: RegionMeta;
+  readonly pd?: PdClient;
+}
+
 export class StoreNode {
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private heartbeats: PdHeartbeats | undefined;
+  private splitCheckTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly runtime: RaftRuntime,
     private readonly kvHandlers: KvHandlers,
+    readonly storeId: number,
+    readonly clusterId: number,
+    /** The PD client (PD clusters only). */
+    readonly pd: PdClient | undefined,
+    /** PD operators carried out (PD clusters only). */
+    readonly operators: OperatorRunner | undefined,
   ) {}
 
   get store(): Store {
@@ -65,47 +115,48 @@ export class StoreNode {
   static async start(options: StoreNodeOptions): Promise<StoreNode> {
     const log = options.log ?? ((line: string) => console.error(line));
     const limits: KvLimits = { ...KV_LIMITS_DEFAULTS, ...options.kvLimits };
-    const clusterId = options.clusterId ?? 1;
-    if (!options.initialCluster.has(options.storeId)) {
-      throw new StoreNodeError(
-        `store ${options.storeId} is not in the initial cluster (${[...options.initialCluster.keys()].join(', ')})`,
-      );
-    }
-    const addresses = new Map(options.initialCluster);
+    const membership = await joinMembership(options, log);
+    const { storeId, clusterId, pd } = membership;
     let handlers: KvHandlers | undefined;
-    const runtime = await RaftRuntime.start({
-      nodeId: options.storeId,
-      listenAddress: options.listenAddress,
-      dataDir: options.dataDir,
-      storeConfig: options.storeConfig,
-      bootstrapRegion: firstRegion([...options.initialCluster.keys()]),
-      prepareEngine: (engine) => checkNodeIdent(engine, clusterId, options.storeId),
-      resolveAddress: (storeId) => {
-        const address = addresses.get(storeId);
-        return address
-          ? Promise.resolve(address)
-          : Promise.reject(new StoreNodeError(`no address known for store ${storeId}`));
-      },
-      addServices: (server, { store, clock }) => {
-        handlers = new KvHandlers(store, limits, clock);
-        server.addService(
-          kvpb.KvService,
-          kvServiceImplementation({
-            handlers,
-            limits,
-            onInternalError: (e) => log(`kv internal error: ${String(e)}`),
+    let runtime: RaftRuntime;
+    try {
+      runtime = await RaftRuntime.start({
+        nodeId: storeId,
+        listenAddress: options.listenAddress,
+        dataDir: options.dataDir,
+        storeConfig: options.storeConfig,
+        bootstrapRegion: membership.bootstrapRegion,
+        prepareEngine: (engine) => checkNodeIdent(engine, clusterId, storeId),
+        resolveAddress: membership.resolveAddress,
+        splitIds: pd ? pdSplitIds(pd) : undefined,
+        onRegionsChanged: pd
+          ? (event) => reportSplit(pd, event.regions, (line) => log(`store ${storeId}: ${line}`))
+          : undefined,
+        addServices: (server, { store, clock }) => {
+          handlers = new KvHandlers(store, limits, clock);
+          server.addService(
+            kvpb.KvService,
+            kvServiceImplementation({
+              handlers,
+              limits,
+              onInternalError: (e) => log(`kv internal error: ${String(e)}`),
+            }),
+          );
+        },
+        log,
+        onFatal:
+          options.onFatal ??
+          ((error: Error) => {
+            log(`store ${storeId}: fatal: ${error.stack ?? error.message}`);
+            process.exit(70);
           }),
-        );
-      },
-      log,
-      onFatal:
-        options.onFatal ??
-        ((error: Error) => {
-          log(`store ${options.storeId}: fatal: ${error.stack ?? error.message}`);
-          process.exit(70);
-        }),
-    });
+      });
+    } catch (err) {
+      pd?.close();
+      throw err;
+    }
     const { store, address, clock, config } = runtime;
+    const startedAtMs = Date.now();
     runtime.server.addService(
       raftpb.AdminService,
       adminServiceImplementation({
@@ -113,20 +164,51 @@ export class StoreNode {
         address,
         version: FLOTILLA_VERSION,
         clusterId,
-        startedAtMs: Date.now(),
+        startedAtMs,
         nowMs: () => Date.now(),
       }),
     );
     if (handlers === undefined) throw new StoreNodeError('the runtime did not ask for the Kv service');
-    const node = new StoreNode(runtime, handlers);
+    let operators: OperatorRunner | undefined;
+    if (pd !== undefined) {
+      operators = new OperatorRunner({
+        store,
+        split: (regionId, epoch, keys) => splitForOperator(store, config, regionId, epoch, keys),
+        log: (line) => log(`store ${storeId}: ${line}`),
+      });
+    }
+    const node = new StoreNode(runtime, handlers, storeId, clusterId, pd, operators);
+    if (pd !== undefined && operators !== undefined && options.cluster.kind === 'pd') {
+      const runner = operators;
+      node.heartbeats = new PdHeartbeats({
+        pd,
+        store,
+        engine: runtime.engine,
+        dataDir: options.dataDir,
+        startedAtUnixMs: startedAtMs,
+        storeHeartbeatIntervalMs:
+          options.cluster.storeHeartbeatIntervalMs ?? STORE_HEARTBEAT_INTERVAL_MS_DEFAULT,
+        regionHeartbeatIntervalMs:
+          options.cluster.regionHeartbeatIntervalMs ?? REGION_HEARTBEAT_INTERVAL_MS_DEFAULT,
+        regionWatchIntervalMs: REGION_WATCH_INTERVAL_MS,
+        onOperator: (res) => runner.handle(res),
+        log: (line) => log(`store ${storeId}: ${line}`),
+      });
+      node.heartbeats.start();
+      // Splits need ids from PD: only a PD cluster checks region sizes.
+      node.splitCheckTimer = setInterval(() => {
+        store
+          .checkSplits()
+          .catch((err: unknown) => log(`store ${storeId}: split check failed: ${String(err)}`));
+      }, config.splitCheckIntervalMs);
+    }
     const sweeper = new TtlSweeper(store, clock);
     node.sweepTimer = setInterval(() => {
-      sweeper
-        .sweepOnce()
-        .catch((err: unknown) => log(`store ${options.storeId}: TTL sweep failed: ${String(err)}`));
+      sweeper.sweepOnce().catch((err: unknown) => log(`store ${storeId}: TTL sweep failed: ${String(err)}`));
     }, config.ttlSweepIntervalMs);
     log(
-      `store ${options.storeId} serving on ${address} (data ${options.dataDir}, ${runtime.regionsLoadedCount} region(s))`,
+      `store ${storeId} serving on ${address} (data ${options.dataDir}, ${runtime.regionsLoadedCount} region(s)` +
+        (pd ? `, PD ${pd.leaderAddress ?? '?'})` : ', static cluster)'),
     );
     return node;
   }
@@ -136,7 +218,76 @@ export class StoreNode {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.splitCheckTimer);
+    this.heartbeats?.stop();
     await this.runtime.stop();
+    this.pd?.close();
+  }
+}
+
+/** A split PD asked for: at the given keys, or at the key that halves the region. */
+async function splitForOperator(
+  store: Store,
+  config: StoreConfig,
+  regionId: number,
+  epoch: RegionEpoch,
+  keys: readonly Uint8Array[] | 'halve',
+): Promise<string | undefined> {
+  let splitKeys = keys;
+  if (splitKeys === 'halve') {
+    const region = store.regionMeta(regionId);
+    if (region === undefined) return `region ${regionId} is not on this store`;
+    const measure = await measureRegion(store, region, config);
+    if (measure.splitKey === undefined) return `region ${regionId} has no key to split at`;
+    splitKeys = [measure.splitKey];
+  }
+  const outcome = await store.splitRegion(regionId, epoch, splitKeys);
+  switch (outcome.kind) {
+    case 'split':
+      return undefined;
+    case 'regionError':
+      return describeRegionError(outcome.error);
+    case 'rejected':
+      return outcome.reason;
+  }
+}
+
+/** Store id, cluster id and address lookup: from the static list, or from PD (joining the cluster). */
+async function joinMembership(options: StoreNodeOptions, log: (line: string) => void): Promise<Membership> {
+  const cluster = options.cluster;
+  if (cluster.kind === 'static') {
+    if (!cluster.initialCluster.has(cluster.storeId)) {
+      throw new StoreNodeError(
+        `store ${cluster.storeId} is not in the initial cluster (${[...cluster.initialCluster.keys()].join(', ')})`,
+      );
+    }
+    const addresses = new Map(cluster.initialCluster);
+    return {
+      storeId: cluster.storeId,
+      clusterId: cluster.clusterId ?? 1,
+      bootstrapRegion: firstRegion([...cluster.initialCluster.keys()]),
+      resolveAddress: (storeId) => {
+        const address = addresses.get(storeId);
+        return address
+          ? Promise.resolve(address)
+          : Promise.reject(new StoreNodeError(`no address known for store ${storeId}`));
+      },
+    };
+  }
+  const pd = new PdClient({ endpoints: cluster.pdEndpoints, log: (line) => log(`pd client: ${line}`) });
+  try {
+    const identity = await joinCluster({
+      pd,
+      dataDir: options.dataDir,
+      address: options.listenAddress,
+      version: FLOTILLA_VERSION,
+      log,
+    });
+    const resolver = new StoreAddressResolver(pd);
+    return { ...identity, pd, resolveAddress: (storeId) => resolver.resolve(storeId) };
+  } catch (err) {
+    pd.close();
+    throw err;
   }
 }
 

@@ -6,7 +6,6 @@
 // at a time; the number of regions with one running is bounded.
 import { pdpb } from '@flotilla/proto';
 import { describeRegionError } from '../store/region-error.js';
-import type { RegionError } from '../store/region-error.js';
 import type { RegionEpoch } from '../store/region-meta.js';
 import { epochFromProto, epochMatches } from '../store/region-meta.js';
 import { confChangeOf } from '../store/peer-change.js';
@@ -15,12 +14,12 @@ import type { Store } from '../store/store.js';
 /** Regions with an operator running at once; more are ignored until one finishes. */
 const RUNNING_OPERATORS_MAX = 256;
 
-/** How a split operator asks the store to split (keys given, or found by the store). */
+/** How a split operator asks the store to split (keys given, or found by the store); resolves with the problem, if any. */
 export type SplitRequest = (
   regionId: number,
   epoch: RegionEpoch,
   splitKeys: readonly Uint8Array[] | 'halve',
-) => Promise<RegionError | undefined>;
+) => Promise<string | undefined>;
 
 export interface OperatorRunnerOptions {
   readonly store: Store;
@@ -89,8 +88,7 @@ export class OperatorRunner {
           const splitKeys =
             policy === pdpb.SplitPolicy.USE_KEY ? keys.map((k) => new Uint8Array(k)) : 'halve';
           if (splitKeys !== 'halve' && splitKeys.length === 0) return 'split without keys';
-          const error = await this.options.split(regionId, epoch, splitKeys);
-          return error === undefined ? undefined : describeRegionError(error);
+          return await this.options.split(regionId, epoch, splitKeys);
         }
         case 'merge':
           return 'merge is not supported by this store version';
