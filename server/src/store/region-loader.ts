@@ -5,10 +5,11 @@ import { RawNode } from '@flotilla/raft';
 import type { RandomSource } from '@flotilla/raft';
 import type { Engine } from '../storage/engine.js';
 import { WriteBatch } from '../storage/engine.js';
-import { regionStateKey, regionStateRange } from '../storage/keys.js';
+import { regionStateRange } from '../storage/keys.js';
 import { PeerStorage } from '../storage/peer-storage.js';
 import type { PeerMeta, RegionMeta } from './region-meta.js';
-import { confStateOf, decodeRegionLocalState, encodeRegionLocalState, peerOnStore } from './region-meta.js';
+import { confStateOf, decodeRegionLocalState, peerOnStore } from './region-meta.js';
+import { writeInitialRegionState } from './region-split.js';
 import { RegionPeer } from './region-peer.js';
 import type { StoreConfig } from './store-config.js';
 
@@ -26,7 +27,11 @@ export async function bootstrapRegionIfEmpty(
   if (peerOnStore(region, storeId) === undefined) {
     throw new Error(`bootstrap region ${region.id} has no peer on store ${storeId}`);
   }
-  const batch = new WriteBatch().put(regionStateKey(region.id), encodeRegionLocalState(region, 'normal'));
+  // The first region starts like every region a split creates: its log positioned at
+  // RAFT_INIT_LOG_INDEX, so a peer added later (created empty by a message) can only be
+  // initialized by a snapshot, which carries the region's range and membership.
+  const batch = new WriteBatch();
+  writeInitialRegionState(batch, region, undefined);
   await engine.write(batch, { sync: true });
   return true;
 }

@@ -312,6 +312,9 @@ export class RegionPeer {
 
   /** Phase 4: apply committed entries into the same batch; returns what to complete after the write. */
   async apply(entries: readonly Entry[], writer: ApplyWriter): Promise<Completion[]> {
+    // Every log starts at RAFT_INIT_LOG_INDEX: a peer without a range can only get entries after a snapshot.
+    if (!this.initialized && entries.length > 0)
+      throw new Error(`region ${this.region.id}: uninitialized peer ${this.peerId} asked to apply entries`);
     const completions: Completion[] = [];
     for (const entry of entries) {
       const result =

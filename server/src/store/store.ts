@@ -44,7 +44,8 @@ import type { AppliedSplit, Completion, MailboxItem } from './region-peer.js';
 import type { RegionPeer } from './region-peer.js';
 import type { RegionError } from './region-error.js';
 import type { PeerMeta, RegionEpoch, RegionMeta } from './region-meta.js';
-import { epochMatches, peerById } from './region-meta.js';
+import { epochFromProto, epochMatches, peerById } from './region-meta.js';
+import { decodeCommand } from './command-apply.js';
 import type { StoreConfig } from './store-config.js';
 import type { LoadRegionsOptions } from './region-loader.js';
 import { createRegionPeer, createUninitializedPeer } from './region-loader.js';
@@ -410,14 +411,12 @@ export class Store {
   propose(regionId: number, data: Uint8Array): Promise<CommandResult> {
     return new Promise((resolve) => {
       const peer = this.regions.get(regionId);
-      const versionProposed = peer?.region.epoch.version ?? 0;
       const waiter = (result: CommandResult): void => {
         const stale = result.kind === 'regionError' && result.error.kind === 'epochNotMatch';
-        resolve(
-          stale && peer !== undefined
-            ? { kind: 'regionError', error: this.epochNotMatch(peer, versionProposed) }
-            : result,
-        );
+        if (!stale || peer === undefined) return resolve(result);
+        // Rare path: the version the command was built against tells which range the proposer saw.
+        const version = epochFromProto(decodeCommand(data).header?.regionEpoch, 'header.regionEpoch').version;
+        resolve({ kind: 'regionError', error: this.epochNotMatch(peer, version) });
       };
       const error = this.enqueue(regionId, { kind: 'propose', data, waiter });
       if (error) resolve({ kind: 'regionError', error });

@@ -12,6 +12,34 @@ import type { StoreConfig } from '../../../src/store/store-config.js';
 import type { RegionMeta } from '../../../src/store/region-meta.js';
 import { bootstrapRegionIfEmpty, loadRegionPeers } from '../../../src/store/region-loader.js';
 import type { RegionPeer } from '../../../src/store/region-peer.js';
+import type { RegionsChangedEvent, SplitIdSource } from '../../../src/store/split-ids.js';
+
+/** Split ids from counters, as PD would hand them out (unique in the cluster). */
+export class CountingSplitIds implements SplitIdSource {
+  nextRegionId = 1000;
+  nextPeerId = 10_000;
+  asksCount = 0;
+
+  askBatchSplit(
+    region: RegionMeta,
+    splitCount: number,
+  ): Promise<Array<{ newRegionId: number; newPeerIds: number[] }>> {
+    this.asksCount++;
+    return Promise.resolve(
+      Array.from({ length: splitCount }, () => ({
+        newRegionId: this.nextRegionId++,
+        newPeerIds: region.peers.map(() => this.nextPeerId++),
+      })),
+    );
+  }
+}
+
+export interface MemoryClusterOptions {
+  /** Stores holding the first region (default: all). */
+  readonly regionStoreIds?: readonly number[];
+  /** Stores get no split id source (as without a placement driver). */
+  readonly withoutSplitIds?: boolean;
+}
 
 export class MemoryCluster {
   readonly engines = new Map<number, MemoryEngine>();
@@ -20,12 +48,21 @@ export class MemoryCluster {
   private readonly isolated = new Set<number>();
   readonly fatalErrors: Error[] = [];
   snapshotsTransferredCount = 0;
+  readonly splitIds = new CountingSplitIds();
+  /** Region changes every store reported, by store. */
+  readonly regionEvents: Array<{ storeId: number; event: RegionsChangedEvent }> = [];
+  private readonly regionStoreIds: readonly number[];
+  private readonly withoutSplitIds: boolean;
 
   constructor(
     readonly storeIds: readonly number[],
     private readonly seed = 1,
     private readonly configOverrides: Partial<StoreConfig> = {},
-  ) {}
+    options: MemoryClusterOptions = {},
+  ) {
+    this.regionStoreIds = options.regionStoreIds ?? storeIds;
+    this.withoutSplitIds = options.withoutSplitIds ?? false;
+  }
 
   static firstRegion(storeIds: readonly number[]): RegionMeta {
     return {
@@ -49,16 +86,20 @@ export class MemoryCluster {
     }
     const config = resolveStoreConfig({ storeId, ...this.configOverrides });
     this.configs.set(storeId, config);
-    if (bootstrap) await bootstrapRegionIfEmpty(engine, MemoryCluster.firstRegion(this.storeIds), storeId);
+    if (bootstrap && this.regionStoreIds.includes(storeId))
+      await bootstrapRegionIfEmpty(engine, MemoryCluster.firstRegion(this.regionStoreIds), storeId);
+    const random = (regionId: number): RandomSource =>
+      new SeededRandom(this.seed * 7919 + storeId * 104729 + regionId);
     const store = new Store({
       config,
       engine,
       clock: { nowUnixMs: () => Date.now(), defer: (fn) => setImmediate(fn) },
       outbox: this.outboxFor(storeId),
       onFatal: (error) => this.fatalErrors.push(error),
+      ...(this.withoutSplitIds ? {} : { splitIds: this.splitIds }),
+      onRegionsChanged: (event) => this.regionEvents.push({ storeId, event }),
+      randomFor: random,
     });
-    const random = (regionId: number): RandomSource =>
-      new SeededRandom(this.seed * 7919 + storeId * 104729 + regionId);
     const peers = await loadRegionPeers({
       engine,
       config,
@@ -168,6 +209,15 @@ export class MemoryCluster {
     });
     await this.tickUntil(() => done);
     return value as T;
+  }
+
+  /** The live store leading the region that holds `key`, if any. */
+  leaderOfKey(key: Uint8Array): { store: Store; peer: RegionPeer } | undefined {
+    for (const store of this.live()) {
+      const peer = store.regionForKey(key);
+      if (peer && peer.node.status().role === 'leader') return { store, peer };
+    }
+    return undefined;
   }
 
   async waitForLeader(regionId: number): Promise<{ store: Store; peer: RegionPeer }> {
