@@ -1,0 +1,61 @@
+// The Placement Driver's scheduling settings, with defaults and validation.
+export interface ScheduleConfig {
+  /** Voters each region should have. */
+  readonly maxReplicas: number;
+  /**
+   * A store silent this long is down: its peers are replaced on other stores. Shorter than
+   * TiKV's 30 min default because a Flotilla store restarts in about a second (its log
+   * replays or a snapshot arrives): waiting longer only prolongs running one replica short.
+   */
+  readonly maxStoreDownTimeMs: number;
+  /** A store silent this long gets no new replicas or leaders (it may only be slow or restarting). */
+  readonly storeDisconnectedTimeMs: number;
+  /** Operators running at once, by kind. */
+  readonly replicaScheduleLimit: number;
+  readonly leaderScheduleLimit: number;
+  readonly regionScheduleLimit: number;
+  /** An operator not finished after this long is given up (the checkers will try again). */
+  readonly operatorTimeoutMs: number;
+  /** A step not yet seen done is sent again after this long (the leader may have ignored it). */
+  readonly stepResendIntervalMs: number;
+  /** How often the balancers look for work. */
+  readonly balanceIntervalMs: number;
+  /** Leaders (or regions) a store may hold above the average before the balancer moves one. */
+  readonly balanceTolerance: number;
+  /** Finished operators kept for status. */
+  readonly operatorHistoryMax: number;
+}
+
+export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
+  maxReplicas: 3,
+  maxStoreDownTimeMs: 5 * 60_000,
+  storeDisconnectedTimeMs: 20_000,
+  replicaScheduleLimit: 64,
+  leaderScheduleLimit: 8,
+  regionScheduleLimit: 4,
+  operatorTimeoutMs: 10 * 60_000,
+  stepResendIntervalMs: 5_000,
+  balanceIntervalMs: 1_000,
+  balanceTolerance: 1,
+  operatorHistoryMax: 256,
+};
+
+export class ScheduleConfigError extends Error {
+  readonly code = 'INVALID_SCHEDULE_CONFIG';
+  constructor(field: string, detail: string) {
+    super(`schedule config ${field}: ${detail}`);
+    this.name = 'ScheduleConfigError';
+  }
+}
+
+export function resolveScheduleConfig(partial: Partial<ScheduleConfig> = {}): ScheduleConfig {
+  const config: ScheduleConfig = { ...SCHEDULE_CONFIG_DEFAULTS, ...partial };
+  for (const [field, value] of Object.entries(config)) {
+    if (!Number.isSafeInteger(value) || (value as number) < 0)
+      throw new ScheduleConfigError(field, `must be a non-negative integer, got ${String(value)}`);
+  }
+  if (config.maxReplicas < 1) throw new ScheduleConfigError('maxReplicas', 'must be at least 1');
+  if (config.storeDisconnectedTimeMs > config.maxStoreDownTimeMs)
+    throw new ScheduleConfigError('storeDisconnectedTimeMs', 'must not exceed maxStoreDownTimeMs');
+  return config;
+}

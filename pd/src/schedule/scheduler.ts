@@ -1,0 +1,141 @@
+// The PD leader's scheduler. Region heartbeats drive the replica checker (repair, add,
+// promote, remove) and advance running operators; a timer runs the balancers (leaders,
+// then replicas) and expires stale operators. Operators get their new peer ids from the
+// cluster's id allocator when they are created. Everything runs only while this member
+// leads; losing leadership drops the running operators (the next leader recomputes from
+// fresh heartbeats).
+import type { PeerMeta } from '../../../server/src/store/region-meta.js';
+import type { PdCluster } from '../cluster/pd-cluster.js';
+import type { RegionInfo } from '../cluster/region-info.js';
+import { REGIONS_MAX } from '../cluster/region-tree.js';
+import { planLeaderBalance, planRegionBalance, countByStore } from './balancers.js';
+import type { OperatorKind, OperatorStep } from './operator.js';
+import { OperatorController } from './operator-controller.js';
+import type { PlacementView, ReplicaPlan } from './replica-checker.js';
+import { checkReplicas } from './replica-checker.js';
+import type { ScheduleConfig } from './schedule-config.js';
+import { resolveScheduleConfig } from './schedule-config.js';
+import type { StoreHealth } from './store-health.js';
+import { storeHealth } from './store-health.js';
+
+export interface SchedulerOptions {
+  readonly cluster: PdCluster;
+  readonly config?: Partial<ScheduleConfig>;
+  readonly nowUnixMs: () => number;
+  readonly log: (line: string) => void;
+}
+
+export class Scheduler {
+  readonly config: ScheduleConfig;
+  readonly operators: OperatorController;
+  private timer: NodeJS.Timeout | undefined;
+  /** When this member was first seen leading (0: not leading). */
+  private leaderSinceUnixMs = 0;
+  /** Regions whose operator is being created (ids being allocated). */
+  private readonly creating = new Set<number>();
+  private balancing = false;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.config = resolveScheduleConfig(options.config);
+    this.operators = new OperatorController(
+      this.config,
+      (regionId, operator) => options.cluster.sendOperator(regionId, operator),
+      options.nowUnixMs,
+      options.log,
+    );
+  }
+
+  start(): void {
+    this.options.cluster.onRegionHeartbeat = (info) => this.onRegionHeartbeat(info);
+    this.timer = setInterval(() => void this.tick(), this.config.balanceIntervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.options.cluster.onRegionHeartbeat = undefined;
+    this.operators.clear();
+  }
+
+  /** Health of every store as of now (for status and the checkers). */
+  storeHealths(): Map<number, StoreHealth> {
+    const now = this.options.nowUnixMs();
+    const health = new Map<number, StoreHealth>();
+    for (const info of this.options.cluster.getAllStores(false))
+      health.set(Number(info.store.id), storeHealth(info, now, this.leaderSince(), this.config));
+    return health;
+  }
+
+  private leaderSince(): number {
+    if (this.leaderSinceUnixMs === 0) this.leaderSinceUnixMs = this.options.nowUnixMs();
+    return this.leaderSinceUnixMs;
+  }
+
+  private onRegionHeartbeat(info: RegionInfo): void {
+    if (this.operators.has(info.region.id)) return this.operators.onHeartbeat(info);
+    if (this.creating.has(info.region.id) || !this.operators.hasRoom('replica')) return;
+    const plan = checkReplicas(info, this.placementView(), this.config.maxReplicas);
+    if (plan !== undefined) void this.create(info, 'replica', plan);
+  }
+
+  private placementView(): PlacementView {
+    const health = this.storeHealths();
+    const { replicas } = countByStore(this.allRegions(), health);
+    return { health, replicaCounts: replicas };
+  }
+
+  private allRegions(): RegionInfo[] {
+    return this.options.cluster.scanRegions(new Uint8Array(0), new Uint8Array(0), REGIONS_MAX);
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.options.cluster.loaded) {
+      this.leaderSinceUnixMs = 0;
+      this.operators.clear();
+      return;
+    }
+    this.leaderSince();
+    this.operators.expire();
+    if (this.balancing) return;
+    this.balancing = true;
+    try {
+      const regions = this.allRegions();
+      const health = this.storeHealths();
+      const busy = (regionId: number): boolean => this.operators.has(regionId) || this.creating.has(regionId);
+      if (this.operators.hasRoom('balanceLeader')) {
+        const plan = planLeaderBalance(regions, health, this.config.balanceTolerance, busy);
+        if (plan !== undefined) await this.create(plan.region, 'balanceLeader', plan);
+      }
+      if (this.operators.hasRoom('balanceRegion')) {
+        const plan = planRegionBalance(regions, health, this.config.balanceTolerance, busy);
+        if (plan !== undefined) await this.create(plan.region, 'balanceRegion', plan);
+      }
+    } catch (err) {
+      this.options.log(`scheduler pass failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.balancing = false;
+    }
+  }
+
+  /** Allocates ids for the plan's new peers, then starts the operator. */
+  private async create(info: RegionInfo, kind: OperatorKind, plan: ReplicaPlan): Promise<void> {
+    const regionId = info.region.id;
+    this.creating.add(regionId);
+    try {
+      const placeholders = [...new Set(plan.steps.filter((s) => s.peer.id === 0).map((s) => s.peer.storeId))];
+      const ids = placeholders.length > 0 ? await this.options.cluster.allocIds(placeholders.length) : [];
+      const newIdOfStore = new Map(placeholders.map((storeId, i) => [storeId, ids[i] as number]));
+      const withId = (peer: PeerMeta): PeerMeta =>
+        peer.id === 0 ? { ...peer, id: newIdOfStore.get(peer.storeId) as number } : peer;
+      const steps = plan.steps.map((s): OperatorStep => ({ ...s, peer: withId(s.peer) }));
+      // The region may have changed while ids were allocated: use its latest report.
+      const latest = this.options.cluster.getRegionById(regionId) ?? info;
+      this.operators.add(latest, kind, plan.description, steps);
+    } catch (err) {
+      this.options.log(
+        `cannot create operator for region ${regionId}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    } finally {
+      this.creating.delete(regionId);
+    }
+  }
+}
