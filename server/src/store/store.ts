@@ -406,7 +406,7 @@ export class Store {
 
   /**
    * Proposes an encoded RaftCommand to a region; resolves once applied (or refused). An
-   * EpochNotMatch lists the local regions now covering the range the region had when proposed.
+   * EpochNotMatch lists the local regions now covering the range the command's epoch names.
    */
   propose(regionId: number, data: Uint8Array): Promise<CommandResult> {
     return new Promise((resolve) => {
