@@ -12,6 +12,8 @@ import { Leadership } from './leadership.js';
 import { clusterIdKey, decodeU64Value } from './meta/meta-keys.js';
 import { META_REGION_ID, RaftMetaKv } from './meta/raft-meta-kv.js';
 import { describeLeader, pdServiceImplementation } from './service/pd-grpc.js';
+import { Scheduler } from './schedule/scheduler.js';
+import type { ScheduleConfig } from './schedule/schedule-config.js';
 
 /** Written as the cluster id of a PD member's data directory ident (PD data is never a store's). */
 const PD_IDENT_CLUSTER_ID = 0;
@@ -28,6 +30,8 @@ export interface PdMemberOptions {
   readonly storeConfig?: Partial<StoreConfig>;
   /** Ids reserved per meta-store write by the id allocator. */
   readonly idBlockSize?: number;
+  /** Scheduling settings (replica count, down-store timeout, limits); defaults otherwise. */
+  readonly schedule?: Partial<ScheduleConfig>;
   readonly log?: (line: string) => void;
   /** Called when the embedded store hits an unrecoverable error; the default exits the process. */
   readonly onFatal?: (error: Error) => void;
@@ -45,6 +49,8 @@ export class PdMember {
     private readonly runtime: RaftRuntime,
     readonly cluster: PdCluster,
     private readonly leadership: Leadership,
+    /** Runs on every member, acts only while this member leads. */
+    readonly scheduler: Scheduler,
   ) {}
 
   /** The address the member serves on (the port resolved if 0 was asked for). */
@@ -130,12 +136,20 @@ export class PdMember {
     log(
       `pd member ${memberId} serving on ${runtime.address} (data ${options.dataDir}, members ${[...members.keys()].join(', ')})`,
     );
-    return new PdMember(memberId, runtime, parts.cluster, parts.leadership);
+    const scheduler = new Scheduler({
+      cluster: parts.cluster,
+      config: options.schedule,
+      nowUnixMs: () => Date.now(),
+      log: (line) => log(`pd member ${memberId}: ${line}`),
+    });
+    scheduler.start();
+    return new PdMember(memberId, runtime, parts.cluster, parts.leadership, scheduler);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.scheduler.stop();
     this.leadership.stop();
     this.cluster.unload(`PD member ${this.memberId} is stopping`);
     await this.runtime.stop();

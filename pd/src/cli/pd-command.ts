@@ -3,19 +3,42 @@
 //   --data-dir DIR           where its LevelDB meta store lives
 //   --initial-cluster SPEC   every member, "1=127.0.0.1:2379,2=127.0.0.1:2380,3=..." (same on all)
 //   --listen HOST:PORT       address to bind (default: this member's address in the spec)
+//   scheduling (schedule-config.ts), e.g. --max-replicas 3 --max-store-down-time-ms 300000
+//     --store-disconnected-time-ms --replica-schedule-limit --leader-schedule-limit
+//     --region-schedule-limit --operator-timeout-ms --step-resend-interval-ms
+//     --balance-interval-ms --balance-tolerance
 // Prints `READY pd=N address=A` on stdout once serving. SIGTERM or SIGINT stops it
 // (exit 0); a second signal exits at once. Exit codes: 0 clean, 1 start failure, 2 bad flags.
 import { parseArgs } from 'node:util';
 import { ClusterSpecError, parseClusterSpec } from '../../../server/src/cli/cluster-spec.js';
 import { PdMember } from '../pd-member.js';
+import type { ScheduleConfig } from '../schedule/schedule-config.js';
+import {
+  SCHEDULE_CONFIG_DEFAULTS,
+  ScheduleConfigError,
+  resolveScheduleConfig,
+} from '../schedule/schedule-config.js';
 
-export const PD_USAGE = `usage: flotilla pd --member-id N --data-dir DIR --initial-cluster 1=HOST:PORT,2=...,3=... [--listen HOST:PORT]`;
+/** --max-store-down-time-ms for maxStoreDownTimeMs. */
+function scheduleFlag(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+const SCHEDULE_KEYS = Object.keys(SCHEDULE_CONFIG_DEFAULTS) as Array<keyof ScheduleConfig>;
+
+export const PD_USAGE =
+  'usage: flotilla pd --member-id N --data-dir DIR --initial-cluster 1=HOST:PORT,2=...,3=... [--listen HOST:PORT]\n' +
+  '       [scheduling: ' +
+  Object.keys(SCHEDULE_CONFIG_DEFAULTS)
+    .map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} N`)
+    .join(' ') +
+  ']';
 
 export interface PdFlags {
   readonly memberId: number;
   readonly dataDir: string;
   readonly initialCluster: Map<number, string>;
   readonly listen: string;
+  readonly schedule: ScheduleConfig;
 }
 
 export class PdFlagError extends Error {
@@ -33,6 +56,7 @@ export function parsePdFlags(argv: readonly string[]): PdFlags | 'help' {
         'initial-cluster': { type: 'string' },
         listen: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(SCHEDULE_KEYS.map((k) => [scheduleFlag(k), { type: 'string' as const }])),
       },
       strict: true,
       allowPositionals: false,
@@ -58,7 +82,19 @@ export function parsePdFlags(argv: readonly string[]): PdFlags | 'help' {
   const own = initialCluster.get(memberId);
   if (own === undefined) throw new PdFlagError(`--member-id ${memberId} is not in --initial-cluster`);
   const listen = typeof values['listen'] === 'string' ? values['listen'] : own;
-  return { memberId, dataDir, initialCluster, listen };
+  const schedule: Partial<Record<keyof ScheduleConfig, number>> = {};
+  for (const key of SCHEDULE_KEYS) {
+    const raw = values[scheduleFlag(key)];
+    if (typeof raw !== 'string') continue;
+    if (!/^\d+$/.test(raw)) throw new PdFlagError(`--${scheduleFlag(key)} must be a non-negative integer`);
+    schedule[key] = Number(raw);
+  }
+  try {
+    return { memberId, dataDir, initialCluster, listen, schedule: resolveScheduleConfig(schedule) };
+  } catch (err) {
+    if (err instanceof ScheduleConfigError) throw new PdFlagError(err.message);
+    throw err;
+  }
 }
 
 export async function runPd(argv: readonly string[]): Promise<void> {
@@ -82,6 +118,7 @@ export async function runPd(argv: readonly string[]): Promise<void> {
       listenAddress: flags.listen,
       dataDir: flags.dataDir,
       initialCluster: flags.initialCluster,
+      schedule: flags.schedule,
       log: (line) => console.error(`pd ${flags.memberId}: ${line}`),
     });
   } catch (err) {
