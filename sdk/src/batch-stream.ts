@@ -4,7 +4,7 @@
 // of operations. The stream is opened only on a READY channel; a request that fails before
 // its frame is written is reported "not sent", one whose frame was written and whose stream
 // then broke is "sent" — the runner decides from that whether a write may be resent.
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { kvpb } from '@flotilla/proto';
 import type { FrameSlot, QueuedRequest } from './coalescer.js';
 import { buildSlots, framesOf } from './coalescer.js';
@@ -27,11 +27,16 @@ interface Waiter extends QueuedRequest {
 
 type Duplex = grpc.ClientDuplexStream<kvpb.BatchCommandsRequest, kvpb.BatchCommandsResponse>;
 
+/** One opened stream and the requests written to it that await an answer. */
+interface OpenStream {
+  readonly call: Duplex;
+  readonly slots: Map<bigint, FrameSlot<Waiter>>;
+}
+
 export class BatchStream {
-  private stream: Duplex | undefined;
+  private stream: OpenStream | undefined;
   private queued: Waiter[] = [];
   private flushScheduled = false;
-  private readonly slots = new Map<bigint, FrameSlot<Waiter>>();
   private nextRequestId = 1n;
   private closed = false;
 
@@ -64,9 +69,12 @@ export class BatchStream {
   close(): void {
     this.closed = true;
     this.failQueued(new SendFailure('connect', false, 'client closed'));
-    this.failSent('client closed with the request in flight');
-    this.stream?.cancel();
+    const stream = this.stream;
     this.stream = undefined;
+    if (stream !== undefined) {
+      failSent(stream, 'client closed with the request in flight');
+      stream.call.cancel();
+    }
   }
 
   /** Settles the waiter at its deadline or abort, whichever comes first. */
@@ -102,6 +110,12 @@ export class BatchStream {
 
   private async flush(): Promise<void> {
     this.flushScheduled = false;
+    if (this.stream !== undefined && !this.channelReady()) {
+      // The connection under the stream is gone: requests written to it now could not be
+      // delivered, so none are; its requests in flight fail when its error arrives.
+      this.stream.call.cancel();
+      this.stream = undefined;
+    }
     if (this.stream === undefined) {
       try {
         await whenReady(this.client, new Date(Date.now() + this.connectTimeoutMs));
@@ -118,33 +132,37 @@ export class BatchStream {
     if (batch.length === 0) return;
     const slots = buildSlots(batch, () => this.nextRequestId++);
     for (const slot of slots) {
-      this.slots.set(slot.request.requestId, slot);
+      stream.slots.set(slot.request.requestId, slot);
       for (const member of slot.members) member.sent = true;
     }
     for (const frame of framesOf(slots)) {
       this.stats.rpcs++;
       this.stats.requests += frame.requests.length;
-      stream.write(frame);
+      stream.call.write(frame);
     }
   }
 
-  private open(): Duplex {
-    const stream = this.client.batchCommands();
-    stream.on('data', (frame: kvpb.BatchCommandsResponse) => this.receive(frame));
+  private channelReady(): boolean {
+    return this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+  }
+
+  private open(): OpenStream {
+    const stream: OpenStream = { call: this.client.batchCommands(), slots: new Map() };
+    stream.call.on('data', (frame: kvpb.BatchCommandsResponse) => this.receive(stream, frame));
     const broken = (why: string): void => {
       if (this.stream === stream) this.stream = undefined;
-      this.failSent(why);
+      failSent(stream, why);
     };
-    stream.on('error', (err: Error) => broken(`stream to ${this.address} failed: ${err.message}`));
-    stream.on('end', () => broken(`store ${this.address} ended the stream`));
+    stream.call.on('error', (err: Error) => broken(`stream to ${this.address} failed: ${err.message}`));
+    stream.call.on('end', () => broken(`store ${this.address} ended the stream`));
     return stream;
   }
 
-  private receive(frame: kvpb.BatchCommandsResponse): void {
+  private receive(stream: OpenStream, frame: kvpb.BatchCommandsResponse): void {
     for (const batched of frame.responses) {
-      const slot = this.slots.get(batched.requestId);
+      const slot = stream.slots.get(batched.requestId);
       if (slot === undefined || batched.response === undefined) continue;
-      this.slots.delete(batched.requestId);
+      stream.slots.delete(batched.requestId);
       const response = batched.response;
       slot.members.forEach((member, index) => {
         const answer = slot.answer(response, index);
@@ -162,13 +180,13 @@ export class BatchStream {
     this.queued = [];
     for (const w of queued) settle(w, undefined, failure);
   }
+}
 
-  private failSent(why: string): void {
-    const slots = [...this.slots.values()];
-    this.slots.clear();
-    for (const slot of slots) {
-      for (const member of slot.members) settle(member, undefined, new SendFailure('connection', true, why));
-    }
+function failSent(stream: OpenStream, why: string): void {
+  const slots = [...stream.slots.values()];
+  stream.slots.clear();
+  for (const slot of slots) {
+    for (const member of slot.members) settle(member, undefined, new SendFailure('connection', true, why));
   }
 }
 

@@ -43,7 +43,7 @@ export class Deadline {
   /** Sleeps `ms` or until the deadline (whichever first), then checks; an abort ends it early. */
   async sleep(ms: number, what: string): Promise<void> {
     const waitMs = Math.min(ms, this.remainingMs());
-    if (waitMs > 0) await this.race(new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref?.()));
+    if (waitMs > 0) await this.race(new Promise<void>((resolve) => setTimeout(resolve, waitMs)));
     this.check(what);
   }
 

@@ -116,7 +116,11 @@ export class RequestRunner {
       const attempt = await this.attempt(region, peer, body, call);
       if (attempt.kind === 'ok') return attempt;
       const decision = attempt.decision;
-      if (decision.kind === 'fail') throw decision.error;
+      if (decision.kind === 'fail') {
+        if (decision.error instanceof TimeoutError && call.lastRetry === 'serverIsBusy')
+          throw busyUntilDeadline(call);
+        throw decision.error;
+      }
       this.stats.retry(decision.reason);
       call.lastRetry = decision.reason;
       if (++call.retries > this.options.attemptsMax)
@@ -245,10 +249,13 @@ function checkDeadline(call: CallState, what: string): void {
   try {
     call.deadline.check(`${what}${call.lastRetry ? `; last retry: ${call.lastRetry}` : ''}`);
   } catch (err) {
-    if (err instanceof TimeoutError && call.lastRetry === 'serverIsBusy')
-      throw new ServerBusyError(`the store stayed busy until the deadline (${call.deadline.timeoutMs} ms)`);
+    if (err instanceof TimeoutError && call.lastRetry === 'serverIsBusy') throw busyUntilDeadline(call);
     throw err;
   }
+}
+
+function busyUntilDeadline(call: CallState): ServerBusyError {
+  return new ServerBusyError(`the store stayed busy until the deadline (${call.deadline.timeoutMs} ms)`);
 }
 
 /** The leader if known and not yet tried, else the first peer not tried. */

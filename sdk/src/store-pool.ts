@@ -83,15 +83,34 @@ export class StorePool implements StoreTransport {
       this.options.coalesce
         ? connection.stream.send(body, deadline)
         : this.sendUnary(connection.client, address, body, deadline, traceparent);
-    const signals = [AbortSignal.timeout(Math.max(1, deadline.remainingMs()))];
-    if (deadline.signal !== undefined) signals.push(deadline.signal);
+    // Deadline and abort bound the wait for a slot only: once the request runs, the
+    // transport settles it (and knows whether it was sent).
+    const waiting = new AbortController();
+    let started = false;
+    const endWait = (): void => {
+      if (!started) waiting.abort();
+    };
+    const timer = setTimeout(endWait, deadline.remainingMs());
+    deadline.signal?.addEventListener('abort', endWait, { once: true });
+    const stopWatching = (): void => {
+      clearTimeout(timer);
+      deadline.signal?.removeEventListener('abort', endWait);
+    };
     try {
-      return await connection.queue.add(run, { signal: AbortSignal.any(signals) });
+      return await connection.queue.add(
+        () => {
+          started = true;
+          stopWatching();
+          return run();
+        },
+        { signal: waiting.signal },
+      );
     } catch (err) {
-      if (err instanceof SendFailure) throw err;
-      // p-queue rejects with the signal's reason when the wait ends before the request started.
-      const cause = deadline.signal?.aborted ? 'abort' : 'deadline';
+      if (err instanceof SendFailure || started) throw err;
+      const cause = deadline.aborted ? 'abort' : 'deadline';
       throw new SendFailure(cause, false, `waited in the queue for store ${address} until the ${cause}`);
+    } finally {
+      stopWatching();
     }
   }
 

@@ -290,8 +290,9 @@ export class FakeStore {
   /** Unary calls plus BatchCommands frames received. */
   rpcs = 0;
   intercept: Intercept | undefined;
-  /** Resolvers of requests an intercept left hanging (so tests can see they arrived). */
+  /** Requests an intercept left hanging (so tests can see they arrived). */
   readonly hanging: RequestBody[] = [];
+  private hangWaiters: Array<(body: RequestBody) => void> = [];
 
   constructor(
     readonly storeId: bigint,
@@ -339,6 +340,11 @@ export class FakeStore {
     this.server = server;
   }
 
+  /** Resolves when the next request is left hanging by an intercept. */
+  nextHang(): Promise<RequestBody> {
+    return new Promise((resolve) => this.hangWaiters.push(resolve));
+  }
+
   /** Stops at once, breaking open connections (like a killed process). */
   stop(): void {
     this.server?.forceShutdown();
@@ -350,6 +356,9 @@ export class FakeStore {
     const scripted = this.intercept?.(this.storeId, body);
     if (scripted === 'hang') {
       this.hanging.push(body);
+      const waiters = this.hangWaiters;
+      this.hangWaiters = [];
+      for (const w of waiters) w(body);
       return 'hang';
     }
     return scripted ?? this.state.serve(this.storeId, body);

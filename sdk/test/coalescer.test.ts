@@ -1,0 +1,135 @@
+// Frame building: gets of one region and consistency merge into one BatchGet whose answer
+// is split back per key; everything else keeps its own request in the shared frame.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { kvpb } from '@flotilla/proto';
+import { FRAME_REQUESTS_MAX, buildSlots, framesOf } from '../src/coalescer.js';
+import type { QueuedRequest } from '../src/coalescer.js';
+import type { RequestBody } from '../src/store-transport.js';
+
+function context(regionId: bigint, consistency = kvpb.ReadConsistency.LINEARIZABLE): kvpb.Context {
+  return {
+    regionId,
+    regionEpoch: { confVer: 1n, version: 1n },
+    peer: { id: 1n, storeId: 1n, role: 0 },
+    readConsistency: consistency,
+    deadlineMs: 100,
+    traceContext: undefined,
+  };
+}
+
+const get = (key: string, regionId = 1n, consistency?: kvpb.ReadConsistency): QueuedRequest => ({
+  body: { $case: 'get', get: { context: context(regionId, consistency), key: Buffer.from(key) } },
+  mergeable: true,
+});
+const put = (key: string): QueuedRequest => ({
+  body: {
+    $case: 'put',
+    put: { context: context(1n), key: Buffer.from(key), value: Buffer.from('v'), ttlMs: undefined },
+  },
+  mergeable: true,
+});
+
+function counter(): () => bigint {
+  let n = 0n;
+  return () => ++n;
+}
+
+describe('coalescer', () => {
+  it('merges gets of one region into one BatchGet and answers each key from it', () => {
+    const queued = [get('a'), get('b'), get('c')];
+    const slots = buildSlots(queued, counter());
+    assert.equal(slots.length, 1);
+    const slot = slots[0]!;
+    assert.equal(slot.request.request?.$case, 'batchGet');
+    const response: NonNullable<kvpb.BatchedResponse['response']> = {
+      $case: 'batchGet',
+      batchGet: {
+        regionError: undefined,
+        keyError: undefined,
+        pairs: [
+          { key: Buffer.from('c'), value: Buffer.from('C') },
+          { key: Buffer.from('a'), value: Buffer.from('A') },
+        ],
+      },
+    };
+    const answers = [0, 1, 2].map((i) => slot.answer(response, i));
+    assert.deepEqual(
+      answers.map((a) => (a?.$case === 'get' ? (a.get.found ? a.get.value.toString() : null) : 'wrong')),
+      ['A', null, 'C'],
+    );
+  });
+
+  it('passes a region error of the merged BatchGet to every get, and resends on a key error', () => {
+    const slot = buildSlots([get('a'), get('b')], counter())[0]!;
+    const regionError = {
+      message: 'x',
+      error: { $case: 'regionNotFound' as const, regionNotFound: { regionId: 1n } },
+    };
+    const refused = slot.answer(
+      { $case: 'batchGet', batchGet: { regionError, keyError: undefined, pairs: [] } },
+      1,
+    );
+    assert.ok(refused?.$case === 'get' && refused.get.regionError === regionError);
+    const keyError = { code: kvpb.KeyErrorCode.KEY_TOO_LARGE, message: 'big', key: Buffer.alloc(0) };
+    assert.equal(
+      slot.answer({ $case: 'batchGet', batchGet: { regionError: undefined, keyError, pairs: [] } }, 0),
+      undefined,
+    );
+  });
+
+  it('keeps gets of different regions or consistencies, and unmergeable gets, apart', () => {
+    const queued = [
+      get('a', 1n),
+      get('b', 2n),
+      get('c', 1n, kvpb.ReadConsistency.STALE),
+      { ...get('d', 1n), mergeable: false },
+      get('e', 1n),
+    ];
+    const slots = buildSlots(queued, counter());
+    assert.deepEqual(
+      slots.map((s) => [s.request.request?.$case, s.members.length]),
+      [
+        ['batchGet', 2],
+        ['get', 1],
+        ['get', 1],
+        ['get', 1],
+      ],
+    );
+  });
+
+  it('never merges writes: each keeps its own request, all in one frame', () => {
+    const queued: QueuedRequest[] = [put('a'), put('b'), get('x'), put('c')];
+    const slots = buildSlots(queued, counter());
+    assert.deepEqual(
+      slots.map((s) => s.request.request?.$case),
+      ['put', 'put', 'get', 'put'],
+    );
+    assert.equal(new Set(slots.map((s) => s.request.requestId)).size, 4);
+    assert.equal(framesOf(slots).length, 1);
+  });
+
+  it('splits more requests than a frame holds into several frames', () => {
+    const queued = Array.from({ length: FRAME_REQUESTS_MAX + 5 }, (_, i) => put(`k${i}`));
+    const frames = framesOf(buildSlots(queued, counter()));
+    assert.deepEqual(
+      frames.map((f) => f.requests.length),
+      [FRAME_REQUESTS_MAX, 5],
+    );
+  });
+
+  it('merged BatchGet carries the longest deadline of its gets', () => {
+    const a = get('a');
+    const b: QueuedRequest = {
+      ...get('b'),
+      body: {
+        $case: 'get',
+        get: { context: { ...context(1n), deadlineMs: 900 }, key: Buffer.from('b') },
+      } as RequestBody,
+    };
+    const slot = buildSlots([a, b], counter())[0]!;
+    assert.ok(
+      slot.request.request?.$case === 'batchGet' && slot.request.request.batchGet.context?.deadlineMs === 900,
+    );
+  });
+});
