@@ -114,7 +114,13 @@ export class PdClient {
       try {
         const cap = this.pdCallTimeoutMs();
         res = await deadline.race(
-          unaryCall(member.client, pick(member.client), request, deadline.grpcDeadline(cap)),
+          // The header is stamped per attempt: the cluster id is learned by the first discovery.
+          unaryCall(
+            member.client,
+            pick(member.client),
+            { ...request, header: this.header() },
+            deadline.grpcDeadline(cap),
+          ),
         );
       } catch (err) {
         if ((err as Partial<grpc.ServiceError>).code === grpc.status.INVALID_ARGUMENT)
