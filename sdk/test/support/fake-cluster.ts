@@ -18,6 +18,8 @@ export interface FakeRegion {
   storeIds: bigint[];
   /** 0n: no leader known (an election). */
   leaderStoreId: bigint;
+  /** Peer ids by position in storeIds; default store id * 100 + region id. A real static cluster uses the store id. */
+  peerIds?: bigint[];
 }
 
 export type RequestBody = NonNullable<kvpb.BatchedRequest['request']>;
@@ -27,7 +29,8 @@ export type ResponseBody = NonNullable<kvpb.BatchedResponse['response']>;
 export type Intercept = (storeId: bigint, body: RequestBody) => ResponseBody | 'hang' | undefined;
 
 export function peerOf(region: FakeRegion, storeId: bigint): metapb.Peer {
-  return { id: storeId * 100n + region.id, storeId, role: 0 };
+  const explicit = region.peerIds?.[region.storeIds.indexOf(storeId)];
+  return { id: explicit ?? storeId * 100n + region.id, storeId, role: 0 };
 }
 
 export function regionProto(r: FakeRegion): metapb.Region {
