@@ -293,6 +293,10 @@ export class FakeStore {
   /** Unary calls plus BatchCommands frames received. */
   rpcs = 0;
   intercept: Intercept | undefined;
+  /** Every request body received, when recording is on (tests of what the client sends). */
+  recorded: RequestBody[] | undefined;
+  /** The `traceparent` metadata of the last unary call. */
+  lastTraceparent: string | undefined;
   /** Requests an intercept left hanging (so tests can see they arrived). */
   readonly hanging: RequestBody[] = [];
   private hangWaiters: Array<(body: RequestBody) => void> = [];
@@ -309,6 +313,8 @@ export class FakeStore {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>): void => {
         this.rpcs++;
+        const traceparent = call.metadata.get('traceparent')[0];
+        this.lastTraceparent = typeof traceparent === 'string' ? traceparent : undefined;
         const body = { $case: kind, [kind]: call.request } as unknown as RequestBody;
         const response = this.answer(body);
         if (response === 'hang') return;
@@ -356,6 +362,7 @@ export class FakeStore {
 
   private answer(body: RequestBody): ResponseBody | 'hang' {
     this.requests++;
+    this.recorded?.push(body);
     const scripted = this.intercept?.(this.storeId, body);
     if (scripted === 'hang') {
       this.hanging.push(body);
