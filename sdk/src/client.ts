@@ -5,7 +5,7 @@
 // twice. close() releases every channel, stream, timer and queue.
 import type { kvpb } from '@flotilla/proto';
 import { Deadline } from './deadline.js';
-import { ClientClosedError, InvalidArgumentError, ResultUnknownError } from './errors.js';
+import { ClientClosedError, InternalError, InvalidArgumentError, ResultUnknownError } from './errors.js';
 import type { Bytes } from './keys.js';
 import { compareBytes, toBuffer } from './keys.js';
 import type {
@@ -61,6 +61,9 @@ export interface CompareAndSwapResult {
   /** The value before the call; undefined when the key did not exist. */
   readonly previousValue: Buffer | undefined;
 }
+
+/** Regions one deleteRange call may span (each part is one request in flight). */
+const DELETE_RANGE_PARTS_MAX = 10_000;
 
 /** Keys of one BatchGet request; larger batches are split (the store accepts 10 000). */
 const BATCH_GET_KEYS_MAX = 4_096;
@@ -327,6 +330,13 @@ export class FlotillaClient {
     let cursor = start;
     for (;;) {
       const region = await this.runner.locator.locate(cursor, call.deadline);
+      if (region.endKey.length > 0 && compareBytes(region.endKey, cursor) <= 0)
+        throw new InternalError(`region ${region.id} ends before the key it was found for`);
+      if (parts.length >= DELETE_RANGE_PARTS_MAX)
+        throw new InvalidArgumentError(
+          'endKey',
+          `the range spans more than ${DELETE_RANGE_PARTS_MAX} regions; delete it in pieces`,
+        );
       const partEnd =
         region.endKey.length === 0
           ? end

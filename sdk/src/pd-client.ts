@@ -7,7 +7,7 @@ import { pdpb } from '@flotilla/proto';
 import type { metapb } from '@flotilla/proto';
 import type { Deadline } from './deadline.js';
 import { backoffMs } from './deadline.js';
-import { AbortedError, InternalError, UnavailableError } from './errors.js';
+import { AbortedError, ClientClosedError, InternalError, UnavailableError } from './errors.js';
 import type { UnaryMethod } from './grpc-call.js';
 import { channelOptions, unaryCall, whenReady } from './grpc-call.js';
 import type { ResolvedClientOptions } from './options.js';
@@ -157,7 +157,7 @@ export class PdClient {
   }
 
   private currentLeader(deadline: Deadline): Promise<Member> {
-    if (this.closed) return Promise.reject(new UnavailableError('client closed'));
+    if (this.closed) return Promise.reject(new ClientClosedError('the client is closed'));
     if (this.leader !== undefined) return Promise.resolve(this.leader);
     if (this.discovery === undefined) {
       this.discovery = this.discover(deadline).finally(() => (this.discovery = undefined));
@@ -169,7 +169,9 @@ export class PdClient {
   private async discover(deadline: Deadline): Promise<Member> {
     const problems: string[] = [];
     for (const address of this.options.pdEndpoints) {
-      deadline.check('looking for the PD leader');
+      // Other callers share this discovery: end it as "unavailable", never with this
+      // caller's timeout, and let each caller check its own deadline.
+      if (deadline.expired() || deadline.aborted) break;
       const client = this.client(address);
       try {
         await whenReady(client, deadline.grpcDeadline(this.options.connectTimeoutMs));

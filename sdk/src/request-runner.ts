@@ -103,6 +103,12 @@ export class RequestRunner {
     let backoffIndex = 0;
     for (;;) {
       checkDeadline(call, `sending to ${describeRegion(region)}`);
+      if (region.peers.length === 0) {
+        // PD described a region without peers: nothing to send to; ask again later.
+        this.locator.cache.invalidate(region.id);
+        await this.pause('backoff', backoffIndex, call);
+        return { kind: 'resplit' };
+      }
       const peer = pickPeer(region, tried);
       if (peer === undefined) {
         // Every peer refused or was unreachable: an election is probably under way.

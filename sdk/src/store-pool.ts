@@ -9,7 +9,14 @@ import { kvpb } from '@flotilla/proto';
 import PQueue from 'p-queue';
 import { BatchStream } from './batch-stream.js';
 import type { Deadline } from './deadline.js';
-import { InternalError, QueueFullError } from './errors.js';
+import {
+  AbortedError,
+  ClientClosedError,
+  InternalError,
+  QueueFullError,
+  TimeoutError,
+  UnavailableError,
+} from './errors.js';
 import { channelOptions, unaryCall, whenReady } from './grpc-call.js';
 import type { ResolvedClientOptions } from './options.js';
 import type { PdClient } from './pd-client.js';
@@ -32,6 +39,7 @@ export class StorePool implements StoreTransport {
   private readonly connections = new Map<string, StoreConnection>();
   private readonly addresses = new Map<bigint, { address: string; expiresAtMs: number }>();
   private readonly lookups = new Map<bigint, Promise<string>>();
+  private closed = false;
 
   constructor(
     private readonly options: ResolvedClientOptions,
@@ -55,6 +63,13 @@ export class StorePool implements StoreTransport {
           });
           return store.address;
         })
+        // Shared by concurrent callers: report the first caller's timeout or abort as
+        // "unavailable" so the others go on within their own deadlines.
+        .catch((err: unknown) => {
+          if (err instanceof TimeoutError || err instanceof AbortedError)
+            throw new UnavailableError(`store ${storeId} lookup: ${err.message}`);
+          throw err;
+        })
         .finally(() => this.lookups.delete(storeId));
       this.lookups.set(storeId, lookup);
     }
@@ -73,6 +88,7 @@ export class StorePool implements StoreTransport {
     deadline: Deadline,
     traceparent: string | undefined,
   ): Promise<ResponseBody> {
+    if (this.closed) throw new ClientClosedError('the client is closed');
     const connection = this.connection(address);
     if (connection.queue.size >= this.options.queuedPerStoreMax) {
       throw new QueueFullError(
@@ -115,6 +131,7 @@ export class StorePool implements StoreTransport {
   }
 
   close(): void {
+    this.closed = true;
     for (const c of this.connections.values()) {
       c.queue.clear();
       c.stream.close();
