@@ -27,14 +27,27 @@ export class PdProcesses {
   private readonly clients = new Map<number, pdpb.PDClient>();
   readonly baseDir = mkdtempSync(join(tmpdir(), 'flotilla-pd-it-'));
 
-  private constructor(memberIds: readonly number[], ports: readonly number[]) {
+  private constructor(
+    memberIds: readonly number[],
+    ports: readonly number[],
+    /** More flags for every member (e.g. scheduling: --max-store-down-time-ms 3000). */
+    private readonly extraArgs: readonly string[],
+  ) {
     memberIds.forEach((id, i) => this.addresses.set(id, `127.0.0.1:${ports[i]}`));
   }
 
-  static async create(memberIds: readonly number[] = [1, 2, 3]): Promise<PdProcesses> {
+  static async create(
+    memberIds: readonly number[] = [1, 2, 3],
+    extraArgs: readonly string[] = [],
+  ): Promise<PdProcesses> {
     const ports: number[] = [];
     for (const _ of memberIds) ports.push(await freePort());
-    return new PdProcesses(memberIds, ports);
+    return new PdProcesses(memberIds, ports, extraArgs);
+  }
+
+  /** Every member's address, for clients and stores. */
+  endpoints(): string[] {
+    return [...this.addresses.values()];
   }
 
   async startAll(): Promise<void> {
@@ -53,6 +66,7 @@ export class PdProcesses {
       join(this.baseDir, `pd-${id}`),
       '--initial-cluster',
       formatClusterSpec(this.addresses),
+      ...this.extraArgs,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.set(id, child);

@@ -36,8 +36,19 @@ export class StoreProcesses {
   private readonly logs = new Map<number, string[]>();
   readonly baseDir = mkdtempSync(join(tmpdir(), 'flotilla-it-'));
   private readonly extraArgs: string[];
+  /**
+   * In a PD cluster the harness numbers its processes by slot (1..n) and PD assigns the
+   * store ids: slot → store id, learned from each READY line.
+   */
+  readonly storeIdOfSlot = new Map<number, number>();
 
-  private constructor(storeIds: readonly number[], ports: readonly number[], extraArgs: string[]) {
+  private constructor(
+    storeIds: readonly number[],
+    ports: readonly number[],
+    extraArgs: string[],
+    /** PD members' addresses: stores join through PD instead of a static member list. */
+    private readonly pdEndpoints?: readonly string[],
+  ) {
     storeIds.forEach((id, i) => this.addresses.set(id, `127.0.0.1:${ports[i]}`));
     this.extraArgs = extraArgs;
   }
@@ -48,22 +59,46 @@ export class StoreProcesses {
     return new StoreProcesses(storeIds, ports, extraArgs);
   }
 
+  /** `slots` store processes that join the PD cluster at `pdEndpoints` (keys of `addresses` are slots). */
+  static async createWithPd(
+    slots: readonly number[],
+    pdEndpoints: readonly string[],
+    extraArgs: string[] = [],
+  ): Promise<StoreProcesses> {
+    const ports: number[] = [];
+    for (const _ of slots) ports.push(await freePort());
+    return new StoreProcesses(slots, ports, extraArgs, pdEndpoints);
+  }
+
+  /** Adds a slot (a new store joining the PD cluster); start it with start(slot). */
+  async addSlot(slot: number): Promise<void> {
+    if (this.addresses.has(slot)) throw new Error(`slot ${slot} exists`);
+    this.addresses.set(slot, `127.0.0.1:${await freePort()}`);
+  }
+
+  /** The slot running store `storeId` (PD clusters). */
+  slotOfStore(storeId: number): number | undefined {
+    for (const [slot, id] of this.storeIdOfSlot) if (id === storeId) return slot;
+    return undefined;
+  }
+
   async startAll(): Promise<void> {
     await Promise.all([...this.addresses.keys()].map((id) => this.start(id)));
   }
 
   /** Starts (or restarts, on the same data directory) store `id` and waits for its READY line. */
   start(id: number): Promise<void> {
+    const membership =
+      this.pdEndpoints === undefined
+        ? ['--store-id', String(id), '--initial-cluster', formatClusterSpec(this.addresses)]
+        : ['--pd-endpoints', this.pdEndpoints.join(','), '--listen', this.addresses.get(id) as string];
     const args = [
       '--import',
       'tsx',
       storeMain,
-      '--store-id',
-      String(id),
       '--data-dir',
       join(this.baseDir, `store-${id}`),
-      '--initial-cluster',
-      formatClusterSpec(this.addresses),
+      ...membership,
       ...this.extraArgs,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -77,7 +112,9 @@ export class StoreProcesses {
         START_TIMEOUT_MS,
       );
       child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        if (chunk.includes('READY')) {
+        const ready = /READY store=(\d+)/.exec(chunk);
+        if (ready !== null) {
+          this.storeIdOfSlot.set(id, Number(ready[1]));
           clearTimeout(timer);
           resolve();
         }

@@ -226,11 +226,25 @@ export async function checkNodeIdent(
 /** Streams the verified file into the store (which installs it in one batch), then deletes it. */
 async function installReceivedSnapshot(store: Store, received: ReceivedSnapshot): Promise<void> {
   try {
-    await store.receiveSnapshot(received.message, createReadStream(received.filePath));
+    await store.receiveSnapshot(received.message, fileChunks(received.filePath));
   } finally {
     // Installed (or refused): the file is of no further use. One left by a crash is a
     // partial file to the receiver and removed at the next start.
     await unlink(received.filePath).catch(() => undefined);
+  }
+}
+
+/**
+ * The file's bytes, opened only when the store starts reading: a snapshot the store refuses
+ * before reading (stale, not for us) must not leave a stream that opens a deleted file and
+ * fails with an unhandled 'error' event.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const stream = createReadStream(path);
+  try {
+    for await (const chunk of stream) yield chunk as Uint8Array;
+  } finally {
+    stream.destroy();
   }
 }
 

@@ -39,13 +39,24 @@ export class OperatorRunner {
     const regionId = Number(res.regionId);
     const peer = this.options.store.region(regionId);
     const epoch = epochFromProto(res.regionEpoch, 'regionEpoch');
-    const stale =
-      peer === undefined ||
-      peer.node.basicStatus().role !== 'leader' ||
-      (res.targetPeer !== undefined && Number(res.targetPeer.id) !== peer.peerId) ||
-      !epochMatches(peer.region.epoch, epoch);
-    if (stale || this.running.has(regionId) || this.running.size >= RUNNING_OPERATORS_MAX) {
+    const why =
+      peer === undefined
+        ? 'region not here'
+        : peer.node.basicStatus().role !== 'leader'
+          ? 'not the leader'
+          : res.targetPeer !== undefined && Number(res.targetPeer.id) !== peer.peerId
+            ? `addressed to peer ${res.targetPeer.id}`
+            : !epochMatches(peer.region.epoch, epoch)
+              ? `epoch ${JSON.stringify(epoch)} is not the region's ${JSON.stringify(peer.region.epoch)}`
+              : this.running.has(regionId)
+                ? 'another operator is running'
+                : this.running.size >= RUNNING_OPERATORS_MAX
+                  ? 'too many operators running'
+                  : undefined;
+    if (why !== undefined) {
+      // PD sees the region's state in the next report and decides again.
       this.counters.ignored++;
+      this.options.log(`operator ignored: region ${regionId} ${op.$case}: ${why}`);
       return;
     }
     this.running.add(regionId);

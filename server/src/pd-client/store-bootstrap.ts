@@ -3,7 +3,6 @@
 //   - identity: a data directory belongs to one store of one cluster forever. A new
 //     directory gets a store id from PD (AllocId) and records it with the cluster id; a
 //     directory that has one keeps it, whatever address the store now has.
-//   - registration: PutStore with the address the store will serve on.
 //   - bootstrap, if the cluster does not exist yet: the store writes the first region (the
 //     whole key space, one voter on this store) together with a prepared-bootstrap marker,
 //     and only then asks PD to Bootstrap with it. Writing first means PD never records a
@@ -26,7 +25,8 @@ import {
 } from '../storage/keys.js';
 import { readU64, writeU64 } from '../storage/bytes.js';
 import type { RegionMeta } from '../store/region-meta.js';
-import { decodeRegionLocalState, encodeRegionLocalState, regionToProto } from '../store/region-meta.js';
+import { decodeRegionLocalState, regionToProto } from '../store/region-meta.js';
+import { writeInitialRegionState } from '../store/region-split.js';
 import { toSafeNumber } from '../store/wire-numbers.js';
 import type { PdClient } from './pd-client.js';
 
@@ -82,8 +82,9 @@ export async function joinCluster(options: JoinOptions): Promise<StoreIdentity> 
       version: options.version,
       statusAddress: '',
     };
-    await pd.putStore(store);
+    // PD takes registrations only once the cluster exists; Bootstrap registers the first store.
     await bootstrapIfNeeded(engine, pd, store, identity, options.log);
+    await pd.putStore(store);
     return identity;
   } finally {
     await engine.close();
@@ -132,9 +133,10 @@ async function bootstrapIfNeeded(
     region = firstRegionOf(await pd.allocId(), await pd.allocId(), identity.storeId);
     const markerBytes = new Uint8Array(8);
     writeU64(new DataView(markerBytes.buffer), 0, region.id);
-    const batch = new WriteBatch()
-      .put(regionStateKey(region.id), encodeRegionLocalState(region, 'normal'))
-      .put(preparedBootstrapKey, markerBytes);
+    // The log starts at RAFT_INIT_LOG_INDEX like a split's: replicas PD adds later begin
+    // empty (index 0) and can only be initialized by a snapshot, never by appends.
+    const batch = new WriteBatch().put(preparedBootstrapKey, markerBytes);
+    writeInitialRegionState(batch, region, undefined);
     await engine.write(batch, { sync: true });
   }
   const res = await pd.bootstrap({ store, region: regionToProto(region) });
