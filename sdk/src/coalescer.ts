@@ -23,6 +23,8 @@ export interface FrameSlot<Q extends QueuedRequest> {
 
 /** Requests one frame may hold (the store accepts 4 096). */
 export const FRAME_REQUESTS_MAX = 1_024;
+/** Bytes one frame should hold at most (the store accepts 64 MiB messages). */
+export const FRAME_SIZE_BYTES_MAX = 4 * 1024 * 1024;
 /** Keys one merged BatchGet may hold (the store's default limit is 10 000). */
 export const MERGED_KEYS_MAX = 1_024;
 
@@ -63,15 +65,73 @@ export function buildSlots<Q extends QueuedRequest>(
   return slots;
 }
 
-/** Splits slots into frames of at most FRAME_REQUESTS_MAX requests. */
+/**
+ * Splits slots into frames of at most FRAME_REQUESTS_MAX requests and about
+ * FRAME_SIZE_BYTES_MAX bytes (a single larger request travels alone): a frame over the
+ * store's message limit would fail the whole stream, and every write on it with it.
+ */
 export function framesOf<Q extends QueuedRequest>(
   slots: readonly FrameSlot<Q>[],
 ): kvpb.BatchCommandsRequest[] {
   const frames: kvpb.BatchCommandsRequest[] = [];
-  for (let i = 0; i < slots.length; i += FRAME_REQUESTS_MAX) {
-    frames.push({ requests: slots.slice(i, i + FRAME_REQUESTS_MAX).map((s) => s.request) });
+  let requests: kvpb.BatchedRequest[] = [];
+  let sizeBytes = 0;
+  for (const slot of slots) {
+    const slotBytes = estimatedSizeBytes(slot.request);
+    if (
+      requests.length > 0 &&
+      (requests.length >= FRAME_REQUESTS_MAX || sizeBytes + slotBytes > FRAME_SIZE_BYTES_MAX)
+    ) {
+      frames.push({ requests });
+      requests = [];
+      sizeBytes = 0;
+    }
+    requests.push(slot.request);
+    sizeBytes += slotBytes;
   }
+  if (requests.length > 0) frames.push({ requests });
   return frames;
+}
+
+/** Bytes a request takes on the wire, roughly: its keys and values plus a fixed overhead. */
+export function estimatedSizeBytes(request: kvpb.BatchedRequest): number {
+  const overhead = 64;
+  const r = request.request;
+  switch (r?.$case) {
+    case 'get':
+      return overhead + r.get.key.length;
+    case 'batchGet':
+      return overhead + r.batchGet.keys.reduce((n, k) => n + k.length + 4, 0);
+    case 'scan':
+      return overhead + r.scan.startKey.length + r.scan.endKey.length;
+    case 'put':
+      return overhead + r.put.key.length + r.put.value.length;
+    case 'delete':
+      return overhead + r.delete.key.length;
+    case 'deleteRange':
+      return overhead + r.deleteRange.startKey.length + r.deleteRange.endKey.length;
+    case 'batchWrite':
+      return (
+        overhead +
+        r.batchWrite.mutations.reduce(
+          (n, m) =>
+            n +
+            8 +
+            (m.op?.$case === 'put'
+              ? m.op.put.key.length + m.op.put.value.length
+              : (m.op?.delete.key.length ?? 0)),
+          0,
+        )
+      );
+    case 'compareAndSwap': {
+      const c = r.compareAndSwap;
+      const expected = c.expected?.$case === 'expectedValue' ? c.expected.expectedValue.length : 0;
+      const update = c.update?.$case === 'newValue' ? c.update.newValue.length : 0;
+      return overhead + c.key.length + expected + update;
+    }
+    case undefined:
+      return overhead;
+  }
 }
 
 function mergeKey(context: kvpb.Context | undefined): string {

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kvpb } from '@flotilla/proto';
-import { FRAME_REQUESTS_MAX, buildSlots, framesOf } from '../src/coalescer.js';
+import { FRAME_REQUESTS_MAX, FRAME_SIZE_BYTES_MAX, buildSlots, framesOf } from '../src/coalescer.js';
 import type { QueuedRequest } from '../src/coalescer.js';
 import type { RequestBody } from '../src/store-transport.js';
 
@@ -130,6 +130,36 @@ describe('coalescer', () => {
     const slot = buildSlots([a, b], counter())[0]!;
     assert.ok(
       slot.request.request?.$case === 'batchGet' && slot.request.request.batchGet.context?.deadlineMs === 900,
+    );
+  });
+
+  it('cuts frames by size too; a request larger than a frame travels alone', () => {
+    const big = (key: string, sizeBytes: number): QueuedRequest => ({
+      body: {
+        $case: 'put',
+        put: {
+          context: context(1n),
+          key: Buffer.from(key),
+          value: Buffer.alloc(sizeBytes),
+          ttlMs: undefined,
+        },
+      },
+      mergeable: true,
+    });
+    const third = Math.floor(FRAME_SIZE_BYTES_MAX / 3) - 100;
+    const queued = [
+      big('a', third),
+      big('b', third),
+      big('c', third),
+      big('d', FRAME_SIZE_BYTES_MAX * 2),
+      put('e'),
+    ];
+    const frames = framesOf(buildSlots(queued, counter()));
+    assert.deepEqual(
+      frames.map((f) =>
+        f.requests.map((r) => (r.request?.$case === 'put' ? r.request.put.key.toString() : '?')).join(''),
+      ),
+      ['abc', 'd', 'e'],
     );
   });
 });
