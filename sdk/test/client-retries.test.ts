@@ -130,9 +130,13 @@ describe('region changes', () => {
       for await (const { key } of k.scan({ reverse })) {
         seen.push(key.toString());
         step++;
-        if (step === 50) c.state.split(1n, reverse ? 'k0100' : 'k0200', reverse ? 11n : 10n);
-        if (step === 120) c.state.split(1n, 'k0150', reverse ? 21n : 20n);
-        if (step === 200) c.state.merge(1n, reverse ? 21n : 20n);
+        // Splits and merges both behind and ahead of the cursor.
+        if (step === 50) c.state.splitAt(reverse ? 'k0100' : 'k0200', reverse ? 11n : 10n);
+        if (step === 120) c.state.splitAt('k0150', reverse ? 21n : 20n);
+        if (step === 200) {
+          if (reverse) c.state.merge(1n, 11n);
+          else c.state.merge(20n, 10n);
+        }
       }
       assert.deepEqual(seen, reverse ? [...keys].reverse() : keys);
       c.state.regions = [

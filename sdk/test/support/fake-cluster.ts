@@ -68,6 +68,9 @@ export class FakeKvState {
   split(id: bigint, splitKey: string, newId: bigint): void {
     const r = this.region(id);
     if (r === undefined) throw new Error(`no region ${id}`);
+    const at = Buffer.from(splitKey);
+    if (!contains(r, at) || at.equals(r.startKey))
+      throw new Error(`split key ${splitKey} is not inside region ${id}`);
     const right: FakeRegion = {
       ...r,
       id: newId,
@@ -81,11 +84,21 @@ export class FakeKvState {
     this.regions.sort((a, b) => Buffer.compare(a.startKey, b.startKey));
   }
 
+  /** Splits the region holding `splitKey` there; returns the id of the region split. */
+  splitAt(splitKey: string, newId: bigint): bigint {
+    const r = this.regionOf(Buffer.from(splitKey));
+    if (r === undefined) throw new Error(`no region holds ${splitKey}`);
+    this.split(r.id, splitKey, newId);
+    return r.id;
+  }
+
   /** Merges region `rightId` into its left neighbour `leftId`. */
   merge(leftId: bigint, rightId: bigint): void {
     const left = this.region(leftId);
     const right = this.region(rightId);
     if (left === undefined || right === undefined) throw new Error('no such regions');
+    if (!left.endKey.equals(right.startKey))
+      throw new Error(`regions ${leftId} and ${rightId} are not adjacent`);
     left.endKey = right.endKey;
     left.version = (left.version > right.version ? left.version : right.version) + 1n;
     this.regions = this.regions.filter((r) => r !== right);
