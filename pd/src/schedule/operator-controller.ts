@@ -4,7 +4,7 @@
 // operators are kept in a bounded history for status.
 import type { RegionInfo } from '../cluster/region-info.js';
 import type { Operator, OperatorKind, OperatorStep } from './operator.js';
-import { describeStep, stepDone, stepPossible, stepToProto } from './operator.js';
+import { describeStep, stepDone, stepPossible, stepReady, stepToProto } from './operator.js';
 import type { ScheduleConfig } from './schedule-config.js';
 import type { pdpb } from '@flotilla/proto';
 
@@ -114,6 +114,8 @@ export class OperatorController {
       this.log(`operator ${op.id} for region ${op.regionId}: cannot ${describeStep(step)} any more`);
       return this.finish(op, 'cancelled');
     }
+    // Not yet (a learner still catching up): the next heartbeat looks again.
+    if (!stepReady(step, info)) return;
     const now = this.nowUnixMs();
     if (op.sentAtUnixMs !== 0 && now - op.sentAtUnixMs < this.config.stepResendIntervalMs) return;
     if (this.send(op.regionId, stepToProto(step))) {

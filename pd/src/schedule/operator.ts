@@ -6,7 +6,7 @@
 // changes one peer (simple Raft membership change: no joint configuration is needed, and
 // a region never has fewer healthy voters than it started with, because the new replica is
 // added and promoted before the old one is removed).
-import type { pdpb} from '@flotilla/proto';
+import type { pdpb } from '@flotilla/proto';
 import { metapb, raftpb } from '@flotilla/proto';
 import type { PeerMeta } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
@@ -51,6 +51,20 @@ export function stepDone(step: OperatorStep, info: RegionInfo): boolean {
     case 'transferLeader':
       return info.leader?.id === step.peer.id;
   }
+}
+
+/**
+ * Whether the step may be sent now. A learner is promoted only once it caught up (the
+ * leader no longer reports it pending or down): a voter that still needs a snapshot counts
+ * toward the quorum without being able to vote or append — promoting it early can leave a
+ * region without a quorum when another voter fails.
+ */
+export function stepReady(step: OperatorStep, info: RegionInfo): boolean {
+  if (step.kind !== 'promoteLearner') return true;
+  return (
+    !info.pendingPeers.some((p) => p.id === step.peer.id) &&
+    !info.downPeers.some((d) => d.peer.id === step.peer.id)
+  );
 }
 
 /**

@@ -81,3 +81,24 @@ test('an operator whose step became impossible is cancelled; one that takes too 
   assert.equal(c.counters.timedOut, 1);
   assert.equal(c.has(20), false);
 });
+
+test('a learner is promoted only once its leader no longer reports it pending', () => {
+  const now = { value: 0 };
+  const { c, sent } = controller(now);
+  const learner = peer(14, 4, 'learner');
+  const voters = [peer(11, 1), peer(12, 2), peer(13, 3)];
+  c.add(regionInfo(10, voters, 11), 'replica', 'add', [
+    { kind: 'addLearner', peer: learner },
+    { kind: 'promoteLearner', peer: learner },
+  ]);
+  assert.equal(sent.length, 1);
+  // The learner exists but still waits for its snapshot: no promotion, however long.
+  for (let i = 0; i < 5; i++) {
+    now.value += 5000;
+    c.onHeartbeat(regionInfo(10, [...voters, learner], 11, { pendingPeers: [learner] }));
+  }
+  assert.equal(sent.length, 1);
+  c.onHeartbeat(regionInfo(10, [...voters, learner], 11));
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1]?.operator?.$case, 'changePeer');
+});

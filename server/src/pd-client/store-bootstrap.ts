@@ -68,9 +68,7 @@ export async function joinCluster(options: JoinOptions): Promise<StoreIdentity> 
     throw new StoreJoinError(
       `a store in a PD cluster needs a fixed host:port to advertise, got "${options.address}"`,
     );
-  const members = await pd.getMembers();
-  const clusterId = toSafeNumber(members.header?.clusterId ?? 0n, 'PD cluster id');
-  if (clusterId === 0) throw new StoreJoinError('PD did not report its cluster id');
+  const clusterId = await pdClusterId(pd);
   const engine = await LevelDbEngine.open(engineDirectory(options.dataDir));
   try {
     const identity = await storeIdentityOf(engine, clusterId, pd);
@@ -90,6 +88,22 @@ export async function joinCluster(options: JoinOptions): Promise<StoreIdentity> 
     await engine.close();
   }
 }
+/** How long a starting store waits for a PD leader to name the cluster id (PD may be starting too). */
+const CLUSTER_ID_WAIT_MS = 60_000;
+
+/** The PD cluster's id; a PD just elected may not have loaded (or created) it yet. */
+async function pdClusterId(pd: PdClient): Promise<number> {
+  const deadline = Date.now() + CLUSTER_ID_WAIT_MS;
+  for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
+    const members = await pd.getMembers();
+    const clusterId = toSafeNumber(members.header?.clusterId ?? 0n, 'PD cluster id');
+    if (clusterId !== 0) return clusterId;
+    if (Date.now() + delayMs > deadline)
+      throw new StoreJoinError(`PD named no cluster id within ${CLUSTER_ID_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
 async function storeIdentityOf(engine: Engine, clusterId: number, pd: PdClient): Promise<StoreIdentity> {
   const existing = engine.getSync(storeIdentKey);
   if (existing !== undefined) {

@@ -51,6 +51,8 @@ export const INITIAL_APPLY_STATE: ApplyState = { appliedIndex: 0, truncatedIndex
 export class PeerStorage implements Storage {
   private lastIndexValue: number;
   private generated: Snapshot | null = null;
+  /** Index of the last applied conf change or split (0 until one is applied in this process). */
+  private regionChangedIndex = 0;
   /** Approximate bytes of the retained log (exact for what this process appended, estimated for the rest). */
   private logSizeBytes = 0;
 
@@ -184,7 +186,7 @@ export class PeerStorage implements Storage {
 
   snapshot(): Snapshot {
     const snap = this.generated;
-    if (snap !== null && snap.metadata.index >= this.applyState.truncatedIndex) return snap;
+    if (snap !== null && snap.metadata.index >= this.snapshotFloorIndex) return snap;
     this.options.requestSnapshot(this.options.regionId);
     throw new StorageError(
       'snapshotTemporarilyUnavailable',
@@ -277,6 +279,22 @@ export class PeerStorage implements Storage {
 
   setConfState(confState: ConfState): void {
     this.confState = confState;
+  }
+
+  /**
+   * The region's membership or range changed at `index` (a conf change or a split was
+   * applied there). A snapshot from before it describes another region: a peer added by
+   * that change would find itself missing from the snapshot's configuration and refuse it,
+   * and the leader would send the same useless snapshot forever. So no snapshot below this
+   * index is handed to the core (see snapshotFloorIndex).
+   */
+  noteRegionChanged(index: number): void {
+    this.regionChangedIndex = Math.max(this.regionChangedIndex, index);
+  }
+
+  /** The oldest snapshot index the core may be given: not compacted away, not from before the last region change. */
+  get snapshotFloorIndex(): number {
+    return Math.max(this.applyState.truncatedIndex, this.regionChangedIndex);
   }
 
   /** Approximate bytes of the log entries still retained. */

@@ -335,7 +335,11 @@ export class RegionPeer {
   private async applyNormal(entry: Entry, writer: ApplyWriter): Promise<CommandResult> {
     if (entry.data.length === 0) return { kind: 'noop' };
     const command = decodeCommand(entry.data);
-    if (command.command?.$case === 'split') return this.applySplit(command, command.command.split, writer);
+    if (command.command?.$case === 'split') {
+      const result = this.applySplit(command, command.command.split, writer);
+      if (result.kind === 'split') this.storage.noteRegionChanged(entry.index);
+      return result;
+    }
     const result = await applyCommand(command, this.region, writer);
     if (result.kind === 'write' || result.kind === 'compareAndSwap') {
       // Cheap and approximate on purpose: the split checker only uses it to pick regions to measure.
@@ -419,6 +423,7 @@ export class RegionPeer {
       epoch: { ...this.region.epoch, confVer: this.region.epoch.confVer + 1 },
     };
     this.storage.setConfState(confState);
+    this.storage.noteRegionChanged(entry.index);
     if (peerById(this.region, this.peerId) === undefined) {
       // Removed: the store destroys this peer after the round; the tombstone keeps our peer id.
       this.lifecycle = 'tombstone';

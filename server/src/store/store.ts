@@ -363,7 +363,7 @@ export class Store {
    */
   requestSnapshot(regionId: number): void {
     const peer = this.regions.get(regionId);
-    if (peer !== undefined) this.generator.request(regionId, peer.storage.truncatedIndex);
+    if (peer !== undefined) this.generator.request(regionId, peer.storage.snapshotFloorIndex);
   }
 
   /**

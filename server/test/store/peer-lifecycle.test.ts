@@ -99,6 +99,24 @@ function envelope(
 }
 
 describe('Peer creation and destruction', () => {
+  it('a second learner gets a snapshot that includes it, not the one generated for the first', async () => {
+    // Regression (found with PD adding replicas one by one): the snapshot generated for the
+    // first learner predates the second learner's conf change; handed to the second, the
+    // core refused it (not in its configuration) and the leader resent it forever.
+    const c = new MemoryCluster([1, 2, 3], 1, {}, { regionStoreIds: [1] });
+    cluster = c;
+    await c.start();
+    await put(c, 'k', 'v');
+    await confChange(c, changePeer('addLearner', { id: 2, storeId: 2, role: 'learner' }));
+    const store2 = c.stores.get(2) as Store;
+    await c.tickUntil(() => store2.region(1)?.initialized === true);
+    await confChange(c, changePeer('addLearner', { id: 3, storeId: 3, role: 'learner' }));
+    const store3 = c.stores.get(3) as Store;
+    await c.tickUntil(() => store3.region(1)?.initialized === true);
+    await c.tickUntil(() => localGet(c, 3, 'k') === 'v');
+    assert.equal(store3.stats().snapshotsInstalledCount, 1);
+  });
+
   it('adds a learner on a new store through a snapshot, promotes it, then removes a voter', async () => {
     const c = new MemoryCluster([1, 2, 3, 4], 1, {}, { regionStoreIds: [1, 2, 3] });
     cluster = c;
