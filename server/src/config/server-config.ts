@@ -31,6 +31,12 @@ export interface FlotillaServerConfig {
   readonly storeHeartbeatIntervalMs: number;
   /** With PD: how often each region's leader reports it (and at once on a leader or epoch change). */
   readonly regionHeartbeatIntervalMs: number;
+  /** A region whose data grows past this is split in two (PD clusters: split ids come from PD). */
+  readonly regionSplitSizeBytes: number;
+  /** ... or past this many keys. */
+  readonly regionSplitKeys: number;
+  /** How often the leaders' region sizes are checked against the split thresholds. */
+  readonly splitCheckIntervalMs: number;
   readonly tickIntervalMs: number;
   /** Base election timeout; the core randomizes each follower's timeout in [T, 2T). */
   readonly electionTimeoutMs: number;
@@ -74,6 +80,9 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingKind>> = {
   pdEndpoints: { type: 'addressList' },
   storeHeartbeatIntervalMs: int(100, 600_000),
   regionHeartbeatIntervalMs: int(100, 3_600_000),
+  regionSplitSizeBytes: int(64 * 1024, 64 * GIB),
+  regionSplitKeys: int(16, 1_000_000_000),
+  splitCheckIntervalMs: int(100, 3_600_000),
   tickIntervalMs: int(1, 1000),
   electionTimeoutMs: int(2, 60_000),
   heartbeatIntervalMs: int(1, 30_000),
@@ -122,6 +131,9 @@ export const SERVER_CONFIG_DEFAULTS = {
   // leadership and epoch changes are reported at once.
   storeHeartbeatIntervalMs: 2_000,
   regionHeartbeatIntervalMs: 20_000,
+  regionSplitSizeBytes: STORE_CONFIG_DEFAULTS.regionSplitSizeBytes,
+  regionSplitKeys: STORE_CONFIG_DEFAULTS.regionSplitKeys,
+  splitCheckIntervalMs: STORE_CONFIG_DEFAULTS.splitCheckIntervalMs,
   // One source of truth: the store's and the KV layer's own defaults.
   tickIntervalMs: STORE_CONFIG_DEFAULTS.tickIntervalMs,
   electionTimeoutMs: STORE_CONFIG_DEFAULTS.tickIntervalMs * STORE_CONFIG_DEFAULTS.electionTimeoutTicks,
@@ -195,6 +207,9 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
     pdEndpoints,
     storeHeartbeatIntervalMs: need<number>('storeHeartbeatIntervalMs'),
     regionHeartbeatIntervalMs: need<number>('regionHeartbeatIntervalMs'),
+    regionSplitSizeBytes: need<number>('regionSplitSizeBytes'),
+    regionSplitKeys: need<number>('regionSplitKeys'),
+    splitCheckIntervalMs: need<number>('splitCheckIntervalMs'),
     ...timing,
     snapshotIntervalEntries,
     compactionKeepEntries,
@@ -382,6 +397,9 @@ export function storeNodeSettings(config: FlotillaServerConfig): {
       compactionKeepEntries: config.compactionKeepEntries,
       raftLogSizeBytesMax: config.raftLogSizeBytesMax,
       raftEntrySizeBytesMax: config.keySizeBytesMax + config.valueSizeBytesMax + ENTRY_FRAMING_BYTES,
+      regionSplitSizeBytes: config.regionSplitSizeBytes,
+      regionSplitKeys: config.regionSplitKeys,
+      splitCheckIntervalMs: config.splitCheckIntervalMs,
     },
     kvLimits: {
       keySizeBytesMax: config.keySizeBytesMax,
