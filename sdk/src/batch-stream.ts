@@ -23,6 +23,8 @@ interface Waiter extends QueuedRequest {
   done: boolean;
   sent: boolean;
   cleanup: () => void;
+  /** Where the waiter's request awaits its answer, once written. */
+  slot: { readonly stream: OpenStream; readonly requestId: bigint } | undefined;
 }
 
 type Duplex = grpc.ClientDuplexStream<kvpb.BatchCommandsRequest, kvpb.BatchCommandsResponse>;
@@ -58,6 +60,7 @@ export class BatchStream {
         resolve,
         reject,
         done: false,
+        slot: undefined,
         sent: false,
         cleanup: () => {},
       };
@@ -86,6 +89,7 @@ export class BatchStream {
         undefined,
         new SendFailure(cause, waiter.sent, cause === 'abort' ? 'aborted' : 'deadline passed'),
       );
+      forgetAnswered(waiter);
     };
     const timer = setTimeout(() => expire('deadline'), waiter.deadline.remainingMs());
     const signal = waiter.deadline.signal;
@@ -133,7 +137,10 @@ export class BatchStream {
     const slots = buildSlots(batch, () => this.nextRequestId++);
     for (const slot of slots) {
       stream.slots.set(slot.request.requestId, slot);
-      for (const member of slot.members) member.sent = true;
+      for (const member of slot.members) {
+        member.sent = true;
+        member.slot = { stream, requestId: slot.request.requestId };
+      }
     }
     for (const frame of framesOf(slots)) {
       this.stats.rpcs++;
@@ -180,6 +187,14 @@ export class BatchStream {
     this.queued = [];
     for (const w of queued) settle(w, undefined, failure);
   }
+}
+
+/** Drops the slot of a settled waiter once no member still waits (the store never answered). */
+function forgetAnswered(waiter: Waiter): void {
+  const where = waiter.slot;
+  if (where === undefined) return;
+  const slot = where.stream.slots.get(where.requestId);
+  if (slot !== undefined && slot.members.every((m) => m.done)) where.stream.slots.delete(where.requestId);
 }
 
 function failSent(stream: OpenStream, why: string): void {

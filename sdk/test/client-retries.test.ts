@@ -254,6 +254,10 @@ describe('deadlines and aborts', () => {
     await assert.rejects(k.put('a', '1', { timeoutMs: 200 }), ResultUnknownError);
     await assert.rejects(k.compareAndSwap('a', null, '1', { timeoutMs: 200 }), ResultUnknownError);
     await assert.rejects(k.deleteRange('a', 'b', { timeoutMs: 200 }), ResultUnknownError);
+    // Requests the store never answered are forgotten once their callers gave up.
+    const connections = [...k['pool']['connections'].values()];
+    assert.ok(connections.length > 0);
+    for (const connection of connections) assert.equal(connection.stream['stream']?.slots.size ?? 0, 0);
   });
 
   it('an abort before sending is AbortedError; after a write was sent, ResultUnknown', async () => {
