@@ -174,9 +174,12 @@ export class BatchStream {
       slot.members.forEach((member, index) => {
         const answer = slot.answer(response, index);
         if (answer !== undefined) return settle(member, answer, undefined);
-        // A merged get whose batch failed as a whole: resend it alone (a read, so safe).
+        // Its merged batch was refused as a whole before anything was applied (or it was a
+        // read): resend it alone.
         if (member.done) return;
         member.mergeable = false;
+        member.sent = false;
+        member.slot = undefined;
         this.enqueue(member);
       });
     }

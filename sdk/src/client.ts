@@ -453,9 +453,16 @@ function checkKeys(keys: readonly Bytes[]): Buffer[] {
   return keys.map((k, i) => checkKey(k, `keys[${i}]`));
 }
 
+/** The longest TTL the store accepts: ten years. */
+const TTL_MS_MAX = 10 * 365 * 24 * 3600 * 1000;
+
 function checkTtl(ttlMs: number | undefined): bigint | undefined {
   if (ttlMs === undefined) return undefined;
-  checkCount('ttlMs', ttlMs, 1);
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > TTL_MS_MAX)
+    throw new InvalidArgumentError(
+      'ttlMs',
+      `must be an integer in [1, ${TTL_MS_MAX}] (ten years), got ${ttlMs}`,
+    );
   return BigInt(ttlMs);
 }
 

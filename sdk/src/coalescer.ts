@@ -1,13 +1,15 @@
 // Builds BatchCommands frames out of the requests that queued for one store during one
-// event-loop turn (or coalescing window). Every request becomes one BatchedRequest of the
-// frame — except gets of the same region, peer, epoch and consistency, which merge into a
-// single BatchGet: one read barrier on the store instead of one per key. Writes are never
-// merged (each keeps its own outcome and error); they still share the frame's round trip.
-// Pure: the stream (batch-stream.ts) does the I/O.
-import type { kvpb } from '@flotilla/proto';
+// event-loop turn (or coalescing window). Requests for the same region (and peer, epoch,
+// consistency) merge: gets into one BatchGet — one read barrier on the store instead of one
+// per key — and puts and deletes into one BatchWrite — one Raft entry instead of one per
+// write. Merging concurrent writes is safe: they have no order among themselves, the batch
+// keeps their submission order, and a batch refused before it was proposed (a size limit,
+// RaftEntryTooLarge) is resent as separate requests. Everything else travels as its own
+// request in the shared frame. Pure: the stream (batch-stream.ts) does the I/O.
+import { kvpb } from '@flotilla/proto';
 import type { RequestBody, ResponseBody } from './store-transport.js';
 
-/** A queued request; `mergeable` is false for a get that must go alone (after a merged batch failed). */
+/** A queued request; `mergeable` is false for one that must go alone (after its merged batch was refused). */
 export interface QueuedRequest {
   readonly body: RequestBody;
   readonly mergeable: boolean;
@@ -25,8 +27,10 @@ export interface FrameSlot<Q extends QueuedRequest> {
 export const FRAME_REQUESTS_MAX = 1_024;
 /** Bytes one frame should hold at most (the store accepts 64 MiB messages). */
 export const FRAME_SIZE_BYTES_MAX = 4 * 1024 * 1024;
-/** Keys one merged BatchGet may hold (the store's default limit is 10 000). */
+/** Keys one merged BatchGet or BatchWrite may hold (the store's default limit is 10 000). */
 export const MERGED_KEYS_MAX = 1_024;
+/** Bytes of keys and values one merged BatchWrite may hold (a Raft entry may be up to 8 MiB). */
+export const MERGED_WRITE_BYTES_MAX = 1024 * 1024;
 
 const identity = (response: ResponseBody): ResponseBody => response;
 
@@ -36,21 +40,28 @@ export function buildSlots<Q extends QueuedRequest>(
   nextId: () => bigint,
 ): FrameSlot<Q>[] {
   const slots: FrameSlot<Q>[] = [];
-  const gets = new Map<string, Q[]>();
+  const groups = new Map<string, { members: Q[]; sizeBytes: number }>();
   const order: Array<Q | Q[]> = [];
   for (const q of queued) {
-    if (q.body.$case !== 'get' || !q.mergeable) {
+    const kind = mergeKind(q);
+    if (kind === undefined) {
       order.push(q);
       continue;
     }
-    const key = mergeKey(q.body.get.context);
-    let group = gets.get(key);
-    if (group === undefined || group.length >= MERGED_KEYS_MAX) {
-      group = [];
-      gets.set(key, group);
-      order.push(group);
+    const key = `${kind}/${mergeKey(contextOf(q.body))}`;
+    const sizeBytes = estimatedBodySizeBytes(q.body);
+    let group = groups.get(key);
+    if (
+      group === undefined ||
+      group.members.length >= MERGED_KEYS_MAX ||
+      (kind === 'write' && group.sizeBytes + sizeBytes > MERGED_WRITE_BYTES_MAX)
+    ) {
+      group = { members: [], sizeBytes: 0 };
+      groups.set(key, group);
+      order.push(group.members);
     }
-    group.push(q);
+    group.members.push(q);
+    group.sizeBytes += sizeBytes;
   }
   for (const item of order) {
     if (!Array.isArray(item)) {
@@ -58,11 +69,39 @@ export function buildSlots<Q extends QueuedRequest>(
     } else if (item.length === 1) {
       const only = item[0] as Q;
       slots.push({ request: { requestId: nextId(), request: only.body }, members: item, answer: identity });
-    } else {
+    } else if (item[0]?.body.$case === 'get') {
       slots.push(mergedGets(item, nextId()));
+    } else {
+      slots.push(mergedWrites(item, nextId()));
     }
   }
   return slots;
+}
+
+function mergeKind(q: QueuedRequest): 'read' | 'write' | undefined {
+  if (!q.mergeable) return undefined;
+  switch (q.body.$case) {
+    case 'get':
+      return 'read';
+    case 'put':
+    case 'delete':
+      return 'write';
+    default:
+      return undefined;
+  }
+}
+
+function contextOf(body: RequestBody): kvpb.Context | undefined {
+  switch (body.$case) {
+    case 'get':
+      return body.get.context;
+    case 'put':
+      return body.put.context;
+    case 'delete':
+      return body.delete.context;
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -95,8 +134,11 @@ export function framesOf<Q extends QueuedRequest>(
 
 /** Bytes a request takes on the wire, roughly: its keys and values plus a fixed overhead. */
 export function estimatedSizeBytes(request: kvpb.BatchedRequest): number {
+  return request.request === undefined ? 64 : estimatedBodySizeBytes(request.request);
+}
+
+function estimatedBodySizeBytes(r: RequestBody): number {
   const overhead = 64;
-  const r = request.request;
   switch (r?.$case) {
     case 'get':
       return overhead + r.get.key.length;
@@ -129,8 +171,6 @@ export function estimatedSizeBytes(request: kvpb.BatchedRequest): number {
       const update = c.update?.$case === 'newValue' ? c.update.newValue.length : 0;
       return overhead + c.key.length + expected + update;
     }
-    case undefined:
-      return overhead;
   }
 }
 
@@ -142,9 +182,7 @@ function mergeKey(context: kvpb.Context | undefined): string {
 
 function mergedGets<Q extends QueuedRequest>(members: Q[], requestId: bigint): FrameSlot<Q> {
   const gets = members.map((m) => (m.body as Extract<RequestBody, { $case: 'get' }>).get);
-  const first = gets[0] as kvpb.GetRequest;
-  const deadlineMs = Math.max(...gets.map((g) => g.context?.deadlineMs ?? 0));
-  const context = first.context === undefined ? undefined : { ...first.context, deadlineMs };
+  const context = sharedContext(gets.map((g) => g.context));
   const request: kvpb.BatchedRequest = {
     requestId,
     request: { $case: 'batchGet', batchGet: { context, keys: gets.map((g) => g.key) } },
@@ -163,3 +201,47 @@ function mergedGets<Q extends QueuedRequest>(members: Q[], requestId: bigint): F
   };
   return { request, members, answer };
 }
+
+/** The context all members of a merged request share, with the longest of their deadlines. */
+function sharedContext(contexts: ReadonlyArray<kvpb.Context | undefined>): kvpb.Context | undefined {
+  const first = contexts[0];
+  if (first === undefined) return undefined;
+  return { ...first, deadlineMs: Math.max(...contexts.map((c) => c?.deadlineMs ?? 0)) };
+}
+
+function mergedWrites<Q extends QueuedRequest>(members: Q[], requestId: bigint): FrameSlot<Q> {
+  const mutations: kvpb.Mutation[] = members.map((m) => {
+    const body = m.body;
+    if (body.$case === 'put')
+      return {
+        op: { $case: 'put', put: { key: body.put.key, value: body.put.value, ttlMs: body.put.ttlMs } },
+      };
+    if (body.$case === 'delete') return { op: { $case: 'delete', delete: { key: body.delete.key } } };
+    throw new Error(`cannot merge a ${body.$case} into a BatchWrite`);
+  });
+  const request: kvpb.BatchedRequest = {
+    requestId,
+    request: {
+      $case: 'batchWrite',
+      batchWrite: { context: sharedContext(members.map((m) => contextOf(m.body))), mutations },
+    },
+  };
+  const answer = (response: ResponseBody, index: number): ResponseBody | undefined => {
+    if (response.$case !== 'batchWrite') return undefined;
+    const { regionError, keyError } = response.batchWrite;
+    // Refused before it was proposed: nothing was written; each write goes again alone.
+    if (regionError?.error?.$case === 'raftEntryTooLarge') return undefined;
+    if (keyError !== undefined && REFUSED_BEFORE_PROPOSING.has(keyError.code)) return undefined;
+    const errors = { regionError, keyError };
+    const body = (members[index] as Q).body;
+    return body.$case === 'put' ? { $case: 'put', put: errors } : { $case: 'delete', delete: errors };
+  };
+  return { request, members, answer };
+}
+
+/** Key errors the store raises while validating, before anything is proposed. */
+const REFUSED_BEFORE_PROPOSING: ReadonlySet<kvpb.KeyErrorCode> = new Set([
+  kvpb.KeyErrorCode.KEY_TOO_LARGE,
+  kvpb.KeyErrorCode.VALUE_TOO_LARGE,
+  kvpb.KeyErrorCode.TOO_MANY_KEYS,
+]);

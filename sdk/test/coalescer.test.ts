@@ -1,9 +1,16 @@
-// Frame building: gets of one region and consistency merge into one BatchGet whose answer
-// is split back per key; everything else keeps its own request in the shared frame.
+// Frame building: gets of one region and consistency merge into one BatchGet, puts and
+// deletes into one BatchWrite, whose answers are split back per request; everything else
+// keeps its own request in the shared frame.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kvpb } from '@flotilla/proto';
-import { FRAME_REQUESTS_MAX, FRAME_SIZE_BYTES_MAX, buildSlots, framesOf } from '../src/coalescer.js';
+import {
+  FRAME_REQUESTS_MAX,
+  FRAME_SIZE_BYTES_MAX,
+  MERGED_WRITE_BYTES_MAX,
+  buildSlots,
+  framesOf,
+} from '../src/coalescer.js';
 import type { QueuedRequest } from '../src/coalescer.js';
 import type { RequestBody } from '../src/store-transport.js';
 
@@ -98,19 +105,110 @@ describe('coalescer', () => {
     );
   });
 
-  it('never merges writes: each keeps its own request, all in one frame', () => {
-    const queued: QueuedRequest[] = [put('a'), put('b'), get('x'), put('c')];
-    const slots = buildSlots(queued, counter());
+  it('merges puts and deletes of one region into one BatchWrite, in submission order', () => {
+    const del: QueuedRequest = {
+      body: { $case: 'delete', delete: { context: context(1n), key: Buffer.from('b') } },
+      mergeable: true,
+    };
+    const cas: QueuedRequest = {
+      body: {
+        $case: 'compareAndSwap',
+        compareAndSwap: {
+          context: context(1n),
+          key: Buffer.from('c'),
+          expected: { $case: 'expectedAbsent', expectedAbsent: {} },
+          update: { $case: 'delete', delete: {} },
+          ttlMs: undefined,
+        },
+      },
+      mergeable: true,
+    };
+    const slots = buildSlots([put('a'), del, get('x'), cas, put('a2')], counter());
     assert.deepEqual(
-      slots.map((s) => s.request.request?.$case),
-      ['put', 'put', 'get', 'put'],
+      slots.map((s) => [s.request.request?.$case, s.members.length]),
+      [
+        ['batchWrite', 3],
+        ['get', 1],
+        ['compareAndSwap', 1],
+      ],
     );
-    assert.equal(new Set(slots.map((s) => s.request.requestId)).size, 4);
-    assert.equal(framesOf(slots).length, 1);
+    const batch = slots[0]!.request.request;
+    assert.ok(batch?.$case === 'batchWrite');
+    assert.deepEqual(
+      batch.batchWrite.mutations.map(
+        (m) => `${m.op?.$case}:${m.op?.$case === 'put' ? m.op.put.key : m.op?.delete.key}`,
+      ),
+      ['put:a', 'delete:b', 'put:a2'],
+    );
+  });
+
+  it('answers each merged write from the BatchWrite; resends alone only what was refused before proposing', () => {
+    const slot = buildSlots([put('a'), put('b')], counter())[0]!;
+    const batchWrite = (
+      fields: Partial<kvpb.BatchWriteResponse>,
+    ): NonNullable<kvpb.BatchedResponse['response']> => ({
+      $case: 'batchWrite',
+      batchWrite: { regionError: undefined, keyError: undefined, ...fields },
+    });
+    const ok = slot.answer(batchWrite({}), 1);
+    assert.ok(ok?.$case === 'put' && ok.put.regionError === undefined && ok.put.keyError === undefined);
+    const busy = {
+      message: 'busy',
+      error: { $case: 'serverIsBusy' as const, serverIsBusy: { reason: 'x', backoffMs: 5 } },
+    };
+    const refused = slot.answer(batchWrite({ regionError: busy }), 0);
+    assert.ok(refused?.$case === 'put' && refused.put.regionError === busy);
+    const keyError = (code: kvpb.KeyErrorCode): kvpb.KeyError => ({
+      code,
+      message: 'm',
+      key: Buffer.alloc(0),
+    });
+    assert.equal(
+      slot.answer(batchWrite({ keyError: keyError(kvpb.KeyErrorCode.VALUE_TOO_LARGE) }), 0),
+      undefined,
+    );
+    assert.equal(
+      slot.answer(batchWrite({ keyError: keyError(kvpb.KeyErrorCode.TOO_MANY_KEYS) }), 0),
+      undefined,
+    );
+    const tooLarge = {
+      message: 'big',
+      error: {
+        $case: 'raftEntryTooLarge' as const,
+        raftEntryTooLarge: { regionId: 1n, entrySizeBytes: 9n, entrySizeBytesMax: 8n },
+      },
+    };
+    assert.equal(slot.answer(batchWrite({ regionError: tooLarge }), 0), undefined);
+    // The store's deadline passed after proposing: the outcome is unknown, never resent.
+    const late = slot.answer(batchWrite({ keyError: keyError(kvpb.KeyErrorCode.DEADLINE_EXCEEDED) }), 1);
+    assert.ok(late?.$case === 'put' && late.put.keyError?.code === kvpb.KeyErrorCode.DEADLINE_EXCEEDED);
+  });
+
+  it('caps a merged BatchWrite by bytes', () => {
+    const big = (key: string): QueuedRequest => ({
+      body: {
+        $case: 'put',
+        put: {
+          context: context(1n),
+          key: Buffer.from(key),
+          value: Buffer.alloc(MERGED_WRITE_BYTES_MAX / 2 - 100),
+          ttlMs: undefined,
+        },
+      },
+      mergeable: true,
+    });
+    const slots = buildSlots([big('a'), big('b'), big('c')], counter());
+    assert.deepEqual(
+      slots.map((s) => s.members.length),
+      [2, 1],
+    );
   });
 
   it('splits more requests than a frame holds into several frames', () => {
-    const queued = Array.from({ length: FRAME_REQUESTS_MAX + 5 }, (_, i) => put(`k${i}`));
+    const queued = Array.from({ length: FRAME_REQUESTS_MAX + 5 }, (_, i) => ({
+      ...put(`k${i}`),
+      mergeable: false,
+    }));
     const frames = framesOf(buildSlots(queued, counter()));
     assert.deepEqual(
       frames.map((f) => f.requests.length),
@@ -144,7 +242,7 @@ describe('coalescer', () => {
           ttlMs: undefined,
         },
       },
-      mergeable: true,
+      mergeable: false,
     });
     const third = Math.floor(FRAME_SIZE_BYTES_MAX / 3) - 100;
     const queued = [
@@ -152,7 +250,7 @@ describe('coalescer', () => {
       big('b', third),
       big('c', third),
       big('d', FRAME_SIZE_BYTES_MAX * 2),
-      put('e'),
+      { ...put('e'), mergeable: false },
     ];
     const frames = framesOf(buildSlots(queued, counter()));
     assert.deepEqual(
