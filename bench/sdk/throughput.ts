@@ -29,6 +29,7 @@ if (concurrencies.some((c) => !Number.isSafeInteger(c) || c < 1 || c > 4096))
   throw new Error('--concurrency: integers in [1, 4096]');
 
 const KEYS_COUNT = 10_000;
+const WARM_UP_MS = 1_000;
 const keys = Array.from({ length: KEYS_COUNT }, (_, i) => Buffer.from(`k${String(i).padStart(15, '0')}`));
 const value = Buffer.alloc(256, 0x76);
 
@@ -42,13 +43,18 @@ interface CaseResult extends LatencySummary {
   readonly opsPerRpc: number;
 }
 
-async function runCase(client: FlotillaClient, coalesce: boolean, concurrency: number): Promise<CaseResult> {
+async function runCase(
+  client: FlotillaClient,
+  coalesce: boolean,
+  concurrency: number,
+  caseDurationMs = durationMs,
+): Promise<CaseResult> {
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
   const before = client.stats();
   const started = performance.now();
-  const endAt = started + durationMs;
+  const endAt = started + caseDurationMs;
   const worker = async (): Promise<void> => {
     while (performance.now() < endAt) {
       const i = next++;
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
       const client = await createClient({ pdEndpoints: [pd.address], coalesce, queuedPerStoreMax: 100_000 });
       try {
         await client.batchPut(keys.slice(0, 1000).map((k) => [k, value] as const));
+        // Warm-up, not reported: JIT, connections, the stores' caches.
+        await runCase(client, coalesce, 16, WARM_UP_MS);
         for (const concurrency of concurrencies) {
           const r = await runCase(client, coalesce, concurrency);
           results.push(r);
