@@ -139,6 +139,13 @@ export class RegionCache {
     return true;
   }
 
+  /** Forgets that `peerId` leads the region (it refused or could not be reached). */
+  forgetLeader(regionId: bigint, peerId: bigint): void {
+    const entry = this.byId.get(regionId);
+    if (entry !== undefined && entry.region.leader?.id === peerId)
+      entry.region = { ...entry.region, leader: undefined };
+  }
+
   /** Drops every region with a peer on `storeId` (the store's address or identity changed). */
   invalidateStore(storeId: bigint): void {
     for (const entry of [...this.byId.values()]) {

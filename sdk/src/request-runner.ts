@@ -220,6 +220,7 @@ export class RequestRunner {
       }
       case 'nextPeer':
         tried.add(peer.id);
+        cache.forgetLeader(region.id, peer.id);
         return {
           region: region.leader?.id === peer.id ? { ...region, leader: undefined } : region,
           wait: false,

@@ -108,11 +108,15 @@ describe('RegionCache', () => {
     assert.deepEqual(ids(cache, ['a', 'b', 'c']), [1, undefined, 3]);
   });
 
-  it('records leaders from hints only for known peers; an unknown peer drops the region', () => {
+  it('records leaders from hints only for known peers, forgets refused ones; an unknown peer drops the region', () => {
     const cache = new RegionCache(100, 60_000);
     cache.insert(region(1, '', ''));
     assert.equal(cache.updateLeader(1n, { id: 12n, storeId: 2n }), true);
     assert.deepEqual(cache.lookup(b('x'))?.leader, { id: 12n, storeId: 2n });
+    cache.forgetLeader(1n, 11n);
+    assert.deepEqual(cache.lookup(b('x'))?.leader, { id: 12n, storeId: 2n }, 'another peer: kept');
+    cache.forgetLeader(1n, 12n);
+    assert.equal(cache.lookup(b('x'))?.leader, undefined);
     assert.equal(cache.updateLeader(1n, { id: 99n, storeId: 9n }), false);
     assert.equal(cache.lookup(b('x')), undefined);
   });
