@@ -25,17 +25,14 @@ import { RegionLocator } from './region-locator.js';
 import type { CallState } from './request-runner.js';
 import { RequestRunner } from './request-runner.js';
 import type { RequestKind } from './retry-policy.js';
+import type { Mutation } from './arguments.js';
+import { checkKey, checkKeys, checkMutations, checkTtl, checkValue, writeKind } from './arguments.js';
 import type { KvPair } from './scan-iterator.js';
 import { scanPages } from './scan-iterator.js';
 import type { ClientStats } from './stats.js';
 import { StatsRecorder } from './stats.js';
 import { StorePool } from './store-pool.js';
 import { traced } from './tracing.js';
-
-/** One write of batchWrite. */
-export type Mutation =
-  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes; readonly ttlMs?: number }
-  | { readonly type: 'delete'; readonly key: Bytes };
 
 export interface ScanOptions extends ReadOptions {
   /** First key, inclusive. Default: the start of the key space. */
@@ -421,61 +418,4 @@ export class FlotillaClient {
   private checkOpen(): void {
     if (this.closed) throw new ClientClosedError('the client is closed');
   }
-}
-
-function writeKind(options: WriteOptions): RequestKind {
-  if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean')
-    throw new InvalidArgumentError('idempotent', 'expected a boolean');
-  return { write: true, idempotent: options.idempotent === true };
-}
-
-function checkKey(key: Bytes, field: string): Buffer {
-  const k = toBytesArg(key, field);
-  if (k.length === 0) throw new InvalidArgumentError(field, 'must not be empty');
-  return k;
-}
-
-function checkValue(value: Bytes, field: string): Buffer {
-  return toBytesArg(value, field);
-}
-
-function toBytesArg(input: Bytes, field: string): Buffer {
-  if (typeof input !== 'string' && !(input instanceof Uint8Array))
-    throw new InvalidArgumentError(
-      field,
-      `expected a string, Buffer or Uint8Array, got ${input === null ? 'null' : typeof input}`,
-    );
-  return toBuffer(input);
-}
-
-function checkKeys(keys: readonly Bytes[]): Buffer[] {
-  if (!Array.isArray(keys)) throw new InvalidArgumentError('keys', 'expected an array');
-  return keys.map((k, i) => checkKey(k, `keys[${i}]`));
-}
-
-/** The longest TTL the store accepts: ten years. */
-const TTL_MS_MAX = 10 * 365 * 24 * 3600 * 1000;
-
-function checkTtl(ttlMs: number | undefined): bigint | undefined {
-  if (ttlMs === undefined) return undefined;
-  if (!Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > TTL_MS_MAX)
-    throw new InvalidArgumentError(
-      'ttlMs',
-      `must be an integer in [1, ${TTL_MS_MAX}] (ten years), got ${ttlMs}`,
-    );
-  return BigInt(ttlMs);
-}
-
-function checkMutations(mutations: readonly Mutation[]): Array<{ key: Buffer; proto: kvpb.Mutation }> {
-  if (!Array.isArray(mutations) || mutations.length === 0)
-    throw new InvalidArgumentError('mutations', 'expected a non-empty array');
-  return mutations.map((m, i) => {
-    const key = checkKey(m?.key, `mutations[${i}].key`);
-    if (m.type === 'put') {
-      const value = checkValue(m.value, `mutations[${i}].value`);
-      return { key, proto: { op: { $case: 'put', put: { key, value, ttlMs: checkTtl(m.ttlMs) } } } };
-    }
-    if (m.type === 'delete') return { key, proto: { op: { $case: 'delete', delete: { key } } } };
-    throw new InvalidArgumentError(`mutations[${i}].type`, `expected 'put' or 'delete'`);
-  });
 }

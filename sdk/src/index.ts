@@ -1,7 +1,8 @@
 // @flotilla/sdk: the TypeScript client of Flotilla. Everything an application uses is
 // exported here; nothing else in src/ is public.
 export { createClient, FlotillaClient } from './client.js';
-export type { CompareAndSwapOptions, CompareAndSwapResult, Mutation, ScanOptions } from './client.js';
+export type { CompareAndSwapOptions, CompareAndSwapResult, ScanOptions } from './client.js';
+export type { Mutation } from './arguments.js';
 export type { KvPair } from './scan-iterator.js';
 export type { Bytes } from './keys.js';
 export type {
