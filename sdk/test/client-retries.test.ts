@@ -317,6 +317,28 @@ describe('coalescing and PD', () => {
     assert.ok(ops / rpcs >= 4, `${ops} ops in ${rpcs} rpcs`);
   });
 
+  it('a coalescing window gathers requests issued in different event-loop turns', async () => {
+    for (const [coalesceWindowMs, frames] of [
+      [0, 2],
+      [50, 1],
+    ] as const) {
+      const c = cluster ?? (await FakeCluster.start(3));
+      cluster = c;
+      const k = await createClient({ pdEndpoints: [c.pd.address], coalesceWindowMs });
+      try {
+        await k.get('warm');
+        const before = k.stats().rpcs;
+        const first = k.get('a');
+        // Two turns later: the first request's turn-end flush has run.
+        for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+        await Promise.all([first, k.put('b', '1')]);
+        assert.equal(k.stats().rpcs - before, frames, `window ${coalesceWindowMs} ms`);
+      } finally {
+        await k.close();
+      }
+    }
+  });
+
   it('without coalescing every operation is its own RPC', async () => {
     const { client: k } = await setup({ coalesce: false });
     await k.get('warm');
