@@ -320,7 +320,7 @@ describe('coalescing and PD', () => {
   it('a coalescing window gathers requests issued in different event-loop turns', async () => {
     for (const [coalesceWindowMs, frames] of [
       [0, 2],
-      [50, 1],
+      [200, 1],
     ] as const) {
       const c = cluster ?? (await FakeCluster.start(3));
       cluster = c;
