@@ -399,12 +399,25 @@ const snapshotData = (): raftpb.SnapshotData => ({
   crc32c: 0xffff_fff0 - ++counter,
 });
 
+const coalescedHeartbeat = (): raftpb.CoalescedHeartbeat => ({
+  regionId: u64(),
+  fromPeerId: u64(),
+  toPeerId: u64(),
+  term: u64(),
+  commit: u64(),
+  context: bytes('hb-context'),
+  quiesce: true,
+});
+
 full(raftpb.RaftMessage, raftMessage());
+full(raftpb.CoalescedHeartbeat, coalescedHeartbeat());
 full(raftpb.RaftMessageBatch, {
   fromStoreId: u64(),
   toStoreId: u64(),
   batchSeq: u64(),
   messages: [raftMessage(), raftMessage()],
+  heartbeats: [coalescedHeartbeat(), coalescedHeartbeat()],
+  heartbeatResponses: [coalescedHeartbeat()],
 });
 full(raftpb.BatchAck, { batchSeq: u64(), droppedMessageCount: u32(), isBusy: true });
 full(raftpb.SnapshotHeader, snapshotHeader());

@@ -605,6 +605,38 @@ export interface RaftMessageBatch {
   batchSeq: bigint;
   /** The messages, in the order they must be stepped. */
   messages: RaftMessage[];
+  /**
+   * Heartbeats of every region whose leader is on the sending store, one compact record each
+   * (the receiving store knows its regions' peers and epochs). Stepped after `messages`.
+   */
+  heartbeats: CoalescedHeartbeat[];
+  /** Heartbeat responses of every region with a follower on the sending store, likewise. */
+  heartbeatResponses: CoalescedHeartbeat[];
+}
+
+/**
+ * One region's heartbeat (or heartbeat response) inside a RaftMessageBatch: only what the
+ * Raft core reads from such a message. An empty batch (no messages, no heartbeats) is a
+ * store-to-store liveness ping.
+ */
+export interface CoalescedHeartbeat {
+  /** The region whose Raft group the heartbeat belongs to. */
+  regionId: bigint;
+  /** Sending peer id (its store is the batch's from_store_id). */
+  fromPeerId: bigint;
+  /** Receiving peer id (its store is the batch's to_store_id). */
+  toPeerId: bigint;
+  /** The sender's Raft term. */
+  term: bigint;
+  /** The leader's commit index for this follower (0 in a response). */
+  commit: bigint;
+  /** The heartbeat context (read round and send tick), echoed by the response. */
+  context: Buffer;
+  /**
+   * A quiesce notice: the leader stops ticking the region and asks the follower to do the
+   * same if its log matches (hibernation). Never set in a response.
+   */
+  quiesce: boolean;
 }
 
 /** Flow-control feedback on a Batch stream. */
@@ -2334,7 +2366,7 @@ export const RaftMessage: MessageFns<RaftMessage> = {
 };
 
 function createBaseRaftMessageBatch(): RaftMessageBatch {
-  return { fromStoreId: 0n, toStoreId: 0n, batchSeq: 0n, messages: [] };
+  return { fromStoreId: 0n, toStoreId: 0n, batchSeq: 0n, messages: [], heartbeats: [], heartbeatResponses: [] };
 }
 
 export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
@@ -2359,6 +2391,12 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     }
     for (const v of message.messages) {
       RaftMessage.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.heartbeats) {
+      CoalescedHeartbeat.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.heartbeatResponses) {
+      CoalescedHeartbeat.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2408,6 +2446,22 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
             message.messages.push(RaftMessage.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.heartbeats.push(CoalescedHeartbeat.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.heartbeatResponses.push(CoalescedHeartbeat.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2440,6 +2494,14 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
       messages: globalThis.Array.isArray(object?.messages)
         ? object.messages.map((e: any) => RaftMessage.fromJSON(e))
         : [],
+      heartbeats: globalThis.Array.isArray(object?.heartbeats)
+        ? object.heartbeats.map((e: any) => CoalescedHeartbeat.fromJSON(e))
+        : [],
+      heartbeatResponses: globalThis.Array.isArray(object?.heartbeatResponses)
+        ? object.heartbeatResponses.map((e: any) => CoalescedHeartbeat.fromJSON(e))
+        : globalThis.Array.isArray(object?.heartbeat_responses)
+        ? object.heartbeat_responses.map((e: any) => CoalescedHeartbeat.fromJSON(e))
+        : [],
     };
   },
 
@@ -2457,6 +2519,12 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     if (message.messages?.length) {
       obj.messages = message.messages.map((e) => RaftMessage.toJSON(e));
     }
+    if (message.heartbeats?.length) {
+      obj.heartbeats = message.heartbeats.map((e) => CoalescedHeartbeat.toJSON(e));
+    }
+    if (message.heartbeatResponses?.length) {
+      obj.heartbeatResponses = message.heartbeatResponses.map((e) => CoalescedHeartbeat.toJSON(e));
+    }
     return obj;
   },
 
@@ -2471,6 +2539,202 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     message.toStoreId = (object.toStoreId !== undefined && object.toStoreId !== null) ? BigInt(object.toStoreId) : 0n;
     message.batchSeq = (object.batchSeq !== undefined && object.batchSeq !== null) ? BigInt(object.batchSeq) : 0n;
     message.messages = object.messages?.map((e) => RaftMessage.fromPartial(e)) || [];
+    message.heartbeats = object.heartbeats?.map((e) => CoalescedHeartbeat.fromPartial(e)) || [];
+    message.heartbeatResponses = object.heartbeatResponses?.map((e) => CoalescedHeartbeat.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCoalescedHeartbeat(): CoalescedHeartbeat {
+  return { regionId: 0n, fromPeerId: 0n, toPeerId: 0n, term: 0n, commit: 0n, context: Buffer.alloc(0), quiesce: false };
+}
+
+export const CoalescedHeartbeat: MessageFns<CoalescedHeartbeat> = {
+  encode(message: CoalescedHeartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.regionId !== 0n) {
+      if (BigInt.asUintN(64, message.regionId) !== message.regionId) {
+        throw new globalThis.Error("value provided for field message.regionId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.regionId);
+    }
+    if (message.fromPeerId !== 0n) {
+      if (BigInt.asUintN(64, message.fromPeerId) !== message.fromPeerId) {
+        throw new globalThis.Error("value provided for field message.fromPeerId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.fromPeerId);
+    }
+    if (message.toPeerId !== 0n) {
+      if (BigInt.asUintN(64, message.toPeerId) !== message.toPeerId) {
+        throw new globalThis.Error("value provided for field message.toPeerId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.toPeerId);
+    }
+    if (message.term !== 0n) {
+      if (BigInt.asUintN(64, message.term) !== message.term) {
+        throw new globalThis.Error("value provided for field message.term of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.term);
+    }
+    if (message.commit !== 0n) {
+      if (BigInt.asUintN(64, message.commit) !== message.commit) {
+        throw new globalThis.Error("value provided for field message.commit of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.commit);
+    }
+    if (message.context.length !== 0) {
+      writer.uint32(50).bytes(message.context);
+    }
+    if (message.quiesce !== false) {
+      writer.uint32(56).bool(message.quiesce);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoalescedHeartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoalescedHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.regionId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromPeerId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.toPeerId = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.term = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.commit = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.context = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.quiesce = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoalescedHeartbeat {
+    return {
+      regionId: isSet(object.regionId)
+        ? BigInt(object.regionId)
+        : isSet(object.region_id)
+        ? BigInt(object.region_id)
+        : 0n,
+      fromPeerId: isSet(object.fromPeerId)
+        ? BigInt(object.fromPeerId)
+        : isSet(object.from_peer_id)
+        ? BigInt(object.from_peer_id)
+        : 0n,
+      toPeerId: isSet(object.toPeerId)
+        ? BigInt(object.toPeerId)
+        : isSet(object.to_peer_id)
+        ? BigInt(object.to_peer_id)
+        : 0n,
+      term: isSet(object.term) ? BigInt(object.term) : 0n,
+      commit: isSet(object.commit) ? BigInt(object.commit) : 0n,
+      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
+      quiesce: isSet(object.quiesce) ? globalThis.Boolean(object.quiesce) : false,
+    };
+  },
+
+  toJSON(message: CoalescedHeartbeat): unknown {
+    const obj: any = {};
+    if (message.regionId !== 0n) {
+      obj.regionId = message.regionId.toString();
+    }
+    if (message.fromPeerId !== 0n) {
+      obj.fromPeerId = message.fromPeerId.toString();
+    }
+    if (message.toPeerId !== 0n) {
+      obj.toPeerId = message.toPeerId.toString();
+    }
+    if (message.term !== 0n) {
+      obj.term = message.term.toString();
+    }
+    if (message.commit !== 0n) {
+      obj.commit = message.commit.toString();
+    }
+    if (message.context.length !== 0) {
+      obj.context = base64FromBytes(message.context);
+    }
+    if (message.quiesce !== false) {
+      obj.quiesce = message.quiesce;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoalescedHeartbeat>, I>>(base?: I): CoalescedHeartbeat {
+    return CoalescedHeartbeat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoalescedHeartbeat>, I>>(object: I): CoalescedHeartbeat {
+    const message = createBaseCoalescedHeartbeat();
+    message.regionId = (object.regionId !== undefined && object.regionId !== null) ? BigInt(object.regionId) : 0n;
+    message.fromPeerId = (object.fromPeerId !== undefined && object.fromPeerId !== null)
+      ? BigInt(object.fromPeerId)
+      : 0n;
+    message.toPeerId = (object.toPeerId !== undefined && object.toPeerId !== null) ? BigInt(object.toPeerId) : 0n;
+    message.term = (object.term !== undefined && object.term !== null) ? BigInt(object.term) : 0n;
+    message.commit = (object.commit !== undefined && object.commit !== null) ? BigInt(object.commit) : 0n;
+    message.context = object.context ?? Buffer.alloc(0);
+    message.quiesce = object.quiesce ?? false;
     return message;
   },
 };
