@@ -138,8 +138,10 @@ export class PdClient {
         case pdpb.ErrorType.CLUSTER_ID_MISMATCH:
           this.forgetLeader(member);
           continue;
-        case pdpb.ErrorType.STORE_NOT_FOUND:
         case pdpb.ErrorType.NOT_BOOTSTRAPPED:
+          // A cluster being created: it is bootstrapped moments later.
+          continue;
+        case pdpb.ErrorType.STORE_NOT_FOUND:
           throw new UnavailableError(lastProblem);
         default:
           throw new InternalError(lastProblem);
