@@ -28,6 +28,7 @@ import {
   RaftTransport,
   SNAPSHOT_RECEIVE_LIMITS_DEFAULT,
   SnapshotReceiver,
+  coalescedHeartbeatOf,
   createRaftServiceHandlers,
   encodeRegionRaftMessage,
   systemClock,
@@ -114,8 +115,14 @@ export class RaftRuntime {
       splitIds: options.splitIds,
       onRegionsChanged: options.onRegionsChanged,
       outbox: {
-        send: (toStoreId, envelope) => transport.send(toStoreId, encodeRegionRaftMessage(envelope)),
+        send: (toStoreId, envelope) => {
+          // Heartbeats travel compact, coalesced per destination store (CoalescedHeartbeat).
+          const heartbeat = coalescedHeartbeatOf(envelope);
+          if (heartbeat !== undefined) return transport.sendHeartbeat(toStoreId, heartbeat);
+          return transport.send(toStoreId, encodeRegionRaftMessage(envelope));
+        },
         flush: () => transport.flush(),
+        sendStoreHeartbeat: (toStoreId) => transport.ping(toStoreId),
         sendSnapshot: async (toStoreId, envelope, data, totalSizeBytes) => {
           await transport.sendSnapshot(toStoreId, encodeRegionRaftMessage(envelope), data, totalSizeBytes);
         },
@@ -145,6 +152,8 @@ export class RaftRuntime {
       createRaftServiceHandlers({
         storeId: options.nodeId,
         onMessages: (_fromStoreId, messages) => store.deliver(messages),
+        onHeartbeats: (fromStoreId, heartbeats) => store.deliverHeartbeats(fromStoreId, heartbeats),
+        onHeard: (fromStoreId) => store.noteStoreHeard(fromStoreId),
         snapshotReceiver,
       }),
     );

@@ -18,12 +18,16 @@ export type { Clock, JitterSource, TimerHandle } from './clock.js';
 export { crc32c } from '../checksum/crc32c.js';
 export {
   ALL_MESSAGE_TYPES,
+  COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX,
+  coalescedHeartbeatOf,
+  decodeCoalescedHeartbeat,
   decodeConfState,
   decodeEntry,
   decodeHardState,
   decodeMessage,
   decodeRegionRaftMessage,
   decodeSnapshot,
+  encodeCoalescedHeartbeat,
   encodeConfState,
   encodeEntry,
   encodeHardState,
@@ -32,7 +36,13 @@ export {
   encodeSnapshot,
   isLocalOnlyMessageType,
 } from './raft-message-codec.js';
-export type { PeerRef, PeerRole, RegionEpoch, RegionRaftMessage } from './raft-message-codec.js';
+export type {
+  CoalescedHeartbeatRecord,
+  PeerRef,
+  PeerRole,
+  RegionEpoch,
+  RegionRaftMessage,
+} from './raft-message-codec.js';
 export {
   SNAPSHOT_ERROR_CODES,
   SnapshotTransferError,

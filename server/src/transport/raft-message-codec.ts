@@ -372,3 +372,96 @@ export function estimateRaftMessageSizeBytes(m: raftpb.RaftMessage): number {
   }
   return size;
 }
+
+// ----- coalesced heartbeats ------------------------------------------------------------------
+
+/**
+ * A heartbeat or heartbeat response in its compact wire form (raftpb.CoalescedHeartbeat):
+ * the fields the core reads from such a message, nothing about peers' stores, epochs or
+ * ranges, which the receiving store knows for its own regions.
+ */
+export interface CoalescedHeartbeatRecord {
+  readonly regionId: number;
+  readonly fromPeerId: NodeId;
+  readonly toPeerId: NodeId;
+  readonly term: number;
+  readonly commit: number;
+  readonly context: Uint8Array;
+  /** A quiesce notice (hibernation); only on heartbeats. */
+  readonly quiesce: boolean;
+  readonly isResponse: boolean;
+}
+
+/** Largest heartbeat context carried coalesced (the core's is 16 bytes); larger ones go as full messages. */
+export const COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX = 64;
+
+/**
+ * The compact form of a message, if it is a heartbeat (or response) that loses nothing by
+ * traveling coalesced: no tombstone, no entries or snapshot, no fields but term, commit and
+ * a small context. Anything else travels as a full RaftMessage.
+ */
+export function coalescedHeartbeatOf(
+  m: RegionRaftMessage & { readonly quiesce?: boolean },
+): CoalescedHeartbeatRecord | undefined {
+  const msg = m.message;
+  if (msg.type !== 'heartbeat' && msg.type !== 'heartbeatResp') return undefined;
+  if (m.isTombstone || msg.entries.length > 0 || msg.snapshot !== null) return undefined;
+  if (msg.logTerm !== 0 || msg.index !== 0 || msg.reject || msg.rejectHint !== 0) return undefined;
+  if (msg.context.length > COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX) return undefined;
+  if (msg.from !== m.fromPeer.id || msg.to !== m.toPeer.id) return undefined;
+  const isResponse = msg.type === 'heartbeatResp';
+  return {
+    regionId: m.regionId,
+    fromPeerId: msg.from,
+    toPeerId: msg.to,
+    term: msg.term,
+    commit: msg.commit,
+    context: msg.context,
+    quiesce: !isResponse && m.quiesce === true,
+    isResponse,
+  };
+}
+
+export function encodeCoalescedHeartbeat(h: CoalescedHeartbeatRecord): raftpb.CoalescedHeartbeat {
+  return {
+    regionId: toBigint(h.regionId, 'heartbeat.regionId'),
+    fromPeerId: toBigint(h.fromPeerId, 'heartbeat.fromPeerId'),
+    toPeerId: toBigint(h.toPeerId, 'heartbeat.toPeerId'),
+    term: toBigint(h.term, 'heartbeat.term'),
+    commit: toBigint(h.commit, 'heartbeat.commit'),
+    context: toBuffer(h.context),
+    quiesce: h.quiesce,
+  };
+}
+
+/** Decodes a received coalesced heartbeat; rejects zero ids and a quiesce flag on a response. */
+export function decodeCoalescedHeartbeat(
+  h: raftpb.CoalescedHeartbeat,
+  isResponse: boolean,
+  field: string,
+): CoalescedHeartbeatRecord {
+  const record: CoalescedHeartbeatRecord = {
+    regionId: toNumber(h.regionId, `${field}.regionId`),
+    fromPeerId: toNumber(h.fromPeerId, `${field}.fromPeerId`),
+    toPeerId: toNumber(h.toPeerId, `${field}.toPeerId`),
+    term: toNumber(h.term, `${field}.term`),
+    commit: toNumber(h.commit, `${field}.commit`),
+    context: toBytes(h.context, `${field}.context`),
+    quiesce: h.quiesce,
+    isResponse,
+  };
+  if (record.regionId === 0) throw new TransportDecodeError(`${field}.regionId`, 'must not be 0');
+  if (record.fromPeerId === 0) throw new TransportDecodeError(`${field}.fromPeerId`, 'must not be 0');
+  if (record.toPeerId === 0) throw new TransportDecodeError(`${field}.toPeerId`, 'must not be 0');
+  if (isResponse && record.quiesce)
+    throw new TransportDecodeError(`${field}.quiesce`, 'a heartbeat response is never a quiesce notice');
+  if (record.context.length > COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX)
+    throw new TransportDecodeError(`${field}.context`, `longer than ${COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX} bytes`);
+  return record;
+}
+
+/** Upper estimate of a coalesced heartbeat's encoded size (five varints, a flag, the context, tags). */
+export function estimateCoalescedHeartbeatSizeBytes(h: raftpb.CoalescedHeartbeat): number {
+  const fixedOverheadBytes = 5 * 11 + 2 + 4;
+  return fixedOverheadBytes + h.context.length;
+}

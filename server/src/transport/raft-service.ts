@@ -1,12 +1,14 @@
 // The receiving side of store-to-store Raft traffic: grpc-js handlers of the `Raft`
 // service. Batch frames are checked (addressed to this store, one sender, batch_seq
 // consecutive), their messages decoded and handed to the store synchronously, and every
-// frame is acknowledged by batch_seq. Snapshot streams go to the SnapshotReceiver.
+// frame is acknowledged by batch_seq. Coalesced heartbeats are decoded and handed over
+// after the frame's messages; every accepted frame, an empty one (a ping) included, tells
+// the store its sender is alive. Snapshot streams go to the SnapshotReceiver.
 import * as grpc from '@grpc/grpc-js';
 import type { raftpb } from '@flotilla/proto';
 
-import type { RegionRaftMessage } from './raft-message-codec.js';
-import { decodeRegionRaftMessage } from './raft-message-codec.js';
+import type { CoalescedHeartbeatRecord, RegionRaftMessage } from './raft-message-codec.js';
+import { decodeCoalescedHeartbeat, decodeRegionRaftMessage } from './raft-message-codec.js';
 import type { SnapshotReceiver } from './snapshot-receiver.js';
 import { statusError } from './grpc-status.js';
 import { TransportDecodeError } from './transport-errors.js';
@@ -23,6 +25,10 @@ export interface RaftServiceOptions {
   readonly storeId: number;
   /** Called synchronously, once per frame, with the frame's decodable messages in order. */
   readonly onMessages: (fromStoreId: number, messages: RegionRaftMessage[]) => BatchDelivery | void;
+  /** Called synchronously after onMessages with the frame's decodable coalesced heartbeats (if any). */
+  readonly onHeartbeats?: (fromStoreId: number, heartbeats: CoalescedHeartbeatRecord[]) => BatchDelivery | void;
+  /** Called for every accepted frame, before its messages: the sending store is alive. */
+  readonly onHeard?: (fromStoreId: number) => void;
   /** A message that failed to decode or was addressed to a peer on another store; it is dropped. */
   readonly onBadMessage?: (fromStoreId: number, error: TransportDecodeError) => void;
   /** Receives snapshot streams; null answers Snapshot calls with UNIMPLEMENTED. */
@@ -80,7 +86,8 @@ function handleBatchStream(
     lastBatchSeq = frame.batchSeq;
     let delivery: { droppedMessageCount: number; isBusy: boolean };
     try {
-      delivery = deliverFrame(options, Number(frame.fromStoreId), frame.messages);
+      options.onHeard?.(Number(frame.fromStoreId));
+      delivery = deliverFrame(options, Number(frame.fromStoreId), frame);
     } catch (err) {
       // A throwing store handler is a bug on this side; the sender sees it in the status instead of a crash here.
       closed = true;
@@ -105,11 +112,11 @@ function handleBatchStream(
 function deliverFrame(
   options: RaftServiceOptions,
   fromStoreId: number,
-  wire: readonly raftpb.RaftMessage[],
+  frame: raftpb.RaftMessageBatch,
 ): { droppedMessageCount: number; isBusy: boolean } {
   const messages: RegionRaftMessage[] = [];
   let badCount = 0;
-  for (const [i, m] of wire.entries()) {
+  for (const [i, m] of frame.messages.entries()) {
     try {
       const decoded = decodeRegionRaftMessage(m);
       if (decoded.toPeer.storeId !== options.storeId) {
@@ -129,6 +136,37 @@ function deliverFrame(
     }
   }
   const delivery = messages.length > 0 ? options.onMessages(fromStoreId, messages) : undefined;
-  const droppedByStore = delivery?.droppedMessageCount ?? 0;
-  return { droppedMessageCount: badCount + droppedByStore, isBusy: delivery?.isBusy ?? false };
+  const heartbeats = decodeHeartbeats(options, fromStoreId, frame);
+  const hbDelivery =
+    heartbeats.records.length > 0 ? options.onHeartbeats?.(fromStoreId, heartbeats.records) : undefined;
+  const droppedByStore = (delivery?.droppedMessageCount ?? 0) + (hbDelivery?.droppedMessageCount ?? 0);
+  return {
+    droppedMessageCount: badCount + heartbeats.badCount + droppedByStore,
+    isBusy: (delivery?.isBusy ?? false) || (hbDelivery?.isBusy ?? false),
+  };
+}
+
+function decodeHeartbeats(
+  options: RaftServiceOptions,
+  fromStoreId: number,
+  frame: raftpb.RaftMessageBatch,
+): { records: CoalescedHeartbeatRecord[]; badCount: number } {
+  const records: CoalescedHeartbeatRecord[] = [];
+  let badCount = 0;
+  const lists = [
+    ['heartbeats', frame.heartbeats, false],
+    ['heartbeatResponses', frame.heartbeatResponses, true],
+  ] as const;
+  for (const [name, list, isResponse] of lists) {
+    for (const [i, h] of list.entries()) {
+      try {
+        records.push(decodeCoalescedHeartbeat(h, isResponse, `${name}[${i}]`));
+      } catch (err) {
+        if (!(err instanceof TransportDecodeError)) throw err;
+        badCount += 1;
+        options.onBadMessage?.(fromStoreId, err);
+      }
+    }
+  }
+  return { records, badCount };
 }

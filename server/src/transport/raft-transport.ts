@@ -1,6 +1,6 @@
 // The store's handle on store-to-store Raft traffic: messages go into a bounded queue per
 // destination store and leave on flush() as one coalesced frame per store over a
-// long-lived Batch stream; snapshots go over their own Snapshot streams. send() and
+// long-lived Batch stream (heartbeats in compact form, see sendHeartbeat); snapshots go over their own Snapshot streams. send() and
 // flush() are synchronous and never wait on the network, so the store loop never blocks.
 import type * as grpc from '@grpc/grpc-js';
 import type { raftpb } from '@flotilla/proto';
@@ -16,6 +16,8 @@ import type { SnapshotSent, SnapshotSource } from './snapshot-sender.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import type { ConnectionStats } from './store-connection.js';
 import { StoreConnection } from './store-connection.js';
+import type { CoalescedHeartbeatRecord } from './raft-message-codec.js';
+import { encodeCoalescedHeartbeat } from './raft-message-codec.js';
 
 export interface RaftTransportOptions {
   /** This store. */
@@ -79,12 +81,34 @@ export class RaftTransport {
    * failed snapshot by the caller.
    */
   send(toStoreId: number, message: raftpb.RaftMessage): boolean {
+    this.checkDestination(toStoreId);
+    return this.connection(toStoreId).enqueue(message);
+  }
+
+  private checkDestination(toStoreId: number): void {
     if (!Number.isSafeInteger(toStoreId) || toStoreId < 1 || toStoreId === this.options.storeId) {
       throw new RangeError(
         `send: invalid destination store ${toStoreId} (this is store ${this.options.storeId})`,
       );
     }
-    return this.connection(toStoreId).enqueue(message);
+  }
+
+  /**
+   * Queues a heartbeat or heartbeat response for `toStoreId` in compact form; it leaves in
+   * the same frame as the other messages of the flush. False when the queue is full.
+   */
+  sendHeartbeat(toStoreId: number, heartbeat: CoalescedHeartbeatRecord): boolean {
+    this.checkDestination(toStoreId);
+    return this.connection(toStoreId).enqueueHeartbeat(
+      encodeCoalescedHeartbeat(heartbeat),
+      heartbeat.isResponse,
+    );
+  }
+
+  /** Makes sure `toStoreId` hears from this store soon: an empty frame if nothing else is queued. */
+  ping(toStoreId: number): void {
+    this.checkDestination(toStoreId);
+    this.connection(toStoreId).ping();
   }
 
   /** Sends everything queued: one frame per destination store (more only past frameSizeBytesMax). */

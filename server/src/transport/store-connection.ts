@@ -1,14 +1,20 @@
 // The sending half of the Batch stream to ONE peer store: a bounded queue, a lazily opened
 // long-lived stream, frames coalesced per flush and bounded in flight by acks, and
 // reconnects with backoff. Nothing here blocks the caller: enqueue and flush are
-// synchronous; connecting, acks and failures arrive as events.
+// synchronous; connecting, acks and failures arrive as events. Heartbeats share the queue
+// but leave in their compact form (CoalescedHeartbeat), all of a flush in the same frame;
+// a ping with nothing queued writes an empty frame, so the peer store hears from us.
 import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
 
 import type { Backoff } from './backoff.js';
 import type { BatchLimits } from './batch-limits.js';
 import type { Clock, TimerHandle } from './clock.js';
-import { estimateRaftMessageSizeBytes, wireRegionId } from './raft-message-codec.js';
+import {
+  estimateCoalescedHeartbeatSizeBytes,
+  estimateRaftMessageSizeBytes,
+  wireRegionId,
+} from './raft-message-codec.js';
 
 export interface StoreConnectionOptions {
   readonly localStoreId: number;
@@ -29,6 +35,10 @@ export interface ConnectionStats {
   queuedMessageCount: number;
   framesSentCount: number;
   messagesSentCount: number;
+  /** Heartbeats and heartbeat responses sent in compact form (counted apart from messages). */
+  heartbeatsSentCount: number;
+  /** Empty frames written by ping() (store liveness). */
+  pingsSentCount: number;
   messagesDroppedCount: number;
   framesLostCount: number;
   /** Messages the receiver acknowledged but could not hand to a region. */
@@ -39,10 +49,14 @@ export interface ConnectionStats {
   lastFailure: string | null;
 }
 
-interface QueuedMessage {
-  readonly message: raftpb.RaftMessage;
-  readonly sizeBytes: number;
-}
+type QueuedMessage =
+  | { readonly kind: 'message'; readonly message: raftpb.RaftMessage; readonly sizeBytes: number }
+  | {
+      readonly kind: 'heartbeat';
+      readonly heartbeat: raftpb.CoalescedHeartbeat;
+      readonly isResponse: boolean;
+      readonly sizeBytes: number;
+    };
 
 interface FrameInFlight {
   readonly batchSeq: bigint;
@@ -64,6 +78,8 @@ export class StoreConnection {
   private timer: TimerHandle | null = null;
   private ackTimer: TimerHandle | null = null;
   private pausedForBusy = false;
+  /** ping() asked for a frame: written (empty if nothing is queued) as soon as the stream takes one. */
+  private pingDue = false;
   private readonly statsRecord: ConnectionStats;
 
   constructor(private readonly options: StoreConnectionOptions) {
@@ -72,6 +88,8 @@ export class StoreConnection {
       queuedMessageCount: 0,
       framesSentCount: 0,
       messagesSentCount: 0,
+      heartbeatsSentCount: 0,
+      pingsSentCount: 0,
       messagesDroppedCount: 0,
       framesLostCount: 0,
       messagesDroppedByPeerCount: 0,
@@ -84,24 +102,42 @@ export class StoreConnection {
 
   /** Queues one message; false (and a drop to report at the next flush) when the queue is full. */
   enqueue(message: raftpb.RaftMessage): boolean {
+    return this.push({ kind: 'message', message, sizeBytes: estimateRaftMessageSizeBytes(message) });
+  }
+
+  /** Queues one heartbeat (or response) in compact form; bounded like messages. */
+  enqueueHeartbeat(heartbeat: raftpb.CoalescedHeartbeat, isResponse: boolean): boolean {
+    const sizeBytes = estimateCoalescedHeartbeatSizeBytes(heartbeat);
+    return this.push({ kind: 'heartbeat', heartbeat, isResponse, sizeBytes });
+  }
+
+  private push(item: QueuedMessage): boolean {
     const { limits } = this.options;
-    const sizeBytes = estimateRaftMessageSizeBytes(message);
     const full =
       this.queue.length >= limits.queueMessagesMax ||
-      (this.queue.length > 0 && this.queuedSizeBytes + sizeBytes > limits.queueSizeBytesMax);
+      (this.queue.length > 0 && this.queuedSizeBytes + item.sizeBytes > limits.queueSizeBytesMax);
     if (this.state === 'closed' || full) {
       this.statsRecord.messagesDroppedCount += 1;
-      this.droppedRegionIds.add(wireRegionId(message));
+      this.droppedRegionIds.add(
+        item.kind === 'message' ? wireRegionId(item.message) : wireRegionIdOf(item.heartbeat.regionId),
+      );
       return false;
     }
-    this.queue.push({ message, sizeBytes });
-    this.queuedSizeBytes += sizeBytes;
+    this.queue.push(item);
+    this.queuedSizeBytes += item.sizeBytes;
     return true;
+  }
+
+  /** Asks for a frame to the peer store even if nothing is queued (store liveness), and flushes. */
+  ping(): void {
+    if (this.state === 'closed') return;
+    this.pingDue = true;
+    this.flush();
   }
 
   /** Writes what the stream can take now (opening it first if needed) and reports drops. */
   flush(): void {
-    if (this.state === 'idle' && this.queue.length > 0) this.connect();
+    if (this.state === 'idle' && (this.queue.length > 0 || this.pingDue)) this.connect();
     if (this.state === 'open') this.writeFrames();
     if (this.droppedRegionIds.size > 0) {
       const regionIds = [...this.droppedRegionIds];
@@ -130,31 +166,40 @@ export class StoreConnection {
     const { limits, localStoreId, remoteStoreId } = this.options;
     const stream = this.stream;
     if (stream === null || this.pausedForBusy) return;
-    while (this.queue.length > 0 && this.inFlight.length < limits.framesInFlightMax) {
-      const messages: raftpb.RaftMessage[] = [];
+    while ((this.queue.length > 0 || this.pingDue) && this.inFlight.length < limits.framesInFlightMax) {
+      const frame: raftpb.RaftMessageBatch = {
+        fromStoreId: BigInt(localStoreId),
+        toStoreId: BigInt(remoteStoreId),
+        batchSeq: this.nextBatchSeq,
+        messages: [],
+        heartbeats: [],
+        heartbeatResponses: [],
+      };
       const regionIds = new Set<number>();
       let frameSizeBytes = 0;
       let taken = 0;
       for (const queued of this.queue) {
         if (taken > 0 && frameSizeBytes + queued.sizeBytes > limits.frameSizeBytesMax) break;
-        messages.push(queued.message);
-        regionIds.add(wireRegionId(queued.message));
+        if (queued.kind === 'message') {
+          frame.messages.push(queued.message);
+          regionIds.add(wireRegionId(queued.message));
+        } else {
+          (queued.isResponse ? frame.heartbeatResponses : frame.heartbeats).push(queued.heartbeat);
+          regionIds.add(wireRegionIdOf(queued.heartbeat.regionId));
+        }
         frameSizeBytes += queued.sizeBytes;
         taken += 1;
       }
       this.queue = this.queue.slice(taken);
       this.queuedSizeBytes -= frameSizeBytes;
-      const batchSeq = this.nextBatchSeq;
       this.nextBatchSeq += 1n;
-      this.inFlight.push({ batchSeq, regionIds: [...regionIds] });
-      stream.write({
-        fromStoreId: BigInt(localStoreId),
-        toStoreId: BigInt(remoteStoreId),
-        batchSeq,
-        messages,
-      });
+      this.inFlight.push({ batchSeq: frame.batchSeq, regionIds: [...regionIds] });
+      stream.write(frame);
+      if (taken === 0) this.statsRecord.pingsSentCount += 1;
+      this.pingDue = false;
       this.statsRecord.framesSentCount += 1;
-      this.statsRecord.messagesSentCount += messages.length;
+      this.statsRecord.messagesSentCount += frame.messages.length;
+      this.statsRecord.heartbeatsSentCount += frame.heartbeats.length + frame.heartbeatResponses.length;
       if (this.ackTimer === null) this.armAckTimer();
     }
     if (this.queue.length === 0 && this.queuedSizeBytes !== 0) {
@@ -262,7 +307,7 @@ export class StoreConnection {
       this.timer = null;
       if (generation !== this.generation) return;
       this.state = 'idle';
-      if (this.queue.length > 0) this.connect();
+      if (this.queue.length > 0 || this.pingDue) this.connect();
     }, this.options.backoff.nextDelayMs());
     if (lostRegionIds.size > 0) this.options.onUnreachable(this.options.remoteStoreId, [...lostRegionIds]);
   }
@@ -302,4 +347,8 @@ export class StoreConnection {
     this.clearTimer();
     this.disarmAckTimer();
   }
+}
+
+function wireRegionIdOf(regionId: bigint): number {
+  return regionId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(regionId) : 0;
 }

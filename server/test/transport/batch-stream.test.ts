@@ -251,7 +251,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
   it('rejects a frame for another store with FAILED_PRECONDITION and code storeMismatch', async () => {
     const store3 = await receivingStore(3);
     const { stream } = await rawStream(store3.server.port);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 3)] });
+    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 3)], heartbeats: [], heartbeatResponses: [] });
     const err = await closedWith(stream);
     assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'storeMismatch');
@@ -261,9 +261,9 @@ describe('Raft service: checks of each frame (raw client)', () => {
   it('rejects a gap in batch_seq', async () => {
     const store2 = await receivingStore(2);
     const { stream, acks } = await rawStream(store2.server.port);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)] });
+    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)], heartbeats: [], heartbeatResponses: [] });
     await acks.until('the first ack', (a) => a.length >= 1);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 3n, messages: [wireMessage(1, 1, 2)] });
+    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 3n, messages: [wireMessage(1, 1, 2)], heartbeats: [], heartbeatResponses: [] });
     const err = await closedWith(stream);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'batchSeqGap');
     assert.equal(acks.items[0]?.batchSeq, 1n);
@@ -276,7 +276,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
       },
     });
     const { stream } = await rawStream(store2.server.port);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)] });
+    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)], heartbeats: [], heartbeatResponses: [] });
     const err = await closedWith(stream);
     assert.equal(err.code, grpc.status.INTERNAL);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'deliveryFailed');
@@ -301,6 +301,8 @@ describe('Raft service: checks of each frame (raw client)', () => {
         otherStore,
         wireMessage(1, 4, 2),
       ],
+      heartbeats: [],
+      heartbeatResponses: [],
     });
     const [ack] = await acks.until('the ack', (a) => a.length >= 1);
     assert.equal(ack?.droppedMessageCount, 3);
