@@ -86,7 +86,8 @@ export class OperatorRunner {
         case 'changePeer': {
           const cc = confChangeOf(op.changePeer.transition, op.changePeer.changes);
           const result = await store.proposeConfChange(regionId, cc);
-          return result.kind === 'regionError' ? describeRegionError(result.error) : undefined;
+          if (result.kind === 'regionError') return describeRegionError(result.error);
+          return result.kind === 'outcomeUnknown' ? result.reason : undefined;
         }
         case 'transferLeader': {
           const to = op.transferLeader.peer;

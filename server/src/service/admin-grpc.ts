@@ -143,6 +143,8 @@ export function adminServiceImplementation(options: AdminServiceOptions): raftpb
     store.proposeConfChange(regionId, cc).then((result) => {
       if (result.kind === 'regionError')
         return callback(null, { regionError: regionErrorToProto(result.error) });
+      if (result.kind === 'outcomeUnknown')
+        return callback({ code: GrpcStatus.UNAVAILABLE, details: result.reason });
       const region = store.regionMeta(regionId);
       callback(null, { regionError: undefined, region: region ? regionToProto(region) : undefined });
     }, callback);

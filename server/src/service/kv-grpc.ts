@@ -106,7 +106,14 @@ function serveBatchCommands(stream: BatchStream, options: KvServiceOptions): voi
         (err: unknown) => {
           inFlight--;
           options.onInternalError(err);
-          respond(refuse(request, `internal error: ${err instanceof Error ? err.message : String(err)}`));
+          // Not the client's fault, and a write may have been proposed: never INVALID_ARGUMENT.
+          respond(
+            refuse(
+              request,
+              `internal error (a write may or may not have been applied): ${err instanceof Error ? err.message : String(err)}`,
+              kvpb.KeyErrorCode.UNSPECIFIED,
+            ),
+          );
         },
       );
     }

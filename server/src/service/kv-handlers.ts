@@ -203,7 +203,12 @@ export class KvHandlers {
     data: Uint8Array,
     context: kvpb.Context | undefined,
   ): Promise<CommandResult> {
-    return withDeadline(this.store.propose(peer.regionId, data), this.deadlineMs(context));
+    return withDeadline(this.store.propose(peer.regionId, data), this.deadlineMs(context)).then((result) => {
+      // In the log, fate unknown: the same answer as a deadline, so no client retries it blindly.
+      if (result.kind === 'outcomeUnknown')
+        throw new KvRequestError(kvpb.KeyErrorCode.DEADLINE_EXCEEDED, result.reason);
+      return result;
+    });
   }
 
   /** Checks store, region, epoch and keys; for reads also waits for the barrier the consistency level needs. */
@@ -241,7 +246,11 @@ export class KvHandlers {
         );
       case kvpb.ReadConsistency.LOG: {
         const result = await this.store.propose(peer.regionId, encodeReadBarrier(this.origin(peer)));
-        return result.kind === 'regionError' ? result.error : undefined;
+        if (result.kind === 'regionError') return result.error;
+        // The barrier must have applied here; anything else (e.g. the store stopping) is no read.
+        if (result.kind !== 'readBarrier')
+          return { kind: 'serverIsBusy', reason: `read barrier ended as ${result.kind}`, backoffMs: 0 };
+        return undefined;
       }
       default:
         throw invalid(`unknown read consistency ${consistency}`);

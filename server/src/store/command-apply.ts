@@ -25,7 +25,13 @@ export type CommandResult =
   | { readonly kind: 'split'; readonly regions: readonly RegionMeta[] }
   /** A command that can never apply (e.g. split keys outside the region), refused alike on every replica. */
   | { readonly kind: 'rejected'; readonly reason: string }
-  | { readonly kind: 'regionError'; readonly error: RegionError };
+  | { readonly kind: 'regionError'; readonly error: RegionError }
+  /**
+   * The proposal is in the log but this peer can no longer learn whether it commits (the
+   * store stopped, or the peer was destroyed): it may yet apply. Never "not applied" —
+   * a client that retried would risk applying the write twice.
+   */
+  | { readonly kind: 'outcomeUnknown'; readonly reason: string };
 
 export async function applyCommand(
   command: raftpb.RaftCommand,

@@ -23,6 +23,7 @@ import type { ApplyWriter } from './apply-writer.js';
 import type { CommandResult } from './command-apply.js';
 import { applyCommand, decodeCommand } from './command-apply.js';
 import type { RegionError } from './region-error.js';
+import { describeRegionError } from './region-error.js';
 import type { PeerLifecycle, PeerMeta, RegionMeta } from './region-meta.js';
 import {
   encodeRegionLocalState,
@@ -517,7 +518,10 @@ export class RegionPeer {
 
   /** Messages this peer cannot deliver any more (peer destroyed): fail all waiters. */
   failAll(error: RegionError): void {
-    for (const p of this.pending) p.waiter({ kind: 'regionError', error });
+    // Proposed entries are in the log and may still commit elsewhere: their outcome is
+    // unknown. Only requests never handed to Raft (the mailbox) get the retryable error.
+    const reason = `region ${this.region.id}: ${describeRegionError(error)} with the proposal in flight; it may or may not be applied`;
+    for (const p of this.pending) p.waiter({ kind: 'outcomeUnknown', reason });
     this.pending = [];
     for (const item of this.mailbox) {
       if (item.kind === 'read') item.waiter(error);

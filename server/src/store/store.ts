@@ -474,6 +474,12 @@ export class Store {
       case 'regionError':
       case 'rejected':
         return result;
+      case 'outcomeUnknown':
+        // The split may still apply: the caller looks at the region's epoch again.
+        return {
+          kind: 'regionError',
+          error: { kind: 'serverIsBusy', reason: result.reason, backoffMs: this.deps.config.busyBackoffMs },
+        };
       default:
         throw new Error(`region ${regionId}: split command applied as ${result.kind}`);
     }
