@@ -23,12 +23,22 @@ export interface SchedulerOptions {
   readonly config?: Partial<ScheduleConfig>;
   readonly nowUnixMs: () => number;
   readonly log: (line: string) => void;
+  /**
+   * Runs `fn` every `intervalMs` until the returned function is called: setInterval by
+   * default; the cluster simulator passes its own clock so balancing follows simulated time.
+   */
+  readonly every?: (intervalMs: number, fn: () => void) => () => void;
+}
+
+function everyIntervalMs(intervalMs: number, fn: () => void): () => void {
+  const timer = setInterval(fn, intervalMs);
+  return () => clearInterval(timer);
 }
 
 export class Scheduler {
   readonly config: ScheduleConfig;
   readonly operators: OperatorController;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: (() => void) | undefined;
   /** When this member was first seen leading (0: not leading). */
   private leaderSinceUnixMs = 0;
   /** Regions whose operator is being created (ids being allocated). */
@@ -47,11 +57,13 @@ export class Scheduler {
 
   start(): void {
     this.options.cluster.onRegionHeartbeat = (info) => this.onRegionHeartbeat(info);
-    this.timer = setInterval(() => void this.tick(), this.config.balanceIntervalMs);
+    const every = this.options.every ?? everyIntervalMs;
+    this.stopTimer = every(this.config.balanceIntervalMs, () => void this.tick());
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopTimer?.();
+    this.stopTimer = undefined;
     this.options.cluster.onRegionHeartbeat = undefined;
     this.operators.clear();
   }
