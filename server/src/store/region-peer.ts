@@ -39,6 +39,7 @@ import { encodeTombstoneState } from './peer-tombstone.js';
 import type { StoreConfig } from './store-config.js';
 import { ReadQueue } from './read-queue.js';
 import type { PendingInstall } from './snapshot-installer.js';
+import { isHeartbeatTraffic, PeerHibernation } from './hibernation.js';
 
 /** Receives the outcome of a proposal once it is applied (or refused). */
 export type ProposalWaiter = (result: CommandResult) => void;
@@ -68,6 +69,9 @@ export interface AppliedSplit {
   /** The local peer led the parent when it applied the split (its new peers campaign at once). */
   readonly wasLeader: boolean;
 }
+
+/** readIndex `index` meaning "lease read" (the core's READ_MODE_LEASE). */
+const READ_MODE_LEASE_WIRE = 1;
 
 /** Ranges a region had at older versions, kept to answer EpochNotMatch with the regions now covering them. */
 const RANGE_HISTORY_MAX = 16;
@@ -114,6 +118,8 @@ export class RegionPeer {
   measuredKeysCount = 0;
   /** A split left this region still too large: check it at the next pass. */
   splitCheckDue = false;
+  /** Whether the region sleeps, how long it was idle, the lease guard after a wake-up (hibernation.ts). */
+  readonly hibernation = new PeerHibernation();
 
   constructor(
     public region: RegionMeta,
@@ -157,6 +163,24 @@ export class RegionPeer {
 
   addTicks(count: number): void {
     this.ticksDue = Math.min(this.ticksDue + count, this.config.ticksPerRoundMax);
+  }
+
+  /**
+   * Nothing waits in or behind this peer: no input, no proposal awaiting apply, no read, no
+   * snapshot work, no split or destruction under way. A region may quiesce only then.
+   */
+  isQuiet(): boolean {
+    return (
+      this.initialized &&
+      this.lifecycle === 'normal' &&
+      !this.destroyRequested &&
+      !this.hasInput() &&
+      this.pending.length === 0 &&
+      this.reads.size === 0 &&
+      this.snapshotMessage === null &&
+      this.stagedSnapshot === null &&
+      this.appliedSplits.length === 0
+    );
   }
 
   hasInput(): boolean {
@@ -219,15 +243,25 @@ export class RegionPeer {
     if (snap !== null) this.node.step(snap);
     if (this.generatedSnapshot !== null) this.storage.setGeneratedSnapshot(this.generatedSnapshot);
     this.generatedSnapshot = null;
+    const active = snap !== null || this.snapshotStatuses.size > 0 || this.mailbox.length > 0;
     for (const [peerId, ok] of this.snapshotStatuses) this.node.reportSnapshot(peerId, ok);
     this.snapshotStatuses.clear();
+    const ticks = this.ticksDue;
     for (; this.ticksDue > 0; this.ticksDue--) this.node.tick();
     const inbox = this.raftInbox;
     this.raftInbox = [];
-    for (const m of inbox) this.node.step(m);
+    this.hibernation.noteTicks(ticks, active || inbox.some((m) => !isHeartbeatTraffic(m)));
+    for (const m of inbox) this.node.step(this.withLeaseGuard(m));
     const mailbox = this.mailbox;
     this.mailbox = [];
     for (const item of mailbox) this.handle(item);
+  }
+
+  /** A lease read forwarded by a follower is confirmed by a heartbeat round while the lease is suspended. */
+  private withLeaseGuard(m: Message): Message {
+    if (m.type !== 'readIndex' || m.index !== READ_MODE_LEASE_WIRE || !this.hibernation.leaseSuspended)
+      return m;
+    return { ...m, index: 0 };
   }
 
   private handle(item: MailboxItem): void {
@@ -266,13 +300,19 @@ export class RegionPeer {
   private readIndex(mode: 'safe' | 'lease', waiter: ReadWaiter): void {
     const ctx = this.reads.register(waiter);
     if (ctx === undefined) return waiter(this.busy('too many pending reads'));
-    const result = this.node.readIndex(ctx, mode);
+    // After a wake-up the core's lease clock is not to be trusted (hibernation.ts).
+    const result = this.node.readIndex(
+      ctx,
+      mode === 'lease' && this.hibernation.leaseSuspended ? 'safe' : mode,
+    );
     if (!result.ok) this.reads.fail(ctx, this.proposalError(result.error, 0));
   }
 
   /** Phase 2: the node's Ready, if it has one. */
   collectReady(): Ready | undefined {
     const ready = this.node.hasReady() ? this.node.ready() : undefined;
+    if (ready !== undefined && (ready.entries.length > 0 || ready.committedEntries.length > 0))
+      this.hibernation.noteActivity();
     if (ready === undefined && this.stagedSnapshot !== null)
       throw new Error(`region ${this.region.id}: snapshot staged but the node did not restore it`);
     return ready;

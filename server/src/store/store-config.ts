@@ -39,6 +39,18 @@ export interface StoreConfig {
   readonly splitChecksInFlightMax: number;
   /** Peers created by messages and not yet initialized by a snapshot; more are not created. */
   readonly uninitializedPeersMax: number;
+  /**
+   * Hibernation (hibernation.ts): an idle region whose replicas all agree stops ticking and
+   * heartbeating until a proposal, a message or a suspected peer store wakes it.
+   */
+  readonly hibernateRegions: boolean;
+  /** Ticks a leader must see no traffic (heartbeats aside) before it may quiesce its region. */
+  readonly hibernateAfterIdleTicks: number;
+  /**
+   * Ticks without a frame from a peer store before it is suspected down (store-liveness.ts):
+   * quiesced regions led there wake up so their followers can elect a new leader.
+   */
+  readonly storeSuspectAfterTicks: number;
 }
 
 export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
@@ -61,6 +73,9 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   regionSplitKeys: 640_000,
   splitChecksInFlightMax: 4,
   uninitializedPeersMax: 1024,
+  hibernateRegions: true,
+  hibernateAfterIdleTicks: 20,
+  storeSuspectAfterTicks: 10,
 };
 
 export class StoreConfigError extends Error {
@@ -72,8 +87,18 @@ export class StoreConfigError extends Error {
 }
 
 export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: number }): StoreConfig {
-  const config: StoreConfig = { ...STORE_CONFIG_DEFAULTS, ...partial };
+  const config: StoreConfig = {
+    ...STORE_CONFIG_DEFAULTS,
+    // A store silent for an election timeout is suspected, whatever the timeout is set to.
+    storeSuspectAfterTicks: partial.electionTimeoutTicks ?? STORE_CONFIG_DEFAULTS.electionTimeoutTicks,
+    ...partial,
+  };
   for (const [field, value] of Object.entries(config)) {
+    if (field === 'hibernateRegions') {
+      if (typeof value !== 'boolean')
+        throw new StoreConfigError(field, `must be a boolean, got ${String(value)}`);
+      continue;
+    }
     if (!Number.isSafeInteger(value) || (value as number) <= 0) {
       throw new StoreConfigError(field, `must be a positive integer, got ${String(value)}`);
     }
@@ -88,6 +113,12 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: nu
     throw new StoreConfigError(
       'compactionKeepEntries',
       `must be below snapshotIntervalEntries (${config.snapshotIntervalEntries})`,
+    );
+  }
+  if (config.hibernateAfterIdleTicks < config.heartbeatIntervalTicks) {
+    throw new StoreConfigError(
+      'hibernateAfterIdleTicks',
+      `must be at least heartbeatIntervalTicks (${config.heartbeatIntervalTicks}), so followers hear the commit index first`,
     );
   }
   return config;

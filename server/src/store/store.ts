@@ -23,6 +23,12 @@
 // A message for an unknown region may create an uninitialized peer (peer-creation.ts) that
 // a snapshot initializes; a peer removed from its region is destroyed after the round
 // (peer-destroyer.ts). Periodic split checks live in split-checker.ts.
+//
+// Hibernation (hibernation.ts): only regions in the awake set get ticks, so the cost of a
+// tick is O(awake regions). An idle leader quiesces its region and leaves the set; so does a
+// follower that takes its leader's quiesce notice. Peer store liveness (store-liveness.ts)
+// wakes the regions whose leader's store falls silent. Heartbeats travel as compact records
+// (deliverHeartbeats), coalesced per destination store by the transport.
 import type { ConfChange, HardState, Message, RandomSource, RawNode, Ready } from '@flotilla/raft';
 import { SeededRandom } from '@flotilla/raft';
 import type { Engine, KeyRange, KeyValue, ScanOptions, WriteBatch } from '../storage/engine.js';
@@ -58,6 +64,14 @@ import type { SplitOutcome } from './region-split.js';
 import { checkSplitKeys, checkSplitPoints, encodeSplit, writeInitialRegionState } from './region-split.js';
 import type { RegionsChangedEvent, SplitIdSource } from './split-ids.js';
 import { SplitChecker } from './split-checker.js';
+import {
+  followerAcceptsNotice,
+  followerSettled,
+  isNoticeResponse,
+  leaderLogQuiescent,
+  quiesceNotice,
+} from './hibernation.js';
+import { StoreLiveness } from './store-liveness.js';
 
 /** A Raft message between two peers of a region, with what the receiving store needs to route it. */
 export interface RaftEnvelope {
@@ -70,6 +84,23 @@ export interface RaftEnvelope {
   readonly message: Message;
   /** Tells the receiving peer it was removed from the region. */
   readonly isTombstone: boolean;
+  /** A heartbeat that is a quiesce notice (hibernation.ts); absent means false. */
+  readonly quiesce?: boolean;
+}
+
+/**
+ * One region's heartbeat or heartbeat response as it crosses the network coalesced with
+ * the others between two stores: the receiving store fills in peers, epoch and range.
+ */
+export interface HeartbeatRecord {
+  readonly regionId: number;
+  readonly fromPeerId: number;
+  readonly toPeerId: number;
+  readonly term: number;
+  readonly commit: number;
+  readonly context: Uint8Array;
+  readonly quiesce: boolean;
+  readonly isResponse: boolean;
 }
 
 /** Where a store's outbound Raft messages go (the gRPC transport, or the simulator's network). */
@@ -78,6 +109,12 @@ export interface RaftOutbox {
   send(toStoreId: number, envelope: RaftEnvelope): boolean;
   /** Sends everything queued this round (coalesced per destination store). */
   flush(): void;
+  /**
+   * Tells `toStoreId` this store is alive even if no region has anything to say (an empty
+   * frame when nothing else is queued). Called every heartbeat interval while regions
+   * hibernate; an outbox without it makes quiesced regions wake on false suspicions.
+   */
+  sendStoreHeartbeat?(toStoreId: number): void;
   /**
    * Streams a 'snap' message with its data (exactly totalSizeBytes); resolves once the
    * receiving store took it, rejects if the transfer failed. Must not block the caller.
@@ -130,7 +167,15 @@ export interface StoreStats {
   readonly uninitializedPeersCount: number;
   readonly peersCreatedCount: number;
   readonly peersDestroyedCount: number;
+  /** Regions getting ticks (not quiesced). */
+  readonly awakeRegionsCount: number;
+  readonly regionsQuiescedCount: number;
+  readonly regionsWokenCount: number;
+  readonly suspectedStoresCount: number;
 }
+
+/** Ticks between two scans of all regions for the stores holding their peers (liveness, pings). */
+const PEER_STORES_REFRESH_TICKS = 100;
 
 /** A region a split applied this round will create on this store once the batch is durable. */
 interface SplitCreation {
@@ -149,6 +194,11 @@ interface StagedSplit {
 export class Store {
   private readonly regions = new Map<number, RegionPeer>();
   private readonly busy = new Set<RegionPeer>();
+  /** Regions that get ticks: every present region but the quiesced ones. */
+  private readonly awake = new Set<RegionPeer>();
+  private readonly liveness: StoreLiveness;
+  private regionsQuiescedCount = 0;
+  private regionsWokenCount = 0;
   private running = false;
   private scheduled = false;
   private stopped = false;
@@ -177,6 +227,7 @@ export class Store {
 
   constructor(private readonly deps: StoreDeps) {
     this.splitChecker = new SplitChecker(this, deps.config);
+    this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
     this.generator = new SnapshotGenerator({
       engine: deps.engine,
       onGenerated: (regionId, snapshot) => {
@@ -209,7 +260,14 @@ export class Store {
     if (peer.initialized) this.rangeIndex.upsert(peer.region);
     else this.uninitialized.add(peer.regionId);
     this.regions.set(peer.regionId, peer);
+    if (peer.hibernation.asleep) throw new Error(`region ${peer.regionId}: added asleep`);
+    this.awake.add(peer);
+    if (this.hibernating) for (const p of peer.region.peers) this.liveness.expect(p.storeId);
     this.markBusy(peer);
+  }
+
+  private get hibernating(): boolean {
+    return this.deps.config.hibernateRegions;
   }
 
   /** The local peer of a region (initialized or not: check peer.initialized before serving). */
@@ -250,18 +308,125 @@ export class Store {
     return [...this.regions.values()];
   }
 
-  /** One Raft tick for every region (called by the ticker every tickIntervalMs). */
+  /** One Raft tick for every awake region (called by the ticker every tickIntervalMs). */
   tick(): void {
-    for (const peer of this.regions.values()) {
+    if (this.stopped) return;
+    for (const peer of this.awake) {
       peer.addTicks(1);
       this.busy.add(peer);
     }
+    if (this.hibernating) this.tickLiveness();
     this.schedule();
+  }
+
+  /** Suspects silent peer stores (waking the regions they lead), pings the peer stores. */
+  private tickLiveness(): void {
+    const liveness = this.liveness;
+    for (const storeId of liveness.tick()) this.wakeRegionsLedFrom(storeId);
+    if (liveness.tickCount % PEER_STORES_REFRESH_TICKS === 0) {
+      for (const peer of this.regions.values()) for (const p of peer.region.peers) liveness.expect(p.storeId);
+    }
+    const outbox = this.deps.outbox;
+    if (outbox.sendStoreHeartbeat === undefined) return;
+    if (liveness.tickCount % this.deps.config.heartbeatIntervalTicks !== 0) return;
+    for (const storeId of liveness.stores()) outbox.sendStoreHeartbeat(storeId);
+  }
+
+  /** A frame from `storeId` arrived (the transport calls this for every frame, pings included). */
+  noteStoreHeard(storeId: number): void {
+    if (this.hibernating) this.liveness.heard(storeId);
+  }
+
+  /** The quiesced regions whose leader is on `storeId` (suspected down) wake up, to campaign if it is gone. */
+  private wakeRegionsLedFrom(storeId: number): void {
+    for (const peer of this.regions.values()) {
+      if (!peer.hibernation.asleep) continue;
+      const leader = peerById(peer.region, peer.node.basicStatus().leaderId);
+      if (leader === undefined || leader.storeId === storeId) this.wake(peer);
+    }
+  }
+
+  /** Every quiesced region with a peer on `storeId` wakes up (the store was reported unreachable). */
+  private wakeRegionsWithPeerOn(storeId: number): void {
+    for (const peer of this.regions.values()) {
+      if (peer.hibernation.asleep && peer.region.peers.some((p) => p.storeId === storeId)) this.wake(peer);
+    }
+  }
+
+  /** Back into the awake set (ticks resume at the next tick). */
+  private wake(peer: RegionPeer): void {
+    if (!peer.hibernation.asleep) return;
+    peer.hibernation.wake(this.deps.config.electionTimeoutTicks);
+    this.awake.add(peer);
+    this.regionsWokenCount++;
+  }
+
+  private putToSleep(peer: RegionPeer): void {
+    peer.hibernation.sleep();
+    this.awake.delete(peer);
+    this.regionsQuiescedCount++;
   }
 
   /** Inbound Raft messages from other stores; never blocks, drops what cannot be queued. */
   deliver(envelopes: readonly RaftEnvelope[]): void {
-    for (const env of envelopes) if (!this.deliverOne(env)) this.droppedRaftMessagesCount++;
+    for (const env of envelopes) {
+      if (this.hibernating) this.liveness.heard(env.fromPeer.storeId);
+      if (!this.deliverOne(env)) this.droppedRaftMessagesCount++;
+    }
+  }
+
+  /**
+   * Inbound coalesced heartbeats and responses from `fromStoreId`: each is expanded into
+   * the Raft message it stands for, with the peers, epoch and range of the local region
+   * (a heartbeat for a region this store does not hold is dropped: Raft retransmits, and
+   * the leader's appends create missing peers).
+   */
+  deliverHeartbeats(fromStoreId: number, records: readonly HeartbeatRecord[]): void {
+    if (this.hibernating) this.liveness.heard(fromStoreId);
+    for (const record of records) {
+      const env = this.expandHeartbeat(fromStoreId, record);
+      if (env === undefined || !this.deliverOne(env)) this.droppedRaftMessagesCount++;
+    }
+  }
+
+  private expandHeartbeat(fromStoreId: number, record: HeartbeatRecord): RaftEnvelope | undefined {
+    const peer = this.regions.get(record.regionId);
+    if (peer === undefined || peer.peerId !== record.toPeerId) return undefined;
+    const { region } = peer;
+    const member = peerById(region, record.fromPeerId);
+    const fromPeer = member ?? { id: record.fromPeerId, storeId: fromStoreId, role: 'voter' as const };
+    if (fromPeer.storeId !== fromStoreId) return undefined;
+    if (member === undefined && record.isResponse && peer.initialized) {
+      // A full response would carry the sender's older epoch and get it told (deliverOne);
+      // a follower that answers us without being a member was removed: tell it likewise.
+      this.tellRemoved(peer, fromPeer);
+      return undefined;
+    }
+    const message: Message = {
+      type: record.isResponse ? 'heartbeatResp' : 'heartbeat',
+      to: record.toPeerId,
+      from: record.fromPeerId,
+      term: record.term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: record.commit,
+      reject: false,
+      rejectHint: 0,
+      snapshot: null,
+      context: record.context,
+    };
+    return {
+      regionId: region.id,
+      fromPeer,
+      toPeer: peerById(region, peer.peerId) ?? { id: peer.peerId, storeId: this.storeId, role: 'voter' },
+      regionEpoch: region.epoch,
+      startKey: region.startKey,
+      endKey: region.endKey,
+      message,
+      isTombstone: false,
+      quiesce: record.quiesce && !record.isResponse,
+    };
   }
 
   /** Routes one message to its peer (creating or destroying peers as it tells); false if dropped. */
@@ -286,8 +451,32 @@ export class Store {
       return false;
     }
     peer.learnPeer(env.fromPeer);
+    const wakes = this.messageWakes(peer, env);
     if (!peer.enqueueRaftMessage(env.message)) return false;
-    this.markBusy(peer);
+    if (wakes) this.markBusy(peer);
+    else this.markBusyAsleep(peer);
+    return true;
+  }
+
+  /**
+   * Whether a message for `peer` wakes it (hibernation.ts): all do, except a quiesce notice
+   * the follower takes (recorded on the peer for this round), and a late response to a
+   * regular heartbeat reaching a sleeping leader.
+   */
+  private messageWakes(peer: RegionPeer, env: RaftEnvelope): boolean {
+    if (!this.hibernating || !peer.initialized) return true;
+    const m = env.message;
+    const hib = peer.hibernation;
+    if (env.quiesce === true) {
+      if (!followerAcceptsNotice(peer.node.basicStatus(), m)) return true;
+      hib.noticeFromPeerId = m.from;
+      hib.noticeTerm = m.term;
+      return false;
+    }
+    if (hib.asleep && m.type === 'heartbeatResp' && !isNoticeResponse(m)) {
+      const status = peer.node.basicStatus();
+      return status.role !== 'leader' || status.term !== m.term;
+    }
     return true;
   }
 
@@ -525,6 +714,7 @@ export class Store {
       if (peer === undefined || target === undefined) continue;
       this.enqueue(regionId, { kind: 'unreachable', peerId: target.id });
     }
+    if (this.hibernating && this.liveness.suspect(storeId)) this.wakeRegionsWithPeerOn(storeId);
   }
 
   private enqueue(regionId: number, item: MailboxItem): RegionError | undefined {
@@ -537,7 +727,15 @@ export class Store {
     return error;
   }
 
+  /** Input for the peer: it wakes (if quiesced) and runs in the next round. */
   private markBusy(peer: RegionPeer): void {
+    this.wake(peer);
+    this.busy.add(peer);
+    this.schedule();
+  }
+
+  /** Input that does not end the peer's sleep (a quiesce notice, a late heartbeat response). */
+  private markBusyAsleep(peer: RegionPeer): void {
     this.busy.add(peer);
     this.schedule();
   }
@@ -595,6 +793,7 @@ export class Store {
       this.roundInstalls = [];
       for (const complete of completions) complete();
       await this.destroyRequested();
+      this.settleHibernation(peers, []);
       return;
     }
     let mustSync = false;
@@ -614,7 +813,8 @@ export class Store {
       this.writesCount++;
       if (mustSync) this.syncedWritesCount++;
     }
-    this.send(readies);
+    const sleepers = this.followersToSleep(readies);
+    this.send(readies, sleepers);
     for (const staged of splits) await this.finishSplit(staged);
     this.roundInstalls = [];
     for (const complete of completions) complete();
@@ -625,6 +825,84 @@ export class Store {
       if (present && (peer.node.hasReady() || peer.hasInput())) this.busy.add(peer);
     }
     await this.destroyRequested();
+    this.settleHibernation(peers, sleepers);
+  }
+
+  /**
+   * Followers that stepped their leader's quiesce notice this round and are settled (log
+   * matching, all applied, nothing else to send): their response to the notice is not sent
+   * (it would wake the leader), and they sleep once the round is over.
+   */
+  private followersToSleep(readies: ReadonlyArray<[RegionPeer, Ready]>): RegionPeer[] {
+    const sleepers: RegionPeer[] = [];
+    for (const [peer, ready] of readies) {
+      const hib = peer.hibernation;
+      if (hib.noticeFromPeerId === 0) continue;
+      const onlyNoticeResponses = ready.messages.every(
+        (m) => isNoticeResponse(m) && m.to === hib.noticeFromPeerId,
+      );
+      const status = peer.node.basicStatus();
+      const applied = peer.storage.appliedIndex;
+      if (onlyNoticeResponses && followerSettled(status, hib.noticeFromPeerId, hib.noticeTerm, applied))
+        sleepers.push(peer);
+    }
+    return sleepers;
+  }
+
+  /**
+   * End of a round: settled followers go to sleep, and leaders idle long enough quiesce
+   * their regions (their notices leave in one flush).
+   */
+  private settleHibernation(peers: readonly RegionPeer[], sleepers: readonly RegionPeer[]): void {
+    if (!this.hibernating) return;
+    for (const peer of sleepers) {
+      const present = this.regions.get(peer.regionId) === peer;
+      if (present && !peer.hibernation.asleep && peer.isQuiet() && !peer.node.hasReady())
+        this.putToSleep(peer);
+    }
+    let noticesSent = false;
+    for (const peer of peers) {
+      const hib = peer.hibernation;
+      hib.noticeFromPeerId = 0;
+      hib.noticeTerm = 0;
+      if (hib.asleep || hib.idleTicks < this.deps.config.hibernateAfterIdleTicks) continue;
+      if (this.regions.get(peer.regionId) !== peer) continue;
+      noticesSent = this.maybeQuiesceLeader(peer) || noticesSent;
+    }
+    if (noticesSent) this.deps.outbox.flush();
+  }
+
+  /** Quiesces the region if this peer leads it and it is idle everywhere (hibernation.ts); true if it did. */
+  private maybeQuiesceLeader(peer: RegionPeer): boolean {
+    if (!peer.isQuiet() || peer.node.hasReady()) return false;
+    const status = peer.node.status();
+    if (!leaderLogQuiescent(status) || status.applied !== peer.storage.appliedIndex) return false;
+    const { region } = peer;
+    const self = peerById(region, peer.peerId);
+    if (self === undefined) return false;
+    const notices: Array<[number, RaftEnvelope]> = [];
+    for (const pr of status.progress) {
+      if (pr.id === self.id) continue;
+      const to = peerById(region, pr.id);
+      if (to === undefined) return false;
+      const envelope: RaftEnvelope = {
+        regionId: region.id,
+        fromPeer: self,
+        toPeer: to,
+        regionEpoch: region.epoch,
+        startKey: region.startKey,
+        endKey: region.endKey,
+        message: quiesceNotice(self.id, to.id, status.term, status.commit),
+        isTombstone: false,
+        quiesce: true,
+      };
+      notices.push([to.storeId, envelope]);
+    }
+    this.putToSleep(peer);
+    // A notice that cannot be queued leaves its follower awake: it times out, and its
+    // campaign wakes us. Nothing to report.
+    for (const [storeId, envelope] of notices) this.deps.outbox.send(storeId, envelope);
+    return notices.length > 0;
   }
 
   /**
@@ -680,6 +958,7 @@ export class Store {
       this.uninitialized.delete(peer.regionId);
     }
     this.busy.delete(peer);
+    this.awake.delete(peer);
     this.toDestroy.delete(peer);
     peer.failAll({ kind: 'regionNotFound', regionId: peer.regionId });
   }
@@ -752,9 +1031,11 @@ export class Store {
     this.generator.expire(peer.regionId, index);
   }
 
-  private send(readies: ReadonlyArray<[RegionPeer, Ready]>): void {
+  private send(readies: ReadonlyArray<[RegionPeer, Ready]>, sleepers: readonly RegionPeer[]): void {
     const outbox = this.deps.outbox;
+    const silenced = new Set(sleepers);
     for (const [peer, ready] of readies) {
+      if (silenced.has(peer)) continue; // only responses to a quiesce notice (followersToSleep)
       const region = peer.region;
       const fromPeer = peerById(region, peer.peerId);
       if (fromPeer === undefined) continue; // removed from the region: it sends nothing more
@@ -811,6 +1092,10 @@ export class Store {
       uninitializedPeersCount: this.uninitialized.size,
       peersCreatedCount: this.peersCreatedCount,
       peersDestroyedCount: this.peersDestroyedCount,
+      awakeRegionsCount: this.awake.size,
+      regionsQuiescedCount: this.regionsQuiescedCount,
+      regionsWokenCount: this.regionsWokenCount,
+      suspectedStoresCount: [...this.liveness.stores()].filter((id) => this.liveness.isSuspected(id)).length,
     };
   }
 

@@ -398,7 +398,8 @@ export const COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX = 64;
 /**
  * The compact form of a message, if it is a heartbeat (or response) that loses nothing by
  * traveling coalesced: no tombstone, no entries or snapshot, no fields but term, commit and
- * a small context. Anything else travels as a full RaftMessage.
+ * a small context, and (for a heartbeat) a follower known to hold part of the log. Anything
+ * else travels as a full RaftMessage.
  */
 export function coalescedHeartbeatOf(
   m: RegionRaftMessage & { readonly quiesce?: boolean },
@@ -410,6 +411,9 @@ export function coalescedHeartbeatOf(
   if (msg.context.length > COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX) return undefined;
   if (msg.from !== m.fromPeer.id || msg.to !== m.toPeer.id) return undefined;
   const isResponse = msg.type === 'heartbeatResp';
+  // Commit 0: the leader knows of nothing the follower holds, so its store may not have the
+  // region yet; only a full message (with the range) can create the peer there.
+  if (!isResponse && msg.commit === 0) return undefined;
   return {
     regionId: m.regionId,
     fromPeerId: msg.from,
@@ -456,7 +460,10 @@ export function decodeCoalescedHeartbeat(
   if (isResponse && record.quiesce)
     throw new TransportDecodeError(`${field}.quiesce`, 'a heartbeat response is never a quiesce notice');
   if (record.context.length > COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX)
-    throw new TransportDecodeError(`${field}.context`, `longer than ${COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX} bytes`);
+    throw new TransportDecodeError(
+      `${field}.context`,
+      `longer than ${COALESCED_HEARTBEAT_CONTEXT_BYTES_MAX} bytes`,
+    );
   return record;
 }
 

@@ -26,7 +26,10 @@ export interface RaftServiceOptions {
   /** Called synchronously, once per frame, with the frame's decodable messages in order. */
   readonly onMessages: (fromStoreId: number, messages: RegionRaftMessage[]) => BatchDelivery | void;
   /** Called synchronously after onMessages with the frame's decodable coalesced heartbeats (if any). */
-  readonly onHeartbeats?: (fromStoreId: number, heartbeats: CoalescedHeartbeatRecord[]) => BatchDelivery | void;
+  readonly onHeartbeats?: (
+    fromStoreId: number,
+    heartbeats: CoalescedHeartbeatRecord[],
+  ) => BatchDelivery | void;
   /** Called for every accepted frame, before its messages: the sending store is alive. */
   readonly onHeard?: (fromStoreId: number) => void;
   /** A message that failed to decode or was addressed to a peer on another store; it is dropped. */

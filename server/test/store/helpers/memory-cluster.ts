@@ -1,12 +1,14 @@
 // Several stores in one process over MemoryEngines, connected by an in-memory outbox that
-// delivers each flush on the next macrotask (and streams snapshots store to store, the
+// delivers each flush on the next macrotask (heartbeats coalesced per destination store and
+// expanded by the receiving store, as over gRPC; store liveness pings likewise) (and streams snapshots store to store, the
 // way the gRPC transport does: the whole body read, then handed to the receiving store). Time advances only when the test ticks, so
 // tests await conditions tick by tick instead of sleeping.
 import type { RandomSource } from '@flotilla/raft';
 import { SeededRandom } from '@flotilla/raft';
 import { MemoryEngine } from '../../../src/storage/memory-engine.js';
 import { Store } from '../../../src/store/store.js';
-import type { RaftEnvelope, RaftOutbox } from '../../../src/store/store.js';
+import type { HeartbeatRecord, RaftEnvelope, RaftOutbox } from '../../../src/store/store.js';
+import { coalescedHeartbeatOf } from '../../../src/transport/raft-message-codec.js';
 import { resolveStoreConfig } from '../../../src/store/store-config.js';
 import type { StoreConfig } from '../../../src/store/store-config.js';
 import type { RegionMeta } from '../../../src/store/region-meta.js';
@@ -48,6 +50,10 @@ export class MemoryCluster {
   private readonly isolated = new Set<number>();
   readonly fatalErrors: Error[] = [];
   snapshotsTransferredCount = 0;
+  /** Raft messages and coalesced heartbeats handed to the network (pings aside), all stores. */
+  messagesSentCount = 0;
+  heartbeatsSentCount = 0;
+  pingsSentCount = 0;
   readonly splitIds = new CountingSplitIds();
   /** Region changes every store reported, by store. */
   readonly regionEvents: Array<{ storeId: number; event: RegionsChangedEvent }> = [];
@@ -114,14 +120,24 @@ export class MemoryCluster {
 
   private outboxFor(fromStoreId: number): RaftOutbox {
     let queued: Array<[number, RaftEnvelope]> = [];
+    let heartbeats: Array<[number, HeartbeatRecord]> = [];
     return {
       send: (to, env) => {
-        queued.push([to, env]);
+        const heartbeat = coalescedHeartbeatOf(env);
+        if (heartbeat !== undefined) {
+          heartbeats.push([to, heartbeat]);
+          this.heartbeatsSentCount++;
+        } else {
+          queued.push([to, env]);
+          this.messagesSentCount++;
+        }
         return true;
       },
       flush: () => {
         const batch = queued;
+        const heartbeatBatch = heartbeats;
         queued = [];
+        heartbeats = [];
         setImmediate(() => {
           if (this.isolated.has(fromStoreId)) return;
           const byStore = new Map<number, RaftEnvelope[]>();
@@ -129,7 +145,21 @@ export class MemoryCluster {
             if (this.isolated.has(to)) continue;
             byStore.set(to, [...(byStore.get(to) ?? []), env]);
           }
+          const heartbeatsByStore = new Map<number, HeartbeatRecord[]>();
+          for (const [to, record] of heartbeatBatch) {
+            if (this.isolated.has(to)) continue;
+            heartbeatsByStore.set(to, [...(heartbeatsByStore.get(to) ?? []), record]);
+          }
           for (const [to, envs] of byStore) this.stores.get(to)?.deliver(envs);
+          for (const [to, records] of heartbeatsByStore)
+            this.stores.get(to)?.deliverHeartbeats(fromStoreId, records);
+        });
+      },
+      sendStoreHeartbeat: (to) => {
+        this.pingsSentCount++;
+        setImmediate(() => {
+          if (this.isolated.has(fromStoreId) || this.isolated.has(to)) return;
+          this.stores.get(to)?.noteStoreHeard(fromStoreId);
         });
       },
       sendSnapshot: (to, env, data, totalSizeBytes) =>

@@ -1,0 +1,149 @@
+// Hibernation (quiescence) of idle regions, after CockroachDB's quiesced ranges and TiKV's
+// hibernate regions. A store holding thousands of regions would otherwise spend a core on
+// ticks and heartbeats alone; a quiesced region costs nothing until something happens to it.
+//
+// Protocol (the Raft core is untouched; the store decides when a node gets ticks):
+//   - A leader whose region saw no traffic but heartbeats for hibernateAfterIdleTicks, whose
+//     log is replicated and applied everywhere (every peer's match == lastIndex == commit ==
+//     applied, all replicating), with no proposal, read, conf change (nor joint config),
+//     leader transfer or snapshot in flight, sends every peer a quiesce notice and stops
+//     ticking. The notice is a heartbeat carrying {term, commit = lastIndex}, an empty context
+//     and the quiesce flag (RaftEnvelope.quiesce, CoalescedHeartbeat.quiesce on the wire).
+//   - A follower takes the notice only from its leader, at its term, with its last index equal
+//     to the notice's commit: it steps the heartbeat (commit catches up), applies, then stops
+//     ticking and swallows its heartbeat response. Otherwise it steps the notice as a plain
+//     heartbeat: its response (empty context) wakes the leader, which heartbeats it into line
+//     and quiesces again later.
+//   - A quiesced region wakes on a proposal, read, conf change or transfer (mailbox), on any
+//     Raft message except a notice (and except a late response to an earlier regular
+//     heartbeat, which a sleeping leader steps without waking), on a snapshot, and when the
+//     store of its leader becomes suspected (store-liveness.ts) or a store holding one of its
+//     peers is reported unreachable. A woken follower ticks again, times out and campaigns, so
+//     failover of a quiesced region works as for an awake one, one liveness timeout later.
+//
+// Lease reads after a wake-up. The core serves a lease read while tickCount minus the send
+// tick of the newest heartbeat a quorum acknowledged is below electionTimeout - margin. A
+// sleeping leader does not tick: its tickCount stands still while real time runs, so right
+// after waking it would believe a lease taken before it slept, possibly long ago, still
+// valid, although its followers may have been woken meanwhile (store suspected) and elected
+// another leader that accepted writes. So a leader that wakes serves lease reads as ReadIndex
+// reads (a heartbeat round a quorum must answer) for its next electionTimeoutTicks ticks.
+// After that many ticks awake, any acknowledgement of a heartbeat sent before the wake-up is
+// at least electionTimeoutTicks old by the leader's tick clock, so a lease the core still
+// finds valid rests only on heartbeats sent after the wake-up; those give the usual lease
+// guarantee (a follower that acknowledged one does not vote for anyone else for an election
+// timeout of its own ticks, and a follower that sleeps does not tick at all).
+import type { Message, RaftBasicStatus, RaftStatus } from '@flotilla/raft';
+
+/** Hibernation state of one region's peer (owned by its RegionPeer, driven by the store). */
+export class PeerHibernation {
+  /** The peer gets no ticks (it is not in the store's awake set). */
+  asleep = false;
+  /** Ticks the peer has seen with no traffic but heartbeats (leaders quiesce past a threshold). */
+  idleTicks = 0;
+  /** Ticks left during which lease reads are served as ReadIndex reads (after a wake-up). */
+  leaseGuardTicks = 0;
+  /** The quiesce notice this round steps (0: none): its sender and term. */
+  noticeFromPeerId = 0;
+  noticeTerm = 0;
+  quiescedCount = 0;
+  wokenCount = 0;
+
+  /** The store put the peer back in its awake set. */
+  wake(electionTimeoutTicks: number): void {
+    if (!this.asleep) throw new Error('wake: the peer is not asleep');
+    this.asleep = false;
+    this.idleTicks = 0;
+    this.leaseGuardTicks = electionTimeoutTicks;
+    this.wokenCount++;
+  }
+
+  sleep(): void {
+    if (this.asleep) throw new Error('sleep: the peer is asleep already');
+    this.asleep = true;
+    this.quiescedCount++;
+  }
+
+  /** `count` ticks were stepped; `active` tells whether anything but heartbeats happened. */
+  noteTicks(count: number, active: boolean): void {
+    this.idleTicks = active ? 0 : this.idleTicks + count;
+    this.leaseGuardTicks = Math.max(0, this.leaseGuardTicks - count);
+  }
+
+  noteActivity(): void {
+    this.idleTicks = 0;
+  }
+
+  /** Lease reads must be confirmed by a heartbeat round (see the header). */
+  get leaseSuspended(): boolean {
+    return this.leaseGuardTicks > 0;
+  }
+}
+
+/** Raft messages that do not count as traffic for idleness (they go on while a region is idle). */
+export function isHeartbeatTraffic(m: Message): boolean {
+  return m.type === 'heartbeat' || m.type === 'heartbeatResp';
+}
+
+/**
+ * The leader's view allows quiescing: leader, no transfer, no joint config, and every peer
+ * (learners too) replicating with match == lastIndex == commit == applied.
+ */
+export function leaderLogQuiescent(status: RaftStatus): boolean {
+  if (status.role !== 'leader' || status.leadTransferee !== 0) return false;
+  if (status.confState.votersOutgoing.length > 0 || status.confState.learnersNext.length > 0) return false;
+  if (status.commit !== status.lastIndex || status.applied !== status.commit) return false;
+  for (const pr of status.progress) {
+    if (pr.match !== status.lastIndex || pr.state !== 'replicate' || pr.pendingSnapshot !== 0) return false;
+  }
+  return true;
+}
+
+/** A follower may take a quiesce notice: from its leader, at its term, with a log ending at the leader's commit. */
+export function followerAcceptsNotice(status: RaftBasicStatus, notice: Message): boolean {
+  return (
+    status.role === 'follower' &&
+    status.term === notice.term &&
+    status.leaderId === notice.from &&
+    status.lastIndex === notice.commit
+  );
+}
+
+/** After stepping the notice: still following that leader at that term, everything committed and applied. */
+export function followerSettled(
+  status: RaftBasicStatus,
+  noticeFromPeerId: number,
+  noticeTerm: number,
+  appliedIndex: number,
+): boolean {
+  return (
+    status.role === 'follower' &&
+    status.term === noticeTerm &&
+    status.leaderId === noticeFromPeerId &&
+    status.commit === status.lastIndex &&
+    appliedIndex === status.commit
+  );
+}
+
+/** The quiesce notice a leader sends a peer: a heartbeat with the leader's commit and an empty context. */
+export function quiesceNotice(from: number, to: number, term: number, commit: number): Message {
+  return {
+    type: 'heartbeat',
+    to,
+    from,
+    term,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit,
+    reject: false,
+    rejectHint: 0,
+    snapshot: null,
+    context: new Uint8Array(0),
+  };
+}
+
+/** A heartbeat response to a quiesce notice (its context is the notice's: empty). */
+export function isNoticeResponse(m: Message): boolean {
+  return m.type === 'heartbeatResp' && m.context.length === 0;
+}
