@@ -13,7 +13,7 @@ import type { RaftServiceOptions } from '../../src/transport/raft-service.js';
 import { createRaftServiceHandlers } from '../../src/transport/raft-service.js';
 import type { RaftTransportOptions } from '../../src/transport/raft-transport.js';
 import { RaftTransport } from '../../src/transport/raft-transport.js';
-import type { RegionRaftMessage } from '../../src/transport/raft-message-codec.js';
+import type { CoalescedHeartbeatRecord, RegionRaftMessage } from '../../src/transport/raft-message-codec.js';
 import type { RunningServer } from './helpers.js';
 import { ManualClock, Recorder, seqOf, startServer, wireMessage } from './helpers.js';
 
@@ -98,6 +98,45 @@ describe('Batch stream', () => {
       Array.from({ length: 20 }, (_, i) => 30 + i),
     );
     assert.equal(t.stats().get(2)?.framesSentCount, 2);
+  });
+
+  it('carries the heartbeats of many regions as compact records in the same frame, and pings with an empty one', async () => {
+    const heartbeats = new Recorder<CoalescedHeartbeatRecord>();
+    const heard = new Recorder<number>();
+    const store2 = await receivingStore(2, 0, {
+      onHeartbeats: (_from, records) => {
+        for (const r of records) heartbeats.push(r);
+      },
+      onHeard: (fromStoreId) => heard.push(fromStoreId),
+    });
+    const { transport: t } = transport({ 2: store2.server.port });
+    const record = (regionId: number, isResponse: boolean): CoalescedHeartbeatRecord => ({
+      regionId,
+      fromPeerId: regionId * 10 + 1,
+      toPeerId: regionId * 10 + 2,
+      term: 3,
+      commit: isResponse ? 0 : 9,
+      context: new Uint8Array(16),
+      quiesce: !isResponse && regionId === 5,
+      isResponse,
+    });
+    for (let regionId = 1; regionId <= 100; regionId++) {
+      assert.equal(t.sendHeartbeat(2, record(regionId, regionId % 2 === 0)), true);
+    }
+    t.send(2, wireMessage(7, 0, 2));
+    t.flush();
+    await heartbeats.until('100 heartbeats', (h) => h.length >= 100);
+    assert.equal(store2.frames.items.length, 1, 'the message and the heartbeats share one frame');
+    assert.equal(heard.items.length, 1);
+    assert.equal(heartbeats.items.filter((h) => h.isResponse).length, 50);
+    assert.deepEqual(heartbeats.items.find((h) => h.regionId === 5)?.quiesce, true);
+    assert.equal(t.stats().get(2)?.heartbeatsSentCount, 100);
+
+    t.ping(2);
+    await heard.until('the ping', (h) => h.length >= 2);
+    assert.deepEqual(heard.items, [1, 1]);
+    assert.equal(t.stats().get(2)?.pingsSentCount, 1);
+    assert.equal(store2.frames.items.length, 1, 'an empty frame delivers no message');
   });
 
   it('splits a flush into several frames only at the byte cap, keeping the order', async () => {
@@ -251,7 +290,14 @@ describe('Raft service: checks of each frame (raw client)', () => {
   it('rejects a frame for another store with FAILED_PRECONDITION and code storeMismatch', async () => {
     const store3 = await receivingStore(3);
     const { stream } = await rawStream(store3.server.port);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 3)], heartbeats: [], heartbeatResponses: [] });
+    stream.write({
+      fromStoreId: 1n,
+      toStoreId: 2n,
+      batchSeq: 1n,
+      messages: [wireMessage(1, 0, 3)],
+      heartbeats: [],
+      heartbeatResponses: [],
+    });
     const err = await closedWith(stream);
     assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'storeMismatch');
@@ -261,9 +307,23 @@ describe('Raft service: checks of each frame (raw client)', () => {
   it('rejects a gap in batch_seq', async () => {
     const store2 = await receivingStore(2);
     const { stream, acks } = await rawStream(store2.server.port);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)], heartbeats: [], heartbeatResponses: [] });
+    stream.write({
+      fromStoreId: 1n,
+      toStoreId: 2n,
+      batchSeq: 1n,
+      messages: [wireMessage(1, 0, 2)],
+      heartbeats: [],
+      heartbeatResponses: [],
+    });
     await acks.until('the first ack', (a) => a.length >= 1);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 3n, messages: [wireMessage(1, 1, 2)], heartbeats: [], heartbeatResponses: [] });
+    stream.write({
+      fromStoreId: 1n,
+      toStoreId: 2n,
+      batchSeq: 3n,
+      messages: [wireMessage(1, 1, 2)],
+      heartbeats: [],
+      heartbeatResponses: [],
+    });
     const err = await closedWith(stream);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'batchSeqGap');
     assert.equal(acks.items[0]?.batchSeq, 1n);
@@ -276,7 +336,14 @@ describe('Raft service: checks of each frame (raw client)', () => {
       },
     });
     const { stream } = await rawStream(store2.server.port);
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [wireMessage(1, 0, 2)], heartbeats: [], heartbeatResponses: [] });
+    stream.write({
+      fromStoreId: 1n,
+      toStoreId: 2n,
+      batchSeq: 1n,
+      messages: [wireMessage(1, 0, 2)],
+      heartbeats: [],
+      heartbeatResponses: [],
+    });
     const err = await closedWith(stream);
     assert.equal(err.code, grpc.status.INTERNAL);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'deliveryFailed');

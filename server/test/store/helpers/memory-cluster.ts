@@ -48,6 +48,8 @@ export class MemoryCluster {
   readonly stores = new Map<number, Store>();
   readonly configs = new Map<number, StoreConfig>();
   private readonly isolated = new Set<number>();
+  /** Stores that never receive quiesce notices (a follower that keeps missing them). */
+  readonly quiesceNoticesDroppedTo = new Set<number>();
   readonly fatalErrors: Error[] = [];
   snapshotsTransferredCount = 0;
   /** Raft messages and coalesced heartbeats handed to the network (pings aside), all stores. */
@@ -148,6 +150,7 @@ export class MemoryCluster {
           const heartbeatsByStore = new Map<number, HeartbeatRecord[]>();
           for (const [to, record] of heartbeatBatch) {
             if (this.isolated.has(to)) continue;
+            if (record.quiesce && this.quiesceNoticesDroppedTo.has(to)) continue;
             heartbeatsByStore.set(to, [...(heartbeatsByStore.get(to) ?? []), record]);
           }
           for (const [to, envs] of byStore) this.stores.get(to)?.deliver(envs);
