@@ -21,7 +21,7 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-const STORE_IDS = [1, 2, 3] as const;
+const STORE_IDS: readonly number[] = [1, 2, 3];
 
 async function startCluster(): Promise<MemoryCluster> {
   const c = new MemoryCluster([...STORE_IDS], 7, { hibernateAfterIdleTicks: 10 });
