@@ -1,4 +1,5 @@
-// The `flotilla` command against a 3-store cluster of real processes: what each client
+// The `flotilla` command against a PD cluster of real processes (3 PD members, 3 stores
+// that joined through PD, the region grown to 3 replicas by PD): what each client
 // command prints and its exit code (0 done, 1 not found / compare failed, 2 usage), and the
 // launcher in server/bin running a command end to end.
 import { after, before, describe, it } from 'node:test';
@@ -6,32 +7,55 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runClientCommand } from '../../server/src/cli/client-commands.js';
-import { formatClusterSpec } from '../../server/src/cli/cluster-spec.js';
-import { StoreProcesses } from '../support/store-processes.js';
+import { PdClient } from '../../server/src/pd-client/pd-client.js';
+import { PdProcesses } from '../support/pd-processes.js';
+import { StoreProcesses, eventually } from '../support/store-processes.js';
 
 const launcher = fileURLToPath(new URL('../../server/bin/flotilla.mjs', import.meta.url));
 
-describe('flotilla CLI (3 real store processes)', () => {
+describe('flotilla CLI (3 PD members, 3 stores: real processes)', () => {
+  let pds: PdProcesses;
   let cluster: StoreProcesses;
   let spec: string;
 
   before(async () => {
-    cluster = await StoreProcesses.create([1, 2, 3]);
-    await cluster.startAll();
-    spec = formatClusterSpec(cluster.addresses);
+    pds = await PdProcesses.create([1, 2, 3], ['--balance-interval-ms', '200']);
+    await pds.startAll();
+    spec = pds.endpoints().join(',');
+    cluster = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
+      '--region-heartbeat-interval-ms',
+      '1000',
+    ]);
+    await cluster.start(1);
+    await Promise.all([cluster.start(2), cluster.start(3)]);
+    const pd = new PdClient({ endpoints: pds.endpoints() });
+    try {
+      await eventually(
+        async () => {
+          const res = await pd.scanRegions(new Uint8Array(0), new Uint8Array(0), 10).catch(() => undefined);
+          const peers = res?.regions[0]?.region?.peers ?? [];
+          return peers.length === 3 && peers.every((p) => p.role === 0) ? true : undefined;
+        },
+        90_000,
+        'the region reaching 3 voters',
+      );
+    } finally {
+      pd.close();
+    }
   });
 
   after(async () => {
     await cluster?.stopAll();
+    await pds?.stopAll();
   });
 
-  /** Runs one command in this process; the cluster comes from FLOTILLA_CLUSTER. */
+  /** Runs one command in this process; PD's endpoints come from FLOTILLA_PD. */
   async function flotilla(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
     const out: string[] = [];
     const err: string[] = [];
     const code = await runClientCommand(
       argv,
-      { FLOTILLA_CLUSTER: spec },
+      { FLOTILLA_PD: spec },
       { out: (l) => out.push(l), err: (l) => err.push(l) },
     );
     return { code, out, err };
@@ -68,15 +92,16 @@ describe('flotilla CLI (3 real store processes)', () => {
     assert.equal((await flotilla('get', 'cli-cas')).code, 1);
   });
 
-  it('status prints every store and its region with role, term, commit, applied and log', async () => {
+  it('status prints PD, every store and its region with role, term, commit, applied and log', async () => {
     const { code, out } = await flotilla('status');
     assert.equal(code, 0);
-    for (const id of [1, 2, 3])
+    assert.match(out[0] ?? '', /^PD leader \S+, 3 store\(s\)$/);
+    for (const id of cluster.storeIdOfSlot.values())
       assert.ok(
         out.some((l) => l.startsWith(`store ${id}  `)),
         out.join('\n'),
       );
-    const regions = out.filter((l) => l.startsWith('  region 1 '));
+    const regions = out.filter((l) => l.startsWith('  region '));
     assert.equal(regions.length, 3);
     for (const line of regions)
       assert.match(line, /term \d+ {2}commit \d+ {2}applied \d+ {2}log \d+\.\.\d+ \(/);
@@ -96,7 +121,7 @@ describe('flotilla CLI (3 real store processes)', () => {
       assert.equal(code, 2, `${argv.join(' ')}: ${err.join('\n')}`);
     }
     const badCluster = await runClientCommand(
-      ['get', 'k', '--cluster', 'nonsense'],
+      ['get', 'k', '--pd', 'nonsense'],
       {},
       { out: () => {}, err: () => {} },
     );
@@ -107,7 +132,7 @@ describe('flotilla CLI (3 real store processes)', () => {
     const run = (...argv: string[]) =>
       new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
         const child = spawn(process.execPath, [launcher, ...argv], {
-          env: { ...process.env, FLOTILLA_CLUSTER: spec },
+          env: { ...process.env, FLOTILLA_PD: spec },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stdout = '';

@@ -18,6 +18,9 @@ import { resolveScheduleConfig } from './schedule-config.js';
 import type { StoreHealth } from './store-health.js';
 import { storeHealth } from './store-health.js';
 
+/** Regions the patrol checks per balance interval. */
+const PATROL_REGIONS_PER_PASS = 256;
+
 export interface SchedulerOptions {
   readonly cluster: PdCluster;
   readonly config?: Partial<ScheduleConfig>;
@@ -44,6 +47,8 @@ export class Scheduler {
   /** Regions whose operator is being created (ids being allocated). */
   private readonly creating = new Set<number>();
   private balancing = false;
+  /** Where the patrol continues next pass (a start key; empty: from the beginning). */
+  private patrolCursor: Uint8Array = new Uint8Array(0);
 
   constructor(private readonly options: SchedulerOptions) {
     this.config = resolveScheduleConfig(options.config);
@@ -110,6 +115,7 @@ export class Scheduler {
     if (this.balancing) return;
     this.balancing = true;
     try {
+      this.patrol();
       const regions = this.allRegions();
       const health = this.storeHealths();
       const busy = (regionId: number): boolean => this.operators.has(regionId) || this.creating.has(regionId);
@@ -125,6 +131,28 @@ export class Scheduler {
       this.options.log(`scheduler pass failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.balancing = false;
+    }
+  }
+
+  /**
+   * Runs the replica checker over the next PATROL_REGIONS_PER_PASS regions, round-robin:
+   * heartbeats drive it too, but a region reports only every regionHeartbeatIntervalMs
+   * unless it changes — a new store or a store judged down must not wait that long.
+   */
+  private patrol(): void {
+    const batch = this.options.cluster.scanRegions(
+      this.patrolCursor,
+      new Uint8Array(0),
+      PATROL_REGIONS_PER_PASS,
+    );
+    const last = batch.at(-1);
+    this.patrolCursor =
+      batch.length < PATROL_REGIONS_PER_PASS || last === undefined || last.region.endKey.length === 0
+        ? new Uint8Array(0)
+        : last.region.endKey;
+    for (const info of batch) {
+      if (info.leader === undefined || this.operators.has(info.region.id)) continue;
+      this.onRegionHeartbeat(info);
     }
   }
 

@@ -1,30 +1,28 @@
-// `flotilla put|get|delete|delete-range|scan|cas|status`: talk to a cluster from the shell.
-// Keys and values are UTF-8 text. Exit codes: 0 done, 1 not found / compare failed / the
-// cluster did not answer, 2 usage error.
+// `flotilla put|get|delete|delete-range|scan|cas|status`: talk to a cluster from the shell
+// through the SDK (sdk/): regions are found through the Placement Driver, requests go to
+// each region's leader and are retried across leader changes and splits. Keys and values are
+// UTF-8 text. Exit codes: 0 done, 1 not found / compare failed / the cluster did not
+// answer, 2 usage error.
 import { parseArgs } from 'node:util';
-import { kvpb } from '@flotilla/proto';
-import { KvClient, KvClientError } from './kv-client.js';
-import { ClusterSpecError, parseClusterSpec } from './cluster-spec.js';
+import { metapb } from '@flotilla/proto';
+import { createClient, FlotillaError } from '../../../sdk/src/index.js';
+import type { Consistency, FlotillaClient } from '../../../sdk/src/index.js';
+import { PdClient } from '../pd-client/pd-client.js';
 import { fetchStoreStatus, formatStoreStatus } from './admin-client.js';
 
-export const DEFAULT_CLUSTER = '1=127.0.0.1:20161,2=127.0.0.1:20162,3=127.0.0.1:20163';
+export const DEFAULT_PD = '127.0.0.1:2379,127.0.0.1:2380,127.0.0.1:2381';
 export const CLIENT_COMMANDS = ['put', 'get', 'delete', 'delete-range', 'scan', 'cas', 'status'] as const;
 
-export const CLIENT_USAGE = `usage: flotilla <command> [--cluster 1=host:port,...]   (or FLOTILLA_CLUSTER; default ${DEFAULT_CLUSTER})
+export const CLIENT_USAGE = `usage: flotilla <command> [--pd host:port,...]   (or FLOTILLA_PD; default ${DEFAULT_PD})
   put KEY VALUE [--ttl-ms N]
-  get KEY [--consistency linearizable|lease|stale|log]
+  get KEY [--consistency linearizable|lease|stale]
   delete KEY
   delete-range START [END]            END omitted: to the end of the keyspace
   scan START [END] [--limit N] [--reverse] [--key-only] [--consistency MODE]
   cas KEY (--expect VALUE | --expect-absent) (--new VALUE | --delete) [--ttl-ms N]
-  status                              every store's regions (role, term, commit, applied, log)`;
+  status                              PD's stores, and each store's regions (role, term, commit, applied, log)`;
 
-const CONSISTENCY: Record<string, kvpb.ReadConsistency> = {
-  linearizable: kvpb.ReadConsistency.LINEARIZABLE,
-  lease: kvpb.ReadConsistency.LEASE,
-  stale: kvpb.ReadConsistency.STALE,
-  log: kvpb.ReadConsistency.LOG,
-};
+const CONSISTENCIES: readonly Consistency[] = ['linearizable', 'lease', 'stale'];
 
 /** Time one command may take, retries across leader changes included. */
 const OPERATION_TIMEOUT_MS = 10_000;
@@ -37,7 +35,6 @@ export interface CliOutput {
   readonly err: (line: string) => void;
 }
 
-const te = new TextEncoder();
 const td = new TextDecoder();
 
 type Values = ReturnType<typeof parseCommandArgs>['values'];
@@ -48,7 +45,7 @@ function parseCommandArgs(argv: readonly string[]) {
     allowPositionals: true,
     strict: true,
     options: {
-      cluster: { type: 'string' },
+      pd: { type: 'string' },
       'ttl-ms': { type: 'string' },
       consistency: { type: 'string', default: 'linearizable' },
       limit: { type: 'string', default: '100' },
@@ -69,25 +66,68 @@ export async function runClientCommand(
   io: CliOutput = { out: (l) => console.log(l), err: (l) => console.error(l) },
 ): Promise<number> {
   let parsed: ReturnType<typeof parseCommandArgs>;
-  let stores: Map<number, string>;
+  let pdEndpoints: string[];
   try {
     parsed = parseCommandArgs(argv);
-    stores = parseClusterSpec(parsed.values.cluster ?? env.FLOTILLA_CLUSTER ?? DEFAULT_CLUSTER);
+    pdEndpoints = parseEndpoints(parsed.values.pd ?? env.FLOTILLA_PD ?? DEFAULT_PD);
   } catch (err) {
-    if (!(err instanceof ClusterSpecError) && !(err instanceof TypeError)) throw err;
+    if (!(err instanceof UsageError) && !(err instanceof TypeError)) throw err;
     return usage(io, err.message);
   }
   const [command, ...args] = parsed.positionals;
-  if (command === 'status') return status(stores, io);
-  const client = new KvClient({ stores, operationTimeoutMs: OPERATION_TIMEOUT_MS });
+  if (command === 'status') return status(pdEndpoints, io);
+  let client: FlotillaClient | undefined;
   try {
+    // Checked before connecting: a usage error never touches the cluster.
+    checkUsage(command, args, parsed.values);
+    client = await createClient({ pdEndpoints, timeoutMs: OPERATION_TIMEOUT_MS });
     return await runKv(client, command, args, parsed.values, io);
   } catch (err) {
     if (err instanceof UsageError) return usage(io, err.message);
-    io.err(`flotilla: ${err instanceof KvClientError ? `${err.code}: ${err.message}` : String(err)}`);
+    io.err(`flotilla: ${err instanceof FlotillaError ? `${err.code}: ${err.message}` : String(err)}`);
     return 1;
   } finally {
-    client.close();
+    await client?.close();
+  }
+}
+
+function parseEndpoints(text: string): string[] {
+  const endpoints = text.split(',').map((e) => e.trim());
+  for (const e of endpoints)
+    if (!/^[^:\s]+:\d{1,5}$/.test(e)) throw new UsageError(`--pd: '${e}' is not host:port`);
+  return endpoints;
+}
+
+/** Validates the command and its options up front. */
+function checkUsage(command: string | undefined, args: readonly string[], values: Values): void {
+  positiveOption(values, 'ttl-ms');
+  positiveOption(values, 'limit');
+  consistencyOption(values);
+  switch (command) {
+    case 'put':
+      arg(args, 1, 'put needs KEY and VALUE');
+      return;
+    case 'get':
+      arg(args, 0, 'get needs KEY');
+      return;
+    case 'delete':
+      arg(args, 0, 'delete needs KEY');
+      return;
+    case 'delete-range':
+      arg(args, 0, 'delete-range needs START');
+      return;
+    case 'scan':
+      arg(args, 0, 'scan needs START ("" for the first key)');
+      return;
+    case 'cas':
+      arg(args, 0, 'cas needs KEY');
+      if ((values.expect === undefined) === !values['expect-absent'])
+        throw new UsageError('cas needs exactly one of --expect VALUE and --expect-absent');
+      if ((values.new === undefined) === !values.delete)
+        throw new UsageError('cas needs exactly one of --new VALUE and --delete');
+      return;
+    default:
+      throw new UsageError(command === undefined ? 'no command' : `unknown command '${command}'`);
   }
 }
 
@@ -112,15 +152,15 @@ function positiveOption(values: Values, name: 'ttl-ms' | 'limit'): number | unde
   return n;
 }
 
-function consistencyOption(values: Values): kvpb.ReadConsistency {
-  const consistency = CONSISTENCY[values.consistency];
+function consistencyOption(values: Values): Consistency {
+  const consistency = CONSISTENCIES.find((c) => c === values.consistency);
   if (consistency === undefined)
-    throw new UsageError(`--consistency must be one of ${Object.keys(CONSISTENCY).join(', ')}`);
+    throw new UsageError(`--consistency must be one of ${CONSISTENCIES.join(', ')}`);
   return consistency;
 }
 
 async function runKv(
-  client: KvClient,
+  client: FlotillaClient,
   command: string | undefined,
   args: readonly string[],
   values: Values,
@@ -130,13 +170,13 @@ async function runKv(
     case 'put': {
       const key = arg(args, 0, 'put needs KEY and VALUE');
       const value = arg(args, 1, 'put needs KEY and VALUE');
-      await client.put(te.encode(key), te.encode(value), positiveOption(values, 'ttl-ms'));
+      await client.put(key, value, { ttlMs: positiveOption(values, 'ttl-ms') });
       io.out('OK');
       return 0;
     }
     case 'get': {
       const key = arg(args, 0, 'get needs KEY');
-      const value = await client.get(te.encode(key), consistencyOption(values));
+      const value = await client.get(key, { consistency: consistencyOption(values) });
       if (value === undefined) {
         io.out('(not found)');
         return 1;
@@ -145,11 +185,11 @@ async function runKv(
       return 0;
     }
     case 'delete':
-      await client.delete(te.encode(arg(args, 0, 'delete needs KEY')));
+      await client.delete(arg(args, 0, 'delete needs KEY'));
       io.out('OK');
       return 0;
     case 'delete-range':
-      await client.deleteRange(te.encode(arg(args, 0, 'delete-range needs START')), te.encode(args[1] ?? ''));
+      await client.deleteRange(arg(args, 0, 'delete-range needs START'), args[1] ?? '');
       io.out('OK');
       return 0;
     case 'scan':
@@ -162,19 +202,28 @@ async function runKv(
 }
 
 async function scan(
-  client: KvClient,
+  client: FlotillaClient,
   args: readonly string[],
   values: Values,
   io: CliOutput,
 ): Promise<number> {
   const start = arg(args, 0, 'scan needs START ("" for the first key)');
-  const { pairs, hasMore } = await client.scanRange(te.encode(start), te.encode(args[1] ?? ''), {
-    limit: positiveOption(values, 'limit') ?? 100,
+  const limit = positiveOption(values, 'limit') ?? 100;
+  const pairs: Array<{ key: Buffer; value: Buffer }> = [];
+  // One more than asked: whether more follow.
+  for await (const pair of client.scan({
+    start,
+    end: args[1] ?? '',
+    limit: limit + 1,
     reverse: values.reverse,
-    keyOnly: values['key-only'],
-    readConsistency: consistencyOption(values),
-  });
-  for (const [k, v] of pairs) io.out(values['key-only'] ? td.decode(k) : `${td.decode(k)}\t${td.decode(v)}`);
+    keysOnly: values['key-only'],
+    consistency: consistencyOption(values),
+  }))
+    pairs.push(pair);
+  const hasMore = pairs.length > limit;
+  if (hasMore) pairs.length = limit;
+  for (const { key, value } of pairs)
+    io.out(values['key-only'] ? td.decode(key) : `${td.decode(key)}\t${td.decode(value)}`);
   io.out(
     `(${pairs.length} pair${pairs.length === 1 ? '' : 's'}${hasMore ? '; more follow, raise --limit' : ''})`,
   );
@@ -182,7 +231,7 @@ async function scan(
 }
 
 async function cas(
-  client: KvClient,
+  client: FlotillaClient,
   args: readonly string[],
   values: Values,
   io: CliOutput,
@@ -192,12 +241,9 @@ async function cas(
     throw new UsageError('cas needs exactly one of --expect VALUE and --expect-absent');
   if ((values.new === undefined) === !values.delete)
     throw new UsageError('cas needs exactly one of --new VALUE and --delete');
-  const result = await client.compareAndSwap(
-    te.encode(key),
-    values.expect === undefined ? undefined : te.encode(values.expect),
-    values.new === undefined ? undefined : te.encode(values.new),
-    positiveOption(values, 'ttl-ms'),
-  );
+  const result = await client.compareAndSwap(key, values.expect ?? null, values.new ?? null, {
+    ttlMs: positiveOption(values, 'ttl-ms'),
+  });
   const previous = result.previousValue === undefined ? '(absent)' : td.decode(result.previousValue);
   if (result.succeeded) {
     io.out(`OK (previous: ${previous})`);
@@ -207,24 +253,48 @@ async function cas(
   return 1;
 }
 
-async function status(stores: ReadonlyMap<number, string>, io: CliOutput): Promise<number> {
-  const answers = await Promise.all(
-    [...stores].map(([id, address]) =>
-      fetchStoreStatus(address, STATUS_TIMEOUT_MS).then(
-        (res) => ({ id, address, res }),
-        (err: unknown) => ({ id, address, err }),
-      ),
-    ),
-  );
-  let unreachable = 0;
-  for (const answer of answers) {
-    if ('res' in answer) {
-      for (const line of formatStoreStatus(answer.id, answer.res)) io.out(line);
-    } else {
-      unreachable++;
-      const e = answer.err as { details?: string; message?: string };
-      io.out(`store ${answer.id}  ${answer.address}  UNREACHABLE (${e.details || e.message || String(e)})`);
+/** The stores PD knows, each with its regions as it reports them (Admin Status). */
+async function status(pdEndpoints: readonly string[], io: CliOutput): Promise<number> {
+  const pd = new PdClient({ endpoints: pdEndpoints, callTimeoutMs: STATUS_TIMEOUT_MS * 2 });
+  try {
+    let stores;
+    try {
+      stores = (await pd.getAllStores(true)).stores;
+    } catch (err) {
+      io.out(
+        `PD (${pdEndpoints.join(', ')}) UNREACHABLE: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return 1;
     }
+    io.out(`PD leader ${pd.leaderAddress ?? '?'}, ${stores.length} store(s)`);
+    const answers = await Promise.all(
+      stores.map((store) =>
+        fetchStoreStatus(store.address, STATUS_TIMEOUT_MS).then(
+          (res) => ({ store, res }),
+          (err: unknown) => ({ store, err }),
+        ),
+      ),
+    );
+    let unreachable = 0;
+    for (const answer of answers) {
+      const id = Number(answer.store.id);
+      const state =
+        answer.store.state === metapb.StoreState.UP
+          ? ''
+          : ` (${metapb.storeStateToJSON(answer.store.state)})`;
+      if ('res' in answer) {
+        for (const line of formatStoreStatus(id, answer.res))
+          io.out(line + (line.startsWith('store') ? state : ''));
+      } else {
+        unreachable++;
+        const e = answer.err as { details?: string; message?: string };
+        io.out(
+          `store ${id}  ${answer.store.address}  UNREACHABLE${state} (${e.details || e.message || String(e)})`,
+        );
+      }
+    }
+    return unreachable === 0 ? 0 : 1;
+  } finally {
+    pd.close();
   }
-  return unreachable === 0 ? 0 : 1;
 }
