@@ -14,7 +14,13 @@ import { epochMatches } from '../../../server/src/store/region-meta.js';
 import { SimRandom } from '../sim/prng.js';
 import { ClusterHistory, describeOperation } from './cluster-history.js';
 import { FaultInjector } from './fault-injector.js';
-import { checkPdRanges, checkReplicaAgreement, checkStoreRanges, compareReplicaData } from './invariants.js';
+import {
+  checkPdRanges,
+  checkReplicaAgreement,
+  checkStoreRanges,
+  compareReplicaData,
+  describeRange,
+} from './invariants.js';
 import type { Replica } from './invariants.js';
 import type { RunConfig, RunOptions } from './run-config.js';
 import { drawRunConfig, keyName } from './run-config.js';
@@ -68,7 +74,7 @@ const WATCH_EVERY_TICKS = 2;
 /** Ticks to wait for the final reads and for replicas to converge after the settle. */
 const CONVERGE_TICKS_MAX = 400;
 /** Characters of a failure message kept (replica data can be long). */
-const MESSAGE_CHARS_MAX = 2000;
+const MESSAGE_CHARS_MAX = 20_000;
 
 export async function runCluster(options: RunOptions): Promise<RunResult> {
   const run = new ClusterRun(options);
@@ -263,7 +269,10 @@ class ClusterRun {
     }
     if (this.failure !== null) return;
     if (why !== undefined)
-      return this.fail('liveness', `not settled ${this.config.settleTicksMax} ticks after the heal: ${why}`);
+      return this.fail(
+        'liveness',
+        `not settled ${this.config.settleTicksMax} ticks after the heal: ${why}\n${this.describeRegions()}`,
+      );
     this.trace('settled: every region has a leader PD knows, PD covers the key space');
     await this.checkInvariants(true);
   }
@@ -320,7 +329,11 @@ class ClusterRun {
       if (why === undefined) break;
     }
     if (this.failure !== null) return;
-    if (why !== undefined) return this.fail('liveness', `replicas not converged after the settle: ${why}`);
+    if (why !== undefined)
+      return this.fail(
+        'liveness',
+        `replicas not converged after the settle: ${why}\n${this.describeRegions()}`,
+      );
     for (const info of this.pd.allRegions()) {
       const replicas = this.replicasOf(info.region.id);
       const problem = await compareReplicaData(replicas);
@@ -346,11 +359,51 @@ class ClusterRun {
     return undefined;
   }
 
+  /** Every peer of every region PD knows, as its store sees it (for liveness failures). */
+  private describeRegions(): string {
+    const lines: string[] = [];
+    for (const info of this.pd.allRegions()) {
+      lines.push(
+        `  region ${info.region.id} (PD: epoch ${JSON.stringify(info.region.epoch)}, leader on store ${info.leader?.storeId}, peers ${info.region.peers.map((p) => `${p.id}@${p.storeId}/${p.role}`).join(' ')})`,
+      );
+      for (const node of this.nodes) {
+        const peer = node.store?.region(info.region.id);
+        if (peer === undefined) continue;
+        const st = peer.node.status();
+        const progress = st.progress
+          .map((p) => `${p.id}:${p.state} m${p.match} n${p.next}${p.recentActive ? '' : ' inactive'}`)
+          .join(', ');
+        lines.push(
+          `    store ${node.storeId} peer ${peer.peerId}: ${st.role} term ${st.term} lead ${st.leaderId} commit ${st.commit} applied ${peer.storage.appliedIndex} last ${st.lastIndex}${peer.initialized ? '' : ' uninitialized'}${peer.hibernation.asleep ? ' asleep' : ''} epoch ${JSON.stringify(peer.region.epoch)} voters ${st.confState.voters.join(',')} learners ${st.confState.learners.join(',')}${progress ? ` progress [${progress}]` : ''}`,
+        );
+      }
+    }
+    const known = new Set(
+      this.pd.allRegions().flatMap((info) => info.region.peers.map((p) => `${info.region.id}/${p.id}`)),
+    );
+    for (const node of this.nodes) {
+      for (const peer of node.store?.allRegions() ?? []) {
+        if (known.has(`${peer.regionId}/${peer.peerId}`)) continue;
+        const st = peer.node.basicStatus();
+        const range = peer.initialized ? describeRange(peer.region) : `region ${peer.regionId} uninitialized`;
+        lines.push(
+          `  not a member per PD: store ${node.storeId} peer ${peer.peerId} of ${range}: ${st.role} term ${st.term} lead ${st.leaderId} applied ${peer.storage.appliedIndex} epoch ${JSON.stringify(peer.region.epoch)} peers ${peer.region.peers.map((p) => `${p.id}@${p.storeId}/${p.role}`).join(' ')}`,
+        );
+      }
+    }
+    return lines.join('\n');
+  }
+
+  /** The replicas of a region's current members (per its leader), the leader first. */
   private replicasOf(regionId: number): Replica[] {
-    const out: Replica[] = [];
-    for (const store of this.upStores()) {
-      const peer = store.region(regionId);
-      if (peer !== undefined && peer.initialized && peer.lifecycle === 'normal') out.push({ store, peer });
+    const leader = this.raftLeaderOf(regionId);
+    if (leader === undefined) return [];
+    const out: Replica[] = [leader];
+    for (const meta of leader.peer.region.peers) {
+      const store = this.nodes[meta.storeId - 1]?.store;
+      const peer = store?.region(regionId);
+      if (store === undefined || peer === undefined || peer === leader.peer) continue;
+      if (peer.peerId === meta.id && peer.initialized) out.push({ store, peer });
     }
     return out;
   }
