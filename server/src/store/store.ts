@@ -316,7 +316,7 @@ export class Store {
       this.busy.add(peer);
     }
     if (this.hibernating) this.tickLiveness();
-    this.schedule();
+    if (this.busy.size > 0) this.schedule();
   }
 
   /** Suspects silent peer stores (waking the regions they lead), pings the peer stores. */
