@@ -57,7 +57,11 @@ export interface ServerIsBusy {
   backoffMs: number;
 }
 
-/** The proposal was superseded (e.g. by a leader change) and its outcome is unknown; retry it. */
+/**
+ * The proposal was superseded: its log slot was committed with another leader's entry, so it was
+ * not applied and is safe to retry. (A proposal whose fate is unknown is never answered
+ * with this: the KV call ends with DEADLINE_EXCEEDED instead.)
+ */
 export interface StaleCommand {
 }
 
