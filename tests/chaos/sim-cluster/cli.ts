@@ -126,10 +126,19 @@ async function runMany(args: CliArgs): Promise<number> {
     return 0;
   }
   failures.sort((a, b) => a.seed - b.seed);
+  const known = failures.filter(isKnownIssue);
   console.log(`${failures.length} failing seed(s): ${failures.map((f) => f.seed).join(' ')}`);
+  console.log(
+    `${known.length} of them match an open finding of FINDINGS.md (liveness): ${known.map((f) => f.seed).join(' ') || 'none'}`,
+  );
   for (const failure of failures.slice(0, 20))
     console.log(`  ${replayCommand(failure.seed, args.faultTicks)}`);
   return 1;
+}
+
+/** A liveness failure the run matched to an open finding of FINDINGS.md. */
+function isKnownIssue(result: RunResult): boolean {
+  return result.failure?.kind === 'liveness' && result.failure.message.includes('[known issue');
 }
 
 function runShard(task: WorkerTask, onResult: (result: RunResult) => void): Promise<void> {
