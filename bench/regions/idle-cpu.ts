@@ -7,8 +7,9 @@
 // heartbeats it sent in the window. Target (issue #5): 10,000 regions per store, idle CPU
 // under 5% of a core per store with hibernation on.
 //
+// Regions are brought in waves of --wave-regions (store-process.ts says why).
 // Options: --regions 1000,10000 (comma list), --modes on,off, --window-ms 10000,
-// --settle-timeout-ms 180000, --json, --profile-dir DIR (CPU profiles of the store processes).
+// --settle-timeout-ms 600000, --wave-regions 500, --json, --profile-dir DIR (CPU profiles of the store processes).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -25,7 +26,8 @@ const { values } = parseArgs({
     regions: { type: 'string', default: '1000,10000' },
     modes: { type: 'string', default: 'on,off' },
     'window-ms': { type: 'string', default: '10000' },
-    'settle-timeout-ms': { type: 'string', default: '180000' },
+    'settle-timeout-ms': { type: 'string', default: '600000' },
+    'wave-regions': { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
     /** Writes a V8 CPU profile of each store process there (to see where idle time goes). */
     'profile-dir': { type: 'string' },
@@ -50,6 +52,7 @@ const modes = (values.modes ?? '').split(',').map((m) => {
 });
 const windowMs = positiveInt('window-ms', values['window-ms'] ?? '');
 const settleTimeoutMs = positiveInt('settle-timeout-ms', values['settle-timeout-ms'] ?? '');
+const waveRegions = positiveInt('wave-regions', values['wave-regions'] ?? '');
 
 interface StoreStatus {
   regions: number;
@@ -100,6 +103,14 @@ class BenchStore {
         resolve(line);
       });
     });
+  }
+
+  /** Sends a command and awaits its one-line answer. */
+  async command(text: string, expected: string, timeoutMs: number): Promise<void> {
+    const answer = this.nextLine(timeoutMs);
+    this.child.stdin?.write(`${text}\n`);
+    const line = await answer;
+    if (line !== expected) throw new Error(`store ${this.storeId}: '${text}' answered '${line}'`);
   }
 
   async status(): Promise<StoreStatus> {
@@ -187,21 +198,41 @@ async function startStores(regions: number, mode: 'on' | 'off', baseDir: string)
   return stores;
 }
 
-/** Polls until every region has a leader everywhere (and, hibernating, every region sleeps). */
-async function settle(stores: readonly BenchStore[], regions: number, mode: 'on' | 'off'): Promise<boolean> {
-  const deadline = Date.now() + settleTimeoutMs;
-  while (Date.now() < deadline) {
+/** Polls until regions 1..upTo have a leader everywhere (and, hibernating, every region sleeps). */
+async function settle(
+  stores: readonly BenchStore[],
+  upTo: number,
+  mode: 'on' | 'off',
+  deadlineMs: number,
+): Promise<boolean> {
+  for (;;) {
     const statuses = await Promise.all(stores.map((s) => s.status()));
     const leaders = statuses.reduce((n, s) => n + s.leaders, 0);
-    const allKnowLeader = statuses.every((s) => s.withLeader === regions);
+    const allKnowLeader = statuses.every((s) => s.withLeader === upTo);
     const asleep = mode === 'off' || statuses.every((s) => s.awake === 0);
     const awake = statuses.map((s) => s.awake).join('/');
     const woken = statuses.map((s) => s.woken).join('/');
-    process.stderr.write(`  leaders ${leaders}/${regions}, awake ${awake}, wake-ups ${woken}\n`);
-    if (leaders === regions && allKnowLeader && asleep) return true;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    process.stderr.write(`  leaders ${leaders}/${upTo}, awake ${awake}, wake-ups ${woken}\n`);
+    if (leaders === upTo && allKnowLeader && asleep) return true;
+    if (Date.now() >= deadlineMs) return false;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  return false;
+}
+
+/** Brings the regions in waves (load everywhere, then campaign), each settled before the next. */
+async function bootstrap(
+  stores: readonly BenchStore[],
+  regions: number,
+  mode: 'on' | 'off',
+): Promise<boolean> {
+  const deadlineMs = Date.now() + settleTimeoutMs;
+  for (let from = 1; from <= regions; from += waveRegions) {
+    const to = Math.min(regions, from + waveRegions - 1);
+    await Promise.all(stores.map((s) => s.command(`load ${from} ${to}`, 'LOADED', 120_000)));
+    await Promise.all(stores.map((s) => s.command(`campaign ${from} ${to}`, 'CAMPAIGNED', 30_000)));
+    if (!(await settle(stores, to, mode, deadlineMs))) return false;
+  }
+  return true;
 }
 
 async function runCase(regions: number, mode: 'on' | 'off'): Promise<CaseResult> {
@@ -209,10 +240,10 @@ async function runCase(regions: number, mode: 'on' | 'off'): Promise<CaseResult>
   const stores = await startStores(regions, mode, baseDir);
   try {
     const startedMs = Date.now();
-    const settled = await settle(stores, regions, mode);
+    const settled = await bootstrap(stores, regions, mode);
     const settledMs = Date.now() - startedMs;
     // A few seconds more: the last elections' stragglers and GC of the start-up garbage.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => setTimeout(resolve, 5000));
     const before = await Promise.all(stores.map((s) => s.status()));
     const ticksBefore = stores.map((s) => s.cpuTicks());
     const windowStartMs = performance.now();

@@ -1,17 +1,23 @@
 // One store process of the many-regions benchmark (idle-cpu.ts spawns three): the Raft
 // machinery of a store node (RaftRuntime: engine, store loop and ticker, gRPC transport)
-// over a fresh data directory into which N regions are bootstrapped at once, laid out the
-// way splits would leave them (adjacent ranges covering the key space, one peer per store,
-// peer ids unique per region). No client service, TTL sweeper or PD: only what idle regions
-// cost. Talks to its parent over stdio: prints READY once serving, answers "status" with a
-// STATUS json line, exits on "stop".
+// with N regions laid out the way splits would leave them (adjacent ranges covering the key
+// space, one peer per store, peer ids unique per region). Regions come in waves on the
+// parent's command, as splits bring them over time: "load A B" writes regions A..B into the
+// engine and adds their peers; once every store loaded a wave, "campaign A B" makes one
+// designated peer of each (stores in turn) campaign, as a split's new regions do. Thousands
+// of regions electing at once on three processes sharing two cores never settle: rounds
+// grow longer than the election timeout and every election times out. No client service,
+// TTL sweeper or PD: only what idle regions cost. Prints READY once serving, answers
+// "status" with a STATUS json line, exits on "stop".
 //
 // Args: --store-id N --cluster 1=host:port,2=host:port,3=host:port --regions N
 //       --data-dir DIR --hibernate on|off
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { RaftRuntime } from '../../server/src/node/raft-runtime.js';
+import { SeededRandom } from '@flotilla/raft';
 import { WriteBatch } from '../../server/src/storage/engine.js';
+import { createRegionPeer } from '../../server/src/store/region-loader.js';
 import type { RegionMeta } from '../../server/src/store/region-meta.js';
 import { writeInitialRegionState } from '../../server/src/store/region-split.js';
 
@@ -62,18 +68,41 @@ const runtime = await RaftRuntime.start({
     return address === undefined ? Promise.reject(new Error(`no store ${id}`)) : Promise.resolve(address);
   },
   storeConfig: { hibernateRegions: values.hibernate === 'on' },
-  prepareEngine: async (engine) => {
-    const batch = new WriteBatch();
-    for (let id = 1; id <= regionsCount; id++)
-      writeInitialRegionState(batch, benchRegion(id, regionsCount, storeIds), undefined);
-    await engine.write(batch, { sync: true });
-  },
   log: (line) => process.stderr.write(`${line}\n`),
   onFatal: (error) => {
     process.stderr.write(`store ${storeId}: fatal: ${error.stack ?? error.message}\n`);
     process.exit(70);
   },
 });
+
+/** Writes regions from..to into the engine (one synced batch) and adds their peers. */
+async function loadRegions(from: number, to: number): Promise<void> {
+  const batch = new WriteBatch();
+  const regions: RegionMeta[] = [];
+  for (let id = from; id <= to; id++) {
+    const region = benchRegion(id, regionsCount, storeIds);
+    writeInitialRegionState(batch, region, undefined);
+    regions.push(region);
+  }
+  await runtime.engine.write(batch, { sync: true });
+  const options = {
+    engine: runtime.engine,
+    config: runtime.config,
+    randomFor: (regionId: number) => new SeededRandom(storeId * 1_000_003 + regionId),
+    requestSnapshot: (regionId: number) => runtime.store.requestSnapshot(regionId),
+  };
+  for (const region of regions) {
+    const self = region.peers.find((p) => p.storeId === storeId);
+    if (self === undefined) throw new Error(`region ${region.id} has no peer on store ${storeId}`);
+    runtime.store.addRegion(await createRegionPeer(region, self.id, options));
+  }
+}
+
+function campaignRegions(from: number, to: number): void {
+  for (let id = from; id <= to; id++) {
+    if (storeIds[(id - 1) % storeIds.length] === storeId) runtime.store.campaign(id);
+  }
+}
 
 function status(): Record<string, number> {
   let leaders = 0;
@@ -86,10 +115,14 @@ function status(): Record<string, number> {
   let framesSentCount = 0;
   let messagesSentCount = 0;
   let heartbeatsSentCount = 0;
+  let messagesDroppedCount = 0;
+  let streamFailureCount = 0;
   for (const c of runtime.transport.stats().values()) {
     framesSentCount += c.framesSentCount;
     messagesSentCount += c.messagesSentCount;
     heartbeatsSentCount += c.heartbeatsSentCount;
+    messagesDroppedCount += c.messagesDroppedCount;
+    streamFailureCount += c.streamFailureCount;
   }
   const stats = runtime.store.stats();
   return {
@@ -103,15 +136,24 @@ function status(): Record<string, number> {
     framesSentCount,
     messagesSentCount,
     heartbeatsSentCount,
+    messagesDroppedCount,
+    streamFailureCount,
+    droppedInbound: stats.droppedRaftMessagesCount,
   };
 }
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  if (line === 'status') process.stdout.write(`STATUS ${JSON.stringify(status())}\n`);
-  if (line === 'stop') {
-    void runtime.stop().then(() => process.exit(0));
+  const [command, fromText, toText] = line.split(' ');
+  const from = Number(fromText);
+  const to = Math.min(Number(toText), regionsCount);
+  if (command === 'status') process.stdout.write(`STATUS ${JSON.stringify(status())}\n`);
+  if (command === 'load') void loadRegions(from, to).then(() => process.stdout.write('LOADED\n'));
+  if (command === 'campaign') {
+    campaignRegions(from, to);
+    process.stdout.write('CAMPAIGNED\n');
   }
+  if (command === 'stop') void runtime.stop().then(() => process.exit(0));
 });
 lines.on('close', () => void runtime.stop().then(() => process.exit(0)));
 process.stdout.write(`READY store=${storeId} regions=${runtime.regionsLoadedCount}\n`);

@@ -18,8 +18,11 @@
 //     Raft message except a notice (and except a late response to an earlier regular
 //     heartbeat, which a sleeping leader steps without waking), on a snapshot, and when the
 //     store of its leader becomes suspected (store-liveness.ts) or a store holding one of its
-//     peers is reported unreachable. A woken follower ticks again, times out and campaigns, so
-//     failover of a quiesced region works as for an awake one, one liveness timeout later.
+//     peers is reported unreachable. A follower woken by anything but its leader nudges the
+//     leader (leaderNudge): a live leader wakes and heartbeats before the follower times out,
+//     so a false suspicion costs no election. If the leader is gone, the woken follower ticks,
+//     times out and campaigns, so failover of a quiesced region works as for an awake one,
+//     one liveness timeout later.
 //
 // Lease reads after a wake-up. The core serves a lease read while tickCount minus the send
 // tick of the newest heartbeat a quorum acknowledged is below electionTimeout - margin. A
@@ -141,6 +144,15 @@ export function quiesceNotice(from: number, to: number, term: number, commit: nu
     snapshot: null,
     context: new Uint8Array(0),
   };
+}
+
+/**
+ * What a follower woken by anything but its leader sends the leader: a heartbeat response
+ * with an empty context, like a follower refusing a notice. It wakes a sleeping leader, whose
+ * core takes it as a plain response (no lease or read acknowledgement in it).
+ */
+export function leaderNudge(from: number, to: number, term: number): Message {
+  return { ...quiesceNotice(from, to, term, 0), type: 'heartbeatResp' };
 }
 
 /** A heartbeat response to a quiesce notice (its context is the notice's: empty). */

@@ -51,7 +51,8 @@ export type MailboxItem =
   | { readonly kind: 'confChange'; readonly cc: ConfChange; readonly waiter: ProposalWaiter }
   | { readonly kind: 'read'; readonly mode: 'safe' | 'lease'; readonly waiter: ReadWaiter }
   | { readonly kind: 'transferLeader'; readonly toPeerId: number }
-  | { readonly kind: 'unreachable'; readonly peerId: number };
+  | { readonly kind: 'unreachable'; readonly peerId: number }
+  | { readonly kind: 'campaign' };
 
 interface PendingProposal {
   readonly index: number;
@@ -276,6 +277,8 @@ export class RegionPeer {
         return this.node.transferLeader(item.toPeerId);
       case 'unreachable':
         return this.node.reportUnreachable(item.peerId);
+      case 'campaign':
+        return this.node.campaign();
     }
   }
 

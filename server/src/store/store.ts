@@ -69,6 +69,7 @@ import {
   followerSettled,
   isNoticeResponse,
   leaderLogQuiescent,
+  leaderNudge,
   quiesceNotice,
 } from './hibernation.js';
 import { StoreLiveness } from './store-liveness.js';
@@ -339,26 +340,52 @@ export class Store {
 
   /** The quiesced regions whose leader is on `storeId` (suspected down) wake up, to campaign if it is gone. */
   private wakeRegionsLedFrom(storeId: number): void {
+    let nudged = false;
     for (const peer of this.regions.values()) {
       if (!peer.hibernation.asleep) continue;
       const leader = peerById(peer.region, peer.node.basicStatus().leaderId);
-      if (leader === undefined || leader.storeId === storeId) this.wake(peer);
+      if (leader === undefined || leader.storeId === storeId) nudged = this.wake(peer) || nudged;
     }
+    if (nudged) this.deps.outbox.flush();
   }
 
   /** Every quiesced region with a peer on `storeId` wakes up (the store was reported unreachable). */
   private wakeRegionsWithPeerOn(storeId: number): void {
+    let nudged = false;
     for (const peer of this.regions.values()) {
-      if (peer.hibernation.asleep && peer.region.peers.some((p) => p.storeId === storeId)) this.wake(peer);
+      if (peer.hibernation.asleep && peer.region.peers.some((p) => p.storeId === storeId))
+        nudged = this.wake(peer) || nudged;
     }
+    if (nudged) this.deps.outbox.flush();
   }
 
-  /** Back into the awake set (ticks resume at the next tick). */
-  private wake(peer: RegionPeer): void {
-    if (!peer.hibernation.asleep) return;
+  /**
+   * Back into the awake set (ticks resume at the next tick). A follower woken by anything but
+   * its leader nudges the leader (a response with an empty context, which wakes it): if the
+   * leader's store is alive, its heartbeats resume before the follower times out, and a
+   * false suspicion or a stray message costs no election. Returns whether a nudge was queued.
+   */
+  private wake(peer: RegionPeer, byPeerId = 0): boolean {
+    if (!peer.hibernation.asleep) return false;
     peer.hibernation.wake(this.deps.config.electionTimeoutTicks);
     this.awake.add(peer);
     this.regionsWokenCount++;
+    const status = peer.node.basicStatus();
+    if (status.role !== 'follower' || status.leaderId === 0 || status.leaderId === byPeerId) return false;
+    const self = peerById(peer.region, peer.peerId);
+    const leader = peerById(peer.region, status.leaderId);
+    if (self === undefined || leader === undefined) return false;
+    const { region } = peer;
+    return this.deps.outbox.send(leader.storeId, {
+      regionId: region.id,
+      fromPeer: self,
+      toPeer: leader,
+      regionEpoch: region.epoch,
+      startKey: region.startKey,
+      endKey: region.endKey,
+      message: leaderNudge(self.id, leader.id, status.term),
+      isTombstone: false,
+    });
   }
 
   private putToSleep(peer: RegionPeer): void {
@@ -453,7 +480,7 @@ export class Store {
     peer.learnPeer(env.fromPeer);
     const wakes = this.messageWakes(peer, env);
     if (!peer.enqueueRaftMessage(env.message)) return false;
-    if (wakes) this.markBusy(peer);
+    if (wakes) this.markBusy(peer, env.message.from);
     else this.markBusyAsleep(peer);
     return true;
   }
@@ -702,6 +729,14 @@ export class Store {
     });
   }
 
+  /**
+   * Starts an election for the region's local peer in the next round, as the new regions of
+   * a split do: for bootstrapping many regions at once without every replica timing out.
+   */
+  campaign(regionId: number): RegionError | undefined {
+    return this.enqueue(regionId, { kind: 'campaign' });
+  }
+
   transferLeader(regionId: number, toPeerId: number): RegionError | undefined {
     return this.enqueue(regionId, { kind: 'transferLeader', toPeerId });
   }
@@ -728,8 +763,8 @@ export class Store {
   }
 
   /** Input for the peer: it wakes (if quiesced) and runs in the next round. */
-  private markBusy(peer: RegionPeer): void {
-    this.wake(peer);
+  private markBusy(peer: RegionPeer, byPeerId = 0): void {
+    if (this.wake(peer, byPeerId)) this.deps.outbox.flush();
     this.busy.add(peer);
     this.schedule();
   }

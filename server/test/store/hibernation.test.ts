@@ -118,6 +118,18 @@ describe('Region hibernation', () => {
     await c.tickUntil(() => others.every((id) => localGet(c, id, 'k') === 'v2'), 500);
   });
 
+  it('costs no election when a live leader’s store is falsely suspected: woken followers nudge it', async () => {
+    const c = await startCluster();
+    await c.tickUntil(() => allAsleep(c), 500);
+    const { store: leader, peer } = c.leaderOf(1) ?? assert.fail('no leader');
+    const term = peer.node.basicStatus().term;
+    for (const id of STORE_IDS.filter((s) => s !== leader.storeId))
+      c.stores.get(id)?.reportUnreachable(leader.storeId, []);
+    assert.ok(!allAsleep(c), 'the followers woke up');
+    await c.tickUntil(() => allAsleep(c), 500);
+    assert.equal(c.leaderOf(1)?.peer.node.basicStatus().term, term, 'same leader, same term');
+  });
+
   it('keeps a follower that misses the quiesce notice awake, and the region keeps working', async () => {
     const c = await startCluster();
     const { store: leader } = c.leaderOf(1) ?? assert.fail('no leader');
