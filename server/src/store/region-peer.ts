@@ -79,6 +79,8 @@ const RANGE_HISTORY_MAX = 16;
 
 /** Known peers an uninitialized peer keeps (the senders it may have to answer). */
 const UNINITIALIZED_KNOWN_PEERS_MAX = 16;
+/** Senders outside the region's (possibly outdated) peer list an initialized peer remembers. */
+const KNOWN_SENDERS_MAX = 16;
 
 export class RegionPeer {
   private mailbox: MailboxItem[] = [];
@@ -98,6 +100,8 @@ export class RegionPeer {
   private stagedSnapshot: SnapshotMetadata | null = null;
   /** A generated snapshot to hand to the storage in the next round. */
   private generatedSnapshot: Snapshot | null = null;
+  /** Peers that messaged this one without being in its region meta (see learnPeer). */
+  private readonly senders = new Map<number, PeerMeta>();
   /** Outcomes of snapshot sends, by peer (at most one per peer: bounded by the region size). */
   private readonly snapshotStatuses = new Map<number, boolean>();
   /**
@@ -448,11 +452,30 @@ export class RegionPeer {
     return best ?? this.rangeHistory[0] ?? this.region;
   }
 
-  /** An uninitialized peer learns a peer that talks to it, so it can answer (bounded). */
+  /**
+   * Remembers a peer that talks to this one, so it can answer (bounded). An uninitialized
+   * peer adds it to its (range-less) region. An initialized peer whose membership is older
+   * than the sender's — it missed conf changes while cut off, and the new leader is a peer
+   * it does not know — keeps it aside (`senders`): without it every answer to the leader
+   * would be dropped and the leader could never catch this peer up (sim-cluster finding 1).
+   */
   learnPeer(peer: PeerMeta): void {
-    if (this.initialized || peerById(this.region, peer.id) !== undefined) return;
+    if (peerById(this.region, peer.id) !== undefined) return;
+    if (this.initialized) {
+      if (!this.senders.has(peer.id) && this.senders.size >= KNOWN_SENDERS_MAX) {
+        const oldest = this.senders.keys().next().value;
+        if (oldest !== undefined) this.senders.delete(oldest);
+      }
+      this.senders.set(peer.id, peer);
+      return;
+    }
     if (this.region.peers.length >= UNINITIALIZED_KNOWN_PEERS_MAX) return;
     this.region = { ...this.region, peers: [...this.region.peers, peer] };
+  }
+
+  /** Where a message to `peerId` goes: the region's peer, else a sender it heard from. */
+  addressOf(peerId: number): PeerMeta | undefined {
+    return peerById(this.region, peerId) ?? this.senders.get(peerId);
   }
 
   private applyConfChange(entry: Entry, writer: ApplyWriter): CommandResult {

@@ -1075,7 +1075,7 @@ export class Store {
       const fromPeer = peerById(region, peer.peerId);
       if (fromPeer === undefined) continue; // removed from the region: it sends nothing more
       for (const message of ready.messages) {
-        const toPeer = peerById(region, message.to);
+        const toPeer = peer.addressOf(message.to);
         if (toPeer === undefined) continue;
         const envelope: RaftEnvelope = {
           regionId: region.id,
