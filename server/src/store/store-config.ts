@@ -75,8 +75,11 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   uninitializedPeersMax: 1024,
   hibernateRegions: true,
   hibernateAfterIdleTicks: 20,
-  storeSuspectAfterTicks: 10,
+  storeSuspectAfterTicks: 30,
 };
+
+/** Election timeouts of silence before a peer store is suspected (default of storeSuspectAfterTicks). */
+const SUSPECT_AFTER_ELECTION_TIMEOUTS = 3;
 
 export class StoreConfigError extends Error {
   readonly code = 'INVALID_STORE_CONFIG';
@@ -89,8 +92,12 @@ export class StoreConfigError extends Error {
 export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: number }): StoreConfig {
   const config: StoreConfig = {
     ...STORE_CONFIG_DEFAULTS,
-    // A store silent for an election timeout is suspected, whatever the timeout is set to.
-    storeSuspectAfterTicks: partial.electionTimeoutTicks ?? STORE_CONFIG_DEFAULTS.electionTimeoutTicks,
+    // Suspected after three election timeouts of silence, whatever the timeout is set to: one
+    // timeout is shorter than the stalls of a loaded store loop, and every false suspicion
+    // wakes the regions led from that store (their load can stall it again).
+    storeSuspectAfterTicks:
+      SUSPECT_AFTER_ELECTION_TIMEOUTS *
+      (partial.electionTimeoutTicks ?? STORE_CONFIG_DEFAULTS.electionTimeoutTicks),
     ...partial,
   };
   for (const [field, value] of Object.entries(config)) {
