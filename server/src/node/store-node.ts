@@ -25,6 +25,7 @@ import { StoreAddressResolver } from '../pd-client/store-address-resolver.js';
 import { PdHeartbeats } from '../pd-client/pd-heartbeats.js';
 import { OperatorRunner } from '../pd-client/operator-runner.js';
 import { pdSplitIds, reportSplit } from '../pd-client/pd-split-ids.js';
+import { StalePeerCheck } from '../pd-client/stale-peer-check.js';
 import { measureRegion } from '../store/split-checker.js';
 import { describeRegionError } from '../store/region-error.js';
 import type { RegionEpoch } from '../store/region-meta.js';
@@ -66,6 +67,9 @@ export class StoreNodeError extends Error {
 /** Defaults for PD reporting; the server configuration overrides them. */
 const STORE_HEARTBEAT_INTERVAL_MS_DEFAULT = 2_000;
 const REGION_HEARTBEAT_INTERVAL_MS_DEFAULT = 20_000;
+/** A peer that has not heard its leader this long asks PD whether it was removed. */
+const LEADER_MISSING_MS = 20_000;
+const STALE_PEER_CHECK_INTERVAL_MS = 5_000;
 /** How often leadership and epochs are compared with what PD was last told. */
 const REGION_WATCH_INTERVAL_MS = 1_000;
 
@@ -83,6 +87,7 @@ export class StoreNode {
   private stopped = false;
   private heartbeats: PdHeartbeats | undefined;
   private splitCheckTimer: NodeJS.Timeout | undefined;
+  private stalePeerTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly runtime: RaftRuntime,
@@ -195,6 +200,17 @@ export class StoreNode {
         log: (line) => log(`store ${storeId}: ${line}`),
       });
       node.heartbeats.start();
+      const stalePeers = new StalePeerCheck({
+        pd,
+        store,
+        leaderMissingTicks: Math.ceil(LEADER_MISSING_MS / config.tickIntervalMs),
+        log: (line) => log(`store ${storeId}: ${line}`),
+      });
+      node.stalePeerTimer = setInterval(() => {
+        stalePeers
+          .checkOnce()
+          .catch((err: unknown) => log(`store ${storeId}: stale peer check failed: ${String(err)}`));
+      }, STALE_PEER_CHECK_INTERVAL_MS);
       // Splits need ids from PD: only a PD cluster checks region sizes.
       node.splitCheckTimer = setInterval(() => {
         store
@@ -219,6 +235,7 @@ export class StoreNode {
     this.stopped = true;
     clearInterval(this.sweepTimer);
     clearInterval(this.splitCheckTimer);
+    clearInterval(this.stalePeerTimer);
     this.heartbeats?.stop();
     await this.runtime.stop();
     this.pd?.close();

@@ -79,6 +79,11 @@ const RANGE_HISTORY_MAX = 16;
 
 /** Known peers an uninitialized peer keeps (the senders it may have to answer). */
 const UNINITIALIZED_KNOWN_PEERS_MAX = 16;
+/** Messages only a leader sends to its followers. */
+function isLeaderTraffic(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
+}
+
 /** Senders outside the region's (possibly outdated) peer list an initialized peer remembers. */
 const KNOWN_SENDERS_MAX = 16;
 
@@ -100,6 +105,12 @@ export class RegionPeer {
   private stagedSnapshot: SnapshotMetadata | null = null;
   /** A generated snapshot to hand to the storage in the next round. */
   private generatedSnapshot: Snapshot | null = null;
+  /**
+   * Ticks since this peer last heard its leader replicate to it (or led): a peer removed from
+   * its region without learning it stops hearing anything, and the store asks PD about it
+   * (stale-peer check in server/src/pd-client).
+   */
+  ticksWithoutLeader = 0;
   /** Peers that messaged this one without being in its region meta (see learnPeer). */
   private readonly senders = new Map<number, PeerMeta>();
   /** Outcomes of snapshot sends, by peer (at most one per peer: bounded by the region size). */
@@ -257,6 +268,15 @@ export class RegionPeer {
     this.raftInbox = [];
     this.hibernation.noteTicks(ticks, active || inbox.some((m) => !isHeartbeatTraffic(m)));
     for (const m of inbox) this.node.step(this.withLeaseGuard(m));
+    // Leader contact: the leader's replication traffic, or being the leader. A quiesced
+    // peer does not tick, so sleeping never counts as missing the leader.
+    const leaderId = this.node.basicStatus().leaderId;
+    if (
+      leaderId === this.peerId ||
+      inbox.some((m) => m.from === leaderId && m.from !== 0 && isLeaderTraffic(m))
+    )
+      this.ticksWithoutLeader = 0;
+    else this.ticksWithoutLeader += ticks;
     const mailbox = this.mailbox;
     this.mailbox = [];
     for (const item of mailbox) this.handle(item);

@@ -567,6 +567,18 @@ export class Store {
     };
   }
 
+  /**
+   * PD says the region moved on without this peer (a newer epoch whose peers do not include
+   * it): destroy it, as a tombstone message would. Returns whether it was scheduled.
+   */
+  destroyStalePeer(regionId: number, peerId: number): boolean {
+    const peer = this.regions.get(regionId);
+    if (peer === undefined || peer.peerId !== peerId || peer.node.basicStatus().role === 'leader')
+      return false;
+    this.requestDestroy(peer);
+    return true;
+  }
+
   private requestDestroy(peer: RegionPeer): void {
     peer.destroyRequested = true;
     this.toDestroy.add(peer);

@@ -31,6 +31,8 @@ import { SimLoop, STEPS_PER_TICK } from './sim-loop.js';
 import { SimNetwork } from './sim-network.js';
 import { SimPd } from './sim-pd.js';
 import { SimStoreNode } from './sim-store-node.js';
+import { StalePeerCheck } from '../../../server/src/pd-client/stale-peer-check.js';
+import { regionToProto } from '../../../server/src/store/region-meta.js';
 
 export type FailureKind = 'fatal' | 'invariant' | 'linearizability' | 'liveness' | 'harness';
 
@@ -78,6 +80,9 @@ export const KNOWN_ISSUE_STALE_PEER =
 
 /** Ticks between a store's region watch passes (reports of changed leaderships and epochs). */
 const WATCH_EVERY_TICKS = 2;
+/** The stale-peer check (server/src/pd-client/stale-peer-check.ts): how often, and after how long without a leader. */
+const STALE_PEER_CHECK_EVERY_TICKS = 50;
+const LEADER_MISSING_TICKS = 200;
 /** Ticks to wait for the final reads and for replicas to converge after the settle. */
 const CONVERGE_TICKS_MAX = 400;
 /** Characters of a failure message kept (replica data can be long). */
@@ -200,6 +205,40 @@ class ClusterRun {
     if (failure === null || failure.kind === 'liveness') this.checkLinearizability();
   }
 
+  private readonly stalePeerChecks = new WeakMap<Store, StalePeerCheck>();
+
+  /** The store's stale-peer check, asking the in-process PD as the real one asks PD over gRPC. */
+  private stalePeerCheckOf(store: Store): StalePeerCheck {
+    let check = this.stalePeerChecks.get(store);
+    if (check === undefined) {
+      const cluster = this.pd.cluster;
+      check = new StalePeerCheck({
+        store,
+        leaderMissingTicks: LEADER_MISSING_TICKS,
+        log: () => undefined,
+        pd: {
+          getRegionById: (regionId) => {
+            const info = cluster.getRegionById(regionId);
+            return Promise.resolve({
+              header: undefined,
+              region:
+                info === undefined
+                  ? undefined
+                  : {
+                      region: regionToProto(info.region),
+                      leader: undefined,
+                      downPeers: [],
+                      pendingPeers: [],
+                    },
+            });
+          },
+        },
+      });
+      this.stalePeerChecks.set(store, check);
+    }
+    return check;
+  }
+
   private async tickOnce(faultPhase: boolean): Promise<void> {
     const tick = this.loop.tick;
     const up = this.upStores();
@@ -208,6 +247,8 @@ class ClusterRun {
       if (tick % this.config.splitCheckTicks === 0) this.background('split check', store.checkSplits());
       if (tick % WATCH_EVERY_TICKS === 0) this.background('region reports', this.pd.watchRegions(store));
       if (tick % this.config.storeHeartbeatTicks === 0) this.pd.storeHeartbeat(store);
+      if (tick % STALE_PEER_CHECK_EVERY_TICKS === 0)
+        this.background('stale peer check', this.stalePeerCheckOf(store).checkOnce());
     }
     if (faultPhase && tick >= this.nextFaultTick) {
       this.faults.fire();

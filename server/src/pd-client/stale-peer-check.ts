@@ -1,0 +1,59 @@
+// Finds peers removed from their region without learning it. A peer cut off while its
+// region changed membership (and, for a learner, never campaigning) may never hear from the
+// region again: the leader no longer sends to it, so no tombstone message reaches it, and
+// its old range blocks the creation of peers for regions split from it. So, like TiKV's
+// "leader missing" check, a peer that has not heard its leader for maxLeaderMissingMs asks
+// PD about its region; when PD knows a newer membership (higher confVer) that does not
+// include the peer, the store destroys it. A peer PD still lists stays: it is only cut off,
+// and the leader will catch it up once it can. PD calls per pass are bounded.
+import type { PdClient } from './pd-client.js';
+import type { Store } from '../store/store.js';
+import { epochFromProto } from '../store/region-meta.js';
+
+/** Regions asked about per pass at most; the rest wait for the next pass. */
+const PD_QUERIES_PER_PASS_MAX = 32;
+
+export interface StalePeerCheckOptions {
+  readonly pd: Pick<PdClient, 'getRegionById'>;
+  readonly store: Store;
+  /** Ticks a peer may go without hearing its leader before PD is asked. */
+  readonly leaderMissingTicks: number;
+  readonly log: (line: string) => void;
+}
+
+export class StalePeerCheck {
+  private running = false;
+  readonly counters = { queries: 0, destroyed: 0 };
+
+  constructor(private readonly options: StalePeerCheckOptions) {}
+
+  /** One pass; a pass in progress makes this a no-op. */
+  async checkOnce(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const { store, pd } = this.options;
+      const suspects = store
+        .allRegions()
+        .filter((p) => p.initialized && p.ticksWithoutLeader >= this.options.leaderMissingTicks)
+        .slice(0, PD_QUERIES_PER_PASS_MAX);
+      for (const peer of suspects) {
+        this.counters.queries++;
+        const res = await pd.getRegionById(peer.regionId);
+        const known = res.region?.region;
+        if (known === undefined) continue; // PD has not heard of it (yet): not evidence of removal
+        const epoch = epochFromProto(known.regionEpoch, 'region.regionEpoch');
+        const member = known.peers.some((p) => Number(p.id) === peer.peerId);
+        if (member || epoch.confVer <= peer.region.epoch.confVer) continue;
+        if (store.destroyStalePeer(peer.regionId, peer.peerId)) {
+          this.counters.destroyed++;
+          this.options.log(
+            `peer ${peer.peerId} of region ${peer.regionId} is stale (PD has confVer ${epoch.confVer} without it, ours ${peer.region.epoch.confVer}): destroying it`,
+          );
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
