@@ -97,9 +97,7 @@ try {
     }
   };
   const progress = setInterval(() => {
-    process.stderr.write(
-      `\r${(written / MIB).toFixed(0)} MiB written, ${latestRegionCount} region(s)   `,
-    );
+    process.stderr.write(`\r${(written / MIB).toFixed(0)} MiB written, ${latestRegionCount} region(s)   `);
   }, 1000);
   await Promise.all(Array.from({ length: inFlight }, worker));
   clearInterval(progress);
@@ -108,6 +106,7 @@ try {
   sampling = false;
   await sampler;
   const finalRegions = await regionCount();
+  const clientStats = client.stats();
   await client.close();
   process.stderr.write('\n');
 
@@ -141,6 +140,8 @@ try {
   console.log(`| write p99 before the split | ${summarize(before).p99Ms} ms |`);
   console.log(`| write p99 in the 3 s around the split | ${summarize(around).p99Ms} ms |`);
   console.log(`| regions after ${(totalBytes / MIB).toFixed(0)} MiB | ${finalRegions} |`);
+  console.log(`| SDK calls to PD during the run (region lookups) | ${clientStats.pdCalls} |`);
+  console.log(`| SDK retries by reason | ${JSON.stringify(clientStats.retries)} |`);
 } finally {
   pd.close();
   await stores.stopAll();
