@@ -98,6 +98,19 @@ export class OperatorController {
     return { running: [...this.running.values()], finished: [...this.history] };
   }
 
+  /** The operator running for the region, if any. */
+  get(regionId: number): Operator | undefined {
+    return this.running.get(regionId);
+  }
+
+  /** Gives up on the region's operator (its target became unavailable, or a repair comes first). */
+  cancel(regionId: number, why: string): void {
+    const op = this.running.get(regionId);
+    if (op === undefined) return;
+    this.log(`operator ${op.id} for region ${regionId} cancelled: ${why}`);
+    this.finish(op, 'cancelled');
+  }
+
   /** Drops all running operators (the PD member lost leadership). */
   clear(): void {
     for (const op of [...this.running.values()]) this.finish(op, 'cancelled');

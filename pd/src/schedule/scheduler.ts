@@ -16,7 +16,7 @@ import { checkReplicas } from './replica-checker.js';
 import type { ScheduleConfig } from './schedule-config.js';
 import { resolveScheduleConfig } from './schedule-config.js';
 import type { StoreHealth } from './store-health.js';
-import { storeHealth } from './store-health.js';
+import { mustEvacuate, storeHealth } from './store-health.js';
 
 /** Regions the patrol checks per balance interval. */
 const PATROL_REGIONS_PER_PASS = 256;
@@ -88,10 +88,34 @@ export class Scheduler {
   }
 
   private onRegionHeartbeat(info: RegionInfo): void {
-    if (this.operators.has(info.region.id)) return this.operators.onHeartbeat(info);
+    const running = this.operators.get(info.region.id);
+    if (running !== undefined) {
+      // A step aimed at a store that is no longer up can never finish: give it up now
+      // rather than at the operator timeout, so the region can be repaired meanwhile.
+      const health = this.storeHealths();
+      const unavailable = running.steps
+        .slice(running.stepIndex)
+        .find((step) => step.kind !== 'removePeer' && health.get(step.peer.storeId) !== 'up');
+      if (unavailable === undefined) {
+        // Repairs come before balancing: a balance operator yields to a replica the region lost.
+        if (running.kind === 'replica' || !this.needsRepair(info, health))
+          return this.operators.onHeartbeat(info);
+        this.operators.cancel(info.region.id, 'the region needs a replica repair first');
+      } else {
+        this.operators.cancel(
+          info.region.id,
+          `store ${unavailable.peer.storeId} of ${unavailable.kind} is not up`,
+        );
+      }
+    }
     if (this.creating.has(info.region.id) || !this.operators.hasRoom('replica')) return;
     const plan = checkReplicas(info, this.placementView(), this.config.maxReplicas);
     if (plan !== undefined) void this.create(info, 'replica', plan);
+  }
+
+  /** Whether a voter of the region sits on a store whose replicas must move (down, offline, tombstone). */
+  private needsRepair(info: RegionInfo, health: ReadonlyMap<number, StoreHealth>): boolean {
+    return info.region.peers.some((p) => mustEvacuate(health.get(p.storeId)));
   }
 
   private placementView(): PlacementView {
