@@ -67,6 +67,37 @@ async function regions(): Promise<RegionView[]> {
   }));
 }
 
+/** What PD and the stores show, for a benchmark that did not converge. */
+async function dumpState(): Promise<void> {
+  const res = await pd.scanRegions(new Uint8Array(0), new Uint8Array(0), 10_000);
+  for (const r of res.regions) {
+    const peers = r.region?.peers.map((p) => `${p.id}@${p.storeId}/${p.role}`).join(',');
+    console.error(
+      `region ${r.region?.id} peers ${peers} leader ${r.leader?.id} pending ${r.pendingPeers.map((p) => p.id)} down ${r.downPeers.map((d) => d.peer?.id)}`,
+    );
+  }
+  const leader = await pds.leaderId();
+  if (leader !== undefined)
+    console.error(
+      pds
+        .log(leader)
+        .split('\n')
+        .filter((l) => /operator/.test(l))
+        .slice(-20)
+        .join('\n'),
+    );
+  for (const slot of [1, 2, 3, 4])
+    console.error(
+      `--- slot ${slot}\n` +
+        stores
+          .log(slot)
+          .split('\n')
+          .filter((l) => /operator|error|fail/i.test(l))
+          .slice(-8)
+          .join('\n'),
+    );
+}
+
 try {
   await stores.start(1);
   await Promise.all([stores.start(2), stores.start(3), stores.start(4)]);
@@ -89,9 +120,12 @@ try {
       process.stderr.write(`\r${rs.length} regions, ${settled} with 3 voters and no learner   `);
       return rs.length >= regionsWanted && settled === rs.length ? true : undefined;
     },
-    300_000,
+    Number(process.env.SETTLE_TIMEOUT_MS ?? 300_000),
     `${regionsWanted} regions with 3 voters each`,
-  );
+  ).catch(async (err: unknown) => {
+    await dumpState();
+    throw err;
+  });
   await new Promise((r) => setTimeout(r, 3000)); // let the balancer finish moving replicas
   const before = await regions();
   const perStore = new Map<number, number>();
@@ -117,33 +151,7 @@ try {
     Number(process.env.REPAIR_TIMEOUT_MS ?? 600_000),
     'every region repaired',
   ).catch(async (err: unknown) => {
-    const res = await pd.scanRegions(new Uint8Array(0), new Uint8Array(0), 10_000);
-    for (const r of res.regions) {
-      const peers = r.region?.peers.map((p) => `${p.id}@${p.storeId}/${p.role}`).join(',');
-      console.error(
-        `region ${r.region?.id} peers ${peers} leader ${r.leader?.id} pending ${r.pendingPeers.map((p) => p.id)} down ${r.downPeers.map((d) => d.peer?.id)}`,
-      );
-    }
-    const leader = await pds.leaderId();
-    if (leader !== undefined)
-      console.error(
-        pds
-          .log(leader)
-          .split('\n')
-          .filter((l) => /operator/.test(l))
-          .slice(-20)
-          .join('\n'),
-      );
-    for (const slot of [1, 2, 3, 4])
-      console.error(
-        `--- slot ${slot}\n` +
-          stores
-            .log(slot)
-            .split('\n')
-            .filter((l) => /operator|error|fail/i.test(l))
-            .slice(-8)
-            .join('\n'),
-      );
+    await dumpState();
     throw err;
   });
   const repairedMs = Math.round(performance.now() - killedAt);

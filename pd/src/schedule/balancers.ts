@@ -58,15 +58,29 @@ function healthyRegion(info: RegionInfo): boolean {
   );
 }
 
+/** Changes running operators will still make, per store (so balancing does not overshoot). */
+export interface InFlightDeltas {
+  readonly leaders: ReadonlyMap<number, number>;
+  readonly replicas: ReadonlyMap<number, number>;
+}
+
+const NO_DELTAS: InFlightDeltas = { leaders: new Map(), replicas: new Map() };
+
+function withDeltas(counts: Map<number, number>, deltas: ReadonlyMap<number, number>): Map<number, number> {
+  for (const [storeId, delta] of deltas) counts.set(storeId, (counts.get(storeId) ?? 0) + delta);
+  return counts;
+}
+
 export function planLeaderBalance(
   regions: readonly RegionInfo[],
   health: ReadonlyMap<number, StoreHealth>,
   tolerance: number,
   busy: (regionId: number) => boolean,
+  inFlight: InFlightDeltas = NO_DELTAS,
 ): BalancePlan | undefined {
   const up = upStores(health);
   if (up.length === 0) return undefined;
-  const { leaders } = countByStore(regions, health);
+  const leaders = withDeltas(countByStore(regions, health).leaders, inFlight.leaders);
   const count = (id: number): number => leaders.get(id) ?? 0;
   // Leaders on stores that should not lead: move them to the least loaded healthy voter.
   for (const info of regions) {
@@ -121,10 +135,11 @@ export function planRegionBalance(
   health: ReadonlyMap<number, StoreHealth>,
   tolerance: number,
   busy: (regionId: number) => boolean,
+  inFlight: InFlightDeltas = NO_DELTAS,
 ): BalancePlan | undefined {
   const up = upStores(health);
   if (up.length < 2) return undefined;
-  const { replicas } = countByStore(regions, health);
+  const replicas = withDeltas(countByStore(regions, health).replicas, inFlight.replicas);
   const count = (id: number): number => replicas.get(id) ?? 0;
   const source = [...up].sort((a, b) => count(b) - count(a) || a - b)[0] as number;
   const target = [...up].sort((a, b) => count(a) - count(b) || a - b)[0] as number;

@@ -9,6 +9,7 @@ import type { PdCluster } from '../cluster/pd-cluster.js';
 import type { RegionInfo } from '../cluster/region-info.js';
 import { REGIONS_MAX } from '../cluster/region-tree.js';
 import { planLeaderBalance, planRegionBalance, countByStore } from './balancers.js';
+import type { InFlightDeltas } from './balancers.js';
 import type { OperatorKind, OperatorStep } from './operator.js';
 import { OperatorController } from './operator-controller.js';
 import type { PlacementView, ReplicaPlan } from './replica-checker.js';
@@ -113,6 +114,31 @@ export class Scheduler {
     if (plan !== undefined) void this.create(info, 'replica', plan);
   }
 
+  /**
+   * What the running operators' remaining steps will change per store. Without it,
+   * concurrent balance operators all see the same counts and overshoot, moving replicas
+   * back and forth between two stores.
+   */
+  private inFlightDeltas(): InFlightDeltas {
+    const leaders = new Map<number, number>();
+    const replicas = new Map<number, number>();
+    const add = (m: Map<number, number>, storeId: number, d: number): void => {
+      m.set(storeId, (m.get(storeId) ?? 0) + d);
+    };
+    for (const op of this.operators.list().running) {
+      const info = this.options.cluster.getRegionById(op.regionId);
+      for (const step of op.steps.slice(op.stepIndex)) {
+        if (step.kind === 'addLearner') add(replicas, step.peer.storeId, 1);
+        else if (step.kind === 'removePeer') add(replicas, step.peer.storeId, -1);
+        else if (step.kind === 'transferLeader') {
+          add(leaders, step.peer.storeId, 1);
+          if (info?.leader !== undefined) add(leaders, info.leader.storeId, -1);
+        }
+      }
+    }
+    return { leaders, replicas };
+  }
+
   /** Whether a voter of the region sits on a store whose replicas must move (down, offline, tombstone). */
   private needsRepair(info: RegionInfo, health: ReadonlyMap<number, StoreHealth>): boolean {
     return info.region.peers.some((p) => mustEvacuate(health.get(p.storeId)));
@@ -143,12 +169,13 @@ export class Scheduler {
       const regions = this.allRegions();
       const health = this.storeHealths();
       const busy = (regionId: number): boolean => this.operators.has(regionId) || this.creating.has(regionId);
+      const inFlight = this.inFlightDeltas();
       if (this.operators.hasRoom('balanceLeader')) {
-        const plan = planLeaderBalance(regions, health, this.config.balanceTolerance, busy);
+        const plan = planLeaderBalance(regions, health, this.config.balanceTolerance, busy, inFlight);
         if (plan !== undefined) await this.create(plan.region, 'balanceLeader', plan);
       }
       if (this.operators.hasRoom('balanceRegion')) {
-        const plan = planRegionBalance(regions, health, this.config.balanceTolerance, busy);
+        const plan = planRegionBalance(regions, health, this.config.balanceTolerance, busy, inFlight);
         if (plan !== undefined) await this.create(plan.region, 'balanceRegion', plan);
       }
     } catch (err) {

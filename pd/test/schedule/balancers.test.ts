@@ -76,3 +76,28 @@ test('replicas within tolerance do not move', () => {
   // 4 stores, 1 region of 3 replicas: counts 1,1,1,0 — a move would only shift the gap.
   assert.equal(planRegionBalance(regionsLedBy(1, 1), health, 1, never), undefined);
 });
+
+test('replica moves already in flight count: a second pass does not overshoot', () => {
+  const health = healthOf([
+    [1, 'up'],
+    [2, 'up'],
+    [3, 'up'],
+    [4, 'up'],
+  ]);
+  // Stores 1-3 hold 4 replicas each, store 4 none: one move is due...
+  const regions = regionsLedBy(4, 1);
+  assert.ok(planRegionBalance(regions, health, 1, never));
+  // ...but with one replica already on its way from store 1 to store 4, counts are 3/4/4/1
+  // and a move of 2→4 or 3→4 is still fine; with two in flight (2/4/4/2 after 1→4 twice,
+  // minus one each from 2 and 3), nothing more is due.
+  const inFlight = {
+    leaders: new Map<number, number>(),
+    replicas: new Map([
+      [1, -1],
+      [2, -1],
+      [3, -1],
+      [4, 3],
+    ]),
+  };
+  assert.equal(planRegionBalance(regions, health, 1, never, inFlight), undefined);
+});
