@@ -112,13 +112,24 @@ try {
     );
   }
   await client.close();
+  let lastCount = 0;
+  let stableSinceMs = performance.now();
   // Settled: enough regions, each with 3 voters and no learner, replicas spread over 4 stores.
   await eventually(
     async () => {
       const rs = await regions().catch(() => []);
       const settled = rs.filter((r) => r.voterStores.length === 3 && r.learners === 0).length;
       process.stderr.write(`\r${rs.length} regions, ${settled} with 3 voters and no learner   `);
-      return rs.length >= regionsWanted && settled === rs.length ? true : undefined;
+      // Settled: every region has 3 voters and no learner, and the count held for 10 s
+      // (the split checker may stop short of --regions: it splits by measured size and keys).
+      if (rs.length !== lastCount || settled !== rs.length) {
+        lastCount = rs.length;
+        stableSinceMs = performance.now();
+      }
+      const stable = performance.now() - stableSinceMs >= 10_000;
+      return rs.length >= 2 && settled === rs.length && (rs.length >= regionsWanted || stable)
+        ? true
+        : undefined;
     },
     Number(process.env.SETTLE_TIMEOUT_MS ?? 300_000),
     `${regionsWanted} regions with 3 voters each`,
