@@ -174,7 +174,14 @@ describe('Raft service streams over grpc-js', () => {
     const stream = client.batch(new grpc.Metadata(), callOptions());
     const acks: raftpb.BatchAck[] = [];
     stream.on('data', (ack: raftpb.BatchAck) => acks.push(ack));
-    stream.write({ fromStoreId: 1n, toStoreId: 2n, batchSeq: 1n, messages: [raftMessage(10n)], heartbeats: [], heartbeatResponses: [] });
+    stream.write({
+      fromStoreId: 1n,
+      toStoreId: 2n,
+      batchSeq: 1n,
+      messages: [raftMessage(10n)],
+      heartbeats: [],
+      heartbeatResponses: [],
+    });
     stream.write({
       fromStoreId: 1n,
       toStoreId: 2n,
