@@ -36,6 +36,14 @@ export interface RaftConfig {
   /** A leader steps down without a quorum within an election timeout (needed for lease reads). Default true. */
   readonly checkQuorum?: boolean;
   /**
+   * Whether a node starting with persisted state stays quiet (grants no vote) for one election
+   * timeout. Default true: before the restart it may have acknowledged a heartbeat whose lease
+   * a vote would break. The host may pass false when the persisted state is one no leader ever
+   * touched (a region peer just created by a split, still at its initial term): nothing it
+   * acknowledged can be leased, and staying quiet only delays the new group's first election.
+   */
+  readonly quietOnRestart?: boolean;
+  /**
    * Ticks subtracted from the election timeout to form the lease, covering clock drift
    * between nodes. The lease read is only correct if clocks tick at rates that differ by
    * less than this margin over one election timeout. Default: electionTimeoutTicks / 5, rounded up.
@@ -67,6 +75,7 @@ export const CONFIG_DEFAULTS = {
   maxEntrySizeBytes: 8 * MIB,
   preVote: true,
   checkQuorum: true,
+  quietOnRestart: true,
   asyncApply: false,
   disableProposalForwarding: false,
   maxPendingReadRequests: 4096,
@@ -160,6 +169,7 @@ export function validateConfig(config: RaftConfig): ResolvedRaftConfig {
     maxEntrySizeBytes,
     preVote: boolean('preVote', config.preVote ?? d.preVote),
     checkQuorum: boolean('checkQuorum', config.checkQuorum ?? d.checkQuorum),
+    quietOnRestart: boolean('quietOnRestart', config.quietOnRestart ?? d.quietOnRestart),
     leaseClockDriftMarginTicks,
     asyncApply: boolean('asyncApply', config.asyncApply ?? d.asyncApply),
     disableProposalForwarding: boolean(

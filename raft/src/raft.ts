@@ -120,7 +120,7 @@ export class Raft {
     this.log.committed = Math.max(hs.commit, this.log.committed);
     this.term = hs.term;
     this.vote = hs.vote;
-    if (this.cfg.checkQuorum) this.quietUntilTick = this.cfg.electionTimeoutTicks;
+    if (this.cfg.checkQuorum && this.cfg.quietOnRestart) this.quietUntilTick = this.cfg.electionTimeoutTicks;
   }
 
   /**

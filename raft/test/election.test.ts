@@ -329,3 +329,17 @@ test('elections are deterministic for a seed', () => {
   const leaders = [...net.nodes.values()].filter((n) => n.status().role === 'leader');
   assert.equal(leaders.length, 1);
 });
+
+test('a restarted node stays quiet for one election timeout, unless the host says its state was never led', () => {
+  // Thesis §4.2.3: servers that "believe a current leader exists" disregard RequestVote; a
+  // node that acknowledged a heartbeat just before a crash must keep honouring that lease.
+  const first = new Solo({ voters: [1, 2, 3] });
+  first.step({ type: 'heartbeat', from: 2, term: 5 });
+  first.round();
+  const quiet = new Solo({ storage: first.storage.clone() });
+  quiet.step({ type: 'preVote', from: 3, term: 6, index: 0, logTerm: 0 });
+  assert.deepEqual(quiet.messages(), [], 'ignored right after the restart');
+  const pristine = new Solo({ storage: first.storage.clone(), config: { quietOnRestart: false } });
+  pristine.step({ type: 'preVote', from: 3, term: 6, index: 0, logTerm: 0 });
+  assert.equal(pristine.messages().find((m) => m.type === 'preVoteResp')?.reject, false);
+});

@@ -9,7 +9,7 @@ import { regionStateRange } from '../storage/keys.js';
 import { PeerStorage } from '../storage/peer-storage.js';
 import type { PeerMeta, RegionMeta } from './region-meta.js';
 import { confStateOf, decodeRegionLocalState, peerOnStore } from './region-meta.js';
-import { writeInitialRegionState } from './region-split.js';
+import { RAFT_INIT_LOG_TERM, writeInitialRegionState } from './region-split.js';
 import { RegionPeer } from './region-peer.js';
 import type { StoreConfig } from './store-config.js';
 
@@ -130,6 +130,10 @@ function newRawNode(
     appliedIndex: storage.appliedIndex,
     preVote: true,
     checkQuorum: true,
+    // A peer still at the initial term (just created by a split or a bootstrap, or empty)
+    // never heard a leader of this region: no lease of its can be broken, so it may vote at
+    // once — otherwise a split's new region waits an extra election timeout for a leader.
+    quietOnRestart: storage.initialState().hardState.term > RAFT_INIT_LOG_TERM,
     disableProposalForwarding: true,
     maxEntrySizeBytes: config.raftEntrySizeBytesMax,
   });
