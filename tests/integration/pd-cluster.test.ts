@@ -64,7 +64,15 @@ describe('PD cluster (3 real member processes)', () => {
   it('elects a leader that every member names, and followers answer NOT_LEADER with its address', async () => {
     const leaderId = await leader();
     for (const id of [1, 2, 3]) {
-      const members = await pdCall(pd.client(id), 'getMembers', { header: undefined });
+      // A follower names the leader once its first heartbeat arrived: wait for that event.
+      const members = await eventually(
+        async () => {
+          const res = await pdCall(pd.client(id), 'getMembers', { header: undefined }).catch(() => undefined);
+          return res !== undefined && Number(res.leader?.memberId) === leaderId ? res : undefined;
+        },
+        LEADER_TIMEOUT_MS,
+        `member ${id} naming leader ${leaderId}`,
+      );
       assert.equal(members.members.length, 3);
       assert.equal(Number(members.leader?.memberId), leaderId, `member ${id} names the leader`);
       assert.ok(members.header !== undefined && members.header.clusterId > 0n);
