@@ -631,6 +631,8 @@ full(pdpb.StoreStats, storeStats());
 full(pdpb.GetStoreRequest, { header: header(), storeId: u64() });
 full(pdpb.GetStoreResponse, { header: responseHeader(), store: store(), stats: storeStats() });
 full(pdpb.GetAllStoresRequest, { header: header(), excludeTombstoneStores: true });
+full(pdpb.SetStoreStateRequest, { header: header(), storeId: 7n, state: metapb.StoreState.OFFLINE });
+full(pdpb.SetStoreStateResponse, { header: responseHeader(), store: store() });
 full(pdpb.GetAllStoresResponse, { header: responseHeader(), stores: [store(), store()] });
 full(pdpb.StoreHeartbeatRequest, { header: header(), stats: storeStats() });
 full(pdpb.StoreHeartbeatResponse, { header: responseHeader() });

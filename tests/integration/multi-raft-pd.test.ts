@@ -8,7 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { raftpb } from '@flotilla/proto';
+import { metapb, raftpb } from '@flotilla/proto';
+import { runClientCommand } from '../../server/src/cli/client-commands.js';
 import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
 import { PdClient } from '../../server/src/pd-client/pd-client.js';
@@ -201,6 +202,39 @@ describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, 
       `# repaired ${repaired.length} region(s) ${Date.now() - start} ms after the kill (down after ${STORE_DOWN_MS} ms)`,
     );
     for (let i = 0; i < written; i += 29) assert.equal((await client.get(key(i)))?.toString(), `value-${i}`);
+  });
+
+  test('decommission: an Offline store is emptied by PD and retired as a Tombstone', async () => {
+    // A fifth store joins, so that three remain after the decommission.
+    await stores.addSlot(5);
+    await stores.start(5);
+    const regionsNow = await regionsFromPd(pd);
+    const victim = regionsNow[0]?.voters.find((s) => s !== stores.storeIdOfSlot.get(5)) as number;
+    assert.ok(victim !== undefined);
+    const out: string[] = [];
+    const code = await runClientCommand(
+      ['decommission', String(victim)],
+      { FLOTILLA_PD: pds.endpoints().join(',') },
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+    );
+    assert.equal(code, 0, out.join('\n'));
+    await eventually(
+      async () => {
+        const res = await pd.getStore(victim).catch(() => undefined);
+        return res?.store?.state === metapb.StoreState.TOMBSTONE ? true : undefined;
+      },
+      SETTLE_MS,
+      `store ${victim} emptied and retired`,
+    );
+    const after = await regionsFromPd(pd);
+    assert.ok(after.every((r) => r.voters.length === 3 && !r.voters.includes(victim)));
+    // Going back is refused with a clear error.
+    const refused = await pd.setStoreState(victim, metapb.StoreState.UP).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    assert.match(refused?.message ?? '', /only go forward/);
+    for (let i = 0; i < written; i += 53) assert.equal((await client.get(key(i)))?.toString(), `value-${i}`);
   });
 
   test('the PD leader is killed: stores and clients continue', async () => {

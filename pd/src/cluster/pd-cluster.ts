@@ -168,6 +168,45 @@ export class PdCluster {
     });
   }
 
+  /**
+   * Moves a store forward in its lifecycle: Up → Offline (the scheduler then moves its
+   * replicas away) → Tombstone (only once no region has a peer on it; its heartbeats are then
+   * refused and its id never reused). Setting the current state again is a no-op.
+   */
+  setStoreState(storeId: number, next: metapb.StoreState): Promise<metapb.Store> {
+    return this.changes.run(async () => {
+      const state = this.bootstrappedState();
+      const old = state.stores.get(storeId);
+      if (old === undefined)
+        throw new PdRequestError(pdpb.ErrorType.STORE_NOT_FOUND, `store ${storeId} is unknown`);
+      const order = [metapb.StoreState.UP, metapb.StoreState.OFFLINE, metapb.StoreState.TOMBSTONE];
+      const from = order.indexOf(old.store.state);
+      const to = order.indexOf(next);
+      if (to < 0) throw invalidArgument(`unknown store state ${next}`);
+      if (to === from) return old.store;
+      if (to < from)
+        throw invalidArgument(
+          `store ${storeId} is ${metapb.storeStateToJSON(old.store.state)}: states only go forward (Up, Offline, Tombstone)`,
+        );
+      if (next === metapb.StoreState.TOMBSTONE) {
+        const replicas = state.regions
+          .all()
+          .filter((r) => r.region.peers.some((p) => p.storeId === storeId)).length;
+        if (replicas > 0)
+          throw invalidArgument(
+            `store ${storeId} still holds ${replicas} replica(s); make it Offline and wait`,
+          );
+      }
+      const updated: metapb.Store = { ...old.store, state: next };
+      await this.options.kv.write([
+        { kind: 'put', key: storeKey(storeId), value: metapb.Store.encode(updated).finish() },
+      ]);
+      state.stores.put(updated);
+      this.options.log(`store ${storeId} is now ${metapb.storeStateToJSON(next)}`);
+      return updated;
+    });
+  }
+
   getStore(storeId: number): StoreInfo {
     const info = this.bootstrappedState().stores.get(storeId);
     if (info === undefined)

@@ -4,6 +4,7 @@
 // cluster's id allocator when they are created. Everything runs only while this member
 // leads; losing leadership drops the running operators (the next leader recomputes from
 // fresh heartbeats).
+import { metapb } from '@flotilla/proto';
 import type { PeerMeta } from '../../../server/src/store/region-meta.js';
 import type { PdCluster } from '../cluster/pd-cluster.js';
 import type { RegionInfo } from '../cluster/region-info.js';
@@ -168,6 +169,7 @@ export class Scheduler {
       this.patrol();
       const regions = this.allRegions();
       const health = this.storeHealths();
+      await this.retireEmptiedStores(regions);
       const busy = (regionId: number): boolean => this.operators.has(regionId) || this.creating.has(regionId);
       const inFlight = this.inFlightDeltas();
       if (this.operators.hasRoom('balanceLeader')) {
@@ -204,6 +206,17 @@ export class Scheduler {
     for (const info of batch) {
       if (info.leader === undefined || this.operators.has(info.region.id)) continue;
       this.onRegionHeartbeat(info);
+    }
+  }
+
+  /** An Offline store whose last replica has moved away becomes a Tombstone (decommission done). */
+  private async retireEmptiedStores(regions: readonly RegionInfo[]): Promise<void> {
+    const holding = new Set<number>();
+    for (const info of regions) for (const p of info.region.peers) holding.add(p.storeId);
+    for (const info of this.options.cluster.getAllStores(true)) {
+      const storeId = Number(info.store.id);
+      if (info.store.state !== metapb.StoreState.OFFLINE || holding.has(storeId)) continue;
+      await this.options.cluster.setStoreState(storeId, metapb.StoreState.TOMBSTONE);
     }
   }
 

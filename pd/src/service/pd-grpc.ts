@@ -69,6 +69,9 @@ export function pdServiceImplementation(options: PdServiceOptions): pdpb.PDServe
     getAllStores: call(pdpb.GetAllStoresResponse, false, (r: pdpb.GetAllStoresRequest) =>
       Promise.resolve({ stores: cluster.getAllStores(r.excludeTombstoneStores).map((s) => s.store) }),
     ),
+    setStoreState: call(pdpb.SetStoreStateResponse, false, async (r: pdpb.SetStoreStateRequest) => ({
+      store: await cluster.setStoreState(positiveId(r.storeId, 'storeId'), r.state),
+    })),
     storeHeartbeat: call(pdpb.StoreHeartbeatResponse, false, (r: pdpb.StoreHeartbeatRequest) => {
       if (r.stats === undefined) throw invalidArgument('stats is missing');
       cluster.storeHeartbeat(r.stats);

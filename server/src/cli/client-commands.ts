@@ -11,7 +11,16 @@ import { PdClient } from '../pd-client/pd-client.js';
 import { fetchStoreStatus, formatStoreStatus } from './admin-client.js';
 
 export const DEFAULT_PD = '127.0.0.1:2379,127.0.0.1:2380,127.0.0.1:2381';
-export const CLIENT_COMMANDS = ['put', 'get', 'delete', 'delete-range', 'scan', 'cas', 'status'] as const;
+export const CLIENT_COMMANDS = [
+  'put',
+  'get',
+  'delete',
+  'delete-range',
+  'scan',
+  'cas',
+  'status',
+  'decommission',
+] as const;
 
 export const CLIENT_USAGE = `usage: flotilla <command> [--pd host:port,...]   (or FLOTILLA_PD; default ${DEFAULT_PD})
   put KEY VALUE [--ttl-ms N]
@@ -20,7 +29,8 @@ export const CLIENT_USAGE = `usage: flotilla <command> [--pd host:port,...]   (o
   delete-range START [END]            END omitted: to the end of the keyspace
   scan START [END] [--limit N] [--reverse] [--key-only] [--consistency MODE]
   cas KEY (--expect VALUE | --expect-absent) (--new VALUE | --delete) [--ttl-ms N]
-  status                              PD's stores, and each store's regions (role, term, commit, applied, log)`;
+  status                              PD's stores, and each store's regions (role, term, commit, applied, log)
+  decommission STORE_ID               mark the store Offline: PD moves its replicas away, then retires it`;
 
 const CONSISTENCIES: readonly Consistency[] = ['linearizable', 'lease', 'stale'];
 
@@ -76,6 +86,7 @@ export async function runClientCommand(
   }
   const [command, ...args] = parsed.positionals;
   if (command === 'status') return status(pdEndpoints, io);
+  if (command === 'decommission') return decommission(pdEndpoints, parsed.positionals[1], io);
   let client: FlotillaClient | undefined;
   try {
     // Checked before connecting: a usage error never touches the cluster.
@@ -251,6 +262,28 @@ async function cas(
   }
   io.out(`FAILED: current value is ${previous}`);
   return 1;
+}
+
+/** Marks a store Offline; PD's replica checker then evacuates it and retires it when empty. */
+async function decommission(
+  pdEndpoints: readonly string[],
+  idText: string | undefined,
+  io: CliOutput,
+): Promise<number> {
+  const storeId = Number(idText);
+  if (idText === undefined || !/^\d+$/.test(idText) || !Number.isSafeInteger(storeId) || storeId < 1)
+    return usage(io, 'decommission needs a STORE_ID (a positive integer)');
+  const pd = new PdClient({ endpoints: pdEndpoints, callTimeoutMs: OPERATION_TIMEOUT_MS });
+  try {
+    await pd.setStoreState(storeId, metapb.StoreState.OFFLINE);
+    io.out(`store ${storeId} is Offline: PD moves its replicas away, then marks it Tombstone`);
+    return 0;
+  } catch (err) {
+    io.err(`flotilla: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    pd.close();
+  }
 }
 
 /** The stores PD knows, each with its regions as it reports them (Admin Status). */

@@ -66,6 +66,7 @@ interface PdCalls {
   putStore: [pdpb.PutStoreRequest, pdpb.PutStoreResponse];
   getStore: [pdpb.GetStoreRequest, pdpb.GetStoreResponse];
   getAllStores: [pdpb.GetAllStoresRequest, pdpb.GetAllStoresResponse];
+  setStoreState: [pdpb.SetStoreStateRequest, pdpb.SetStoreStateResponse];
   storeHeartbeat: [pdpb.StoreHeartbeatRequest, pdpb.StoreHeartbeatResponse];
   askBatchSplit: [pdpb.AskBatchSplitRequest, pdpb.AskBatchSplitResponse];
   reportBatchSplit: [pdpb.ReportBatchSplitRequest, pdpb.ReportBatchSplitResponse];
@@ -140,6 +141,14 @@ export class PdClient {
 
   getAllStores(excludeTombstoneStores = true): Promise<pdpb.GetAllStoresResponse> {
     return this.call('getAllStores', { excludeTombstoneStores });
+  }
+
+  /** Decommissions (Offline) or retires (Tombstone) a store. */
+  setStoreState(
+    storeId: number,
+    state: pdpb.SetStoreStateRequest['state'],
+  ): Promise<pdpb.SetStoreStateResponse> {
+    return this.call('setStoreState', { storeId: BigInt(storeId), state });
   }
 
   storeHeartbeat(stats: pdpb.StoreStats): Promise<pdpb.StoreHeartbeatResponse> {

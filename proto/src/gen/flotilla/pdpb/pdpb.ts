@@ -20,7 +20,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Peer, Region, RegionEpoch, Store } from "../metapb/metapb.js";
+import {
+  Peer,
+  Region,
+  RegionEpoch,
+  Store,
+  StoreState,
+  storeStateFromJSON,
+  storeStateToJSON,
+} from "../metapb/metapb.js";
 import {
   ConfChangeTransition,
   confChangeTransitionFromJSON,
@@ -378,6 +386,31 @@ export interface GetAllStoresResponse {
     | undefined;
   /** The stores, by ascending id. */
   stores: Store[];
+}
+
+/**
+ * Change a store's lifecycle state (decommissioning). Transitions only go forward: Up ->
+ * Offline (PD moves its replicas away) -> Tombstone (allowed once it holds no replica).
+ */
+export interface SetStoreStateRequest {
+  /** Common header. */
+  header?:
+    | RequestHeader
+    | undefined;
+  /** The store. */
+  storeId: bigint;
+  /** The new state. */
+  state: StoreState;
+}
+
+/** Result of SetStoreStateRequest. */
+export interface SetStoreStateResponse {
+  /** Common header (STORE_NOT_FOUND, INVALID_ARGUMENT for a backward or premature transition). */
+  header?:
+    | ResponseHeader
+    | undefined;
+  /** The store after the change. */
+  store?: Store | undefined;
 }
 
 /** Periodic liveness and load report of a store. */
@@ -2647,6 +2680,199 @@ export const GetAllStoresResponse: MessageFns<GetAllStoresResponse> = {
       ? ResponseHeader.fromPartial(object.header)
       : undefined;
     message.stores = object.stores?.map((e) => Store.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSetStoreStateRequest(): SetStoreStateRequest {
+  return { header: undefined, storeId: 0n, state: 0 };
+}
+
+export const SetStoreStateRequest: MessageFns<SetStoreStateRequest> = {
+  encode(message: SetStoreStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      RequestHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.storeId !== 0n) {
+      if (BigInt.asUintN(64, message.storeId) !== message.storeId) {
+        throw new globalThis.Error("value provided for field message.storeId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.storeId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetStoreStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetStoreStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = RequestHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.storeId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetStoreStateRequest {
+    return {
+      header: isSet(object.header) ? RequestHeader.fromJSON(object.header) : undefined,
+      storeId: isSet(object.storeId) ? BigInt(object.storeId) : isSet(object.store_id) ? BigInt(object.store_id) : 0n,
+      state: isSet(object.state) ? storeStateFromJSON(object.state) : 0,
+    };
+  },
+
+  toJSON(message: SetStoreStateRequest): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = RequestHeader.toJSON(message.header);
+    }
+    if (message.storeId !== 0n) {
+      obj.storeId = message.storeId.toString();
+    }
+    if (message.state !== 0) {
+      obj.state = storeStateToJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetStoreStateRequest>, I>>(base?: I): SetStoreStateRequest {
+    return SetStoreStateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetStoreStateRequest>, I>>(object: I): SetStoreStateRequest {
+    const message = createBaseSetStoreStateRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? RequestHeader.fromPartial(object.header)
+      : undefined;
+    message.storeId = (object.storeId !== undefined && object.storeId !== null) ? BigInt(object.storeId) : 0n;
+    message.state = object.state ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetStoreStateResponse(): SetStoreStateResponse {
+  return { header: undefined, store: undefined };
+}
+
+export const SetStoreStateResponse: MessageFns<SetStoreStateResponse> = {
+  encode(message: SetStoreStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.store !== undefined) {
+      Store.encode(message.store, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetStoreStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetStoreStateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.store = Store.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetStoreStateResponse {
+    return {
+      header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
+      store: isSet(object.store) ? Store.fromJSON(object.store) : undefined,
+    };
+  },
+
+  toJSON(message: SetStoreStateResponse): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = ResponseHeader.toJSON(message.header);
+    }
+    if (message.store !== undefined) {
+      obj.store = Store.toJSON(message.store);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetStoreStateResponse>, I>>(base?: I): SetStoreStateResponse {
+    return SetStoreStateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetStoreStateResponse>, I>>(object: I): SetStoreStateResponse {
+    const message = createBaseSetStoreStateResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.store = (object.store !== undefined && object.store !== null) ? Store.fromPartial(object.store) : undefined;
     return message;
   },
 };
@@ -5227,6 +5453,17 @@ export const PDService = {
       Buffer.from(GetAllStoresResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAllStoresResponse => GetAllStoresResponse.decode(value),
   },
+  /** Decommission a store (Offline), or retire an empty one (Tombstone). */
+  setStoreState: {
+    path: "/flotilla.pdpb.PD/SetStoreState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetStoreStateRequest): Buffer => Buffer.from(SetStoreStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetStoreStateRequest => SetStoreStateRequest.decode(value),
+    responseSerialize: (value: SetStoreStateResponse): Buffer =>
+      Buffer.from(SetStoreStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetStoreStateResponse => SetStoreStateResponse.decode(value),
+  },
   /** Report a store's liveness and load. */
   storeHeartbeat: {
     path: "/flotilla.pdpb.PD/StoreHeartbeat" as const,
@@ -5333,6 +5570,8 @@ export interface PDServer extends UntypedServiceImplementation {
   getStore: handleUnaryCall<GetStoreRequest, GetStoreResponse>;
   /** Fetch all stores. */
   getAllStores: handleUnaryCall<GetAllStoresRequest, GetAllStoresResponse>;
+  /** Decommission a store (Offline), or retire an empty one (Tombstone). */
+  setStoreState: handleUnaryCall<SetStoreStateRequest, SetStoreStateResponse>;
   /** Report a store's liveness and load. */
   storeHeartbeat: handleUnaryCall<StoreHeartbeatRequest, StoreHeartbeatResponse>;
   /** Region leaders report their regions; PD answers with operators on the same stream. */
@@ -5463,6 +5702,22 @@ export interface PDClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAllStoresResponse) => void,
+  ): ClientUnaryCall;
+  /** Decommission a store (Offline), or retire an empty one (Tombstone). */
+  setStoreState(
+    request: SetStoreStateRequest,
+    callback: (error: ServiceError | null, response: SetStoreStateResponse) => void,
+  ): ClientUnaryCall;
+  setStoreState(
+    request: SetStoreStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetStoreStateResponse) => void,
+  ): ClientUnaryCall;
+  setStoreState(
+    request: SetStoreStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetStoreStateResponse) => void,
   ): ClientUnaryCall;
   /** Report a store's liveness and load. */
   storeHeartbeat(
