@@ -97,4 +97,35 @@ describe('TtlSweeper', () => {
       () => !onDisk(cluster as MemoryCluster, store.storeId, `e${String(count - 1).padStart(4, '0')}`),
     );
   });
+
+  it('skips a region with nothing expired until it applies a write or a TTL deadline passes', async () => {
+    cluster = new MemoryCluster([1, 2, 3]);
+    await cluster.start();
+    const { store } = await cluster.waitForLeader(1);
+    const t0 = Date.now();
+    await write(cluster, store, t0, [
+      { kind: 'put', key: te.encode('plain'), value: te.encode('x') },
+      { kind: 'put', key: te.encode('soon'), value: te.encode('x'), ttlMs: 60_000 },
+    ]);
+    let now = t0;
+    const sweeper = new TtlSweeper(store, { nowUnixMs: () => now, defer: (fn) => setImmediate(fn) });
+    assert.deepEqual(await cluster.ticking(sweeper.sweepOnce()), { regionsSwept: 1, keysProposed: 0 });
+    assert.deepEqual(
+      await cluster.ticking(sweeper.sweepOnce()),
+      { regionsSwept: 0, keysProposed: 0 },
+      'idle: skipped',
+    );
+    now = t0 + 60_001; // the TTL deadline the clean pass saw has passed
+    assert.deepEqual(await cluster.ticking(sweeper.sweepOnce()), { regionsSwept: 1, keysProposed: 1 });
+    await cluster.tickUntil(() => !onDisk(cluster as MemoryCluster, 1, 'soon'));
+    // The expire write was applied: the next pass looks again, finds nothing, then rests.
+    assert.deepEqual(await cluster.ticking(sweeper.sweepOnce()), { regionsSwept: 1, keysProposed: 0 });
+    assert.deepEqual(await cluster.ticking(sweeper.sweepOnce()), { regionsSwept: 0, keysProposed: 0 });
+    await write(cluster, store, now, [{ kind: 'put', key: te.encode('new'), value: te.encode('y') }]);
+    assert.deepEqual(
+      await cluster.ticking(sweeper.sweepOnce()),
+      { regionsSwept: 1, keysProposed: 0 },
+      'a write wakes it',
+    );
+  });
 });
