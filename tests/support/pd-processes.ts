@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pdpb } from '@flotilla/proto';
 import { formatClusterSpec } from '../../server/src/cli/cluster-spec.js';
 import { freePort } from './store-processes.js';
+import { kill9AndWait, waitForReady } from './child-ready.js';
 
 const pdMain = fileURLToPath(new URL('../../pd/src/cli/pd-main.ts', import.meta.url));
 
@@ -73,31 +74,14 @@ export class PdProcesses {
     const log: string[] = this.logs.get(id) ?? [];
     this.logs.set(id, log);
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`pd ${id} not ready within ${START_TIMEOUT_MS} ms:\n${log.join('')}`)),
-        START_TIMEOUT_MS,
-      );
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        if (chunk.includes('READY')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`pd ${id} exited (${code ?? signal}) before ready:\n${log.join('')}`));
-      });
-    });
+    return waitForReady(child, `pd ${id}`, /READY/, log, START_TIMEOUT_MS).then(() => undefined);
   }
 
   /** SIGKILL: no shutdown code runs. */
   async kill9(id: number): Promise<void> {
     const child = this.children.get(id);
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await exited;
+    if (child === undefined) return;
+    await kill9AndWait(child);
     this.children.delete(id);
   }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
 import { formatClusterSpec } from '../../server/src/cli/cluster-spec.js';
+import { kill9AndWait, waitForReady } from './child-ready.js';
 
 const storeMain = fileURLToPath(new URL('../../server/src/cli/store-main.ts', import.meta.url));
 
@@ -106,33 +107,16 @@ export class StoreProcesses {
     const log: string[] = this.logs.get(id) ?? [];
     this.logs.set(id, log);
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`store ${id} not ready within ${START_TIMEOUT_MS} ms:\n${log.join('')}`)),
-        START_TIMEOUT_MS,
-      );
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        const ready = /READY store=(\d+)/.exec(chunk);
-        if (ready !== null) {
-          this.storeIdOfSlot.set(id, Number(ready[1]));
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`store ${id} exited (${code ?? signal}) before ready:\n${log.join('')}`));
-      });
+    return waitForReady(child, `store ${id}`, /READY store=(\d+)/, log, START_TIMEOUT_MS).then((ready) => {
+      this.storeIdOfSlot.set(id, Number(ready[1]));
     });
   }
 
   /** SIGKILL: no shutdown code runs, nothing unsynced is flushed by the process. */
   async kill9(id: number): Promise<void> {
     const child = this.children.get(id);
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await exited;
+    if (child === undefined) return;
+    await kill9AndWait(child);
     this.children.delete(id);
   }
 

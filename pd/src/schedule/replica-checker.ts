@@ -22,7 +22,7 @@ export interface PlacementView {
 
 export interface ReplicaPlan {
   readonly description: string;
-  /** Steps; a peer id of 0 is a placeholder for a new id the scheduler allocates. */
+  /** Steps; a peer with id 0 is a new peer whose id the scheduler allocates when it creates the operator. */
   readonly steps: readonly OperatorStep[];
 }
 

@@ -225,9 +225,11 @@ export class Scheduler {
     const regionId = info.region.id;
     this.creating.add(regionId);
     try {
-      const placeholders = [...new Set(plan.steps.filter((s) => s.peer.id === 0).map((s) => s.peer.storeId))];
-      const ids = placeholders.length > 0 ? await this.options.cluster.allocIds(placeholders.length) : [];
-      const newIdOfStore = new Map(placeholders.map((storeId, i) => [storeId, ids[i] as number]));
+      const newPeerStores = [
+        ...new Set(plan.steps.filter((s) => s.peer.id === 0).map((s) => s.peer.storeId)),
+      ];
+      const ids = newPeerStores.length > 0 ? await this.options.cluster.allocIds(newPeerStores.length) : [];
+      const newIdOfStore = new Map(newPeerStores.map((storeId, i) => [storeId, ids[i] as number]));
       const withId = (peer: PeerMeta): PeerMeta =>
         peer.id === 0 ? { ...peer, id: newIdOfStore.get(peer.storeId) as number } : peer;
       const steps = plan.steps.map((s): OperatorStep => ({ ...s, peer: withId(s.peer) }));

@@ -23,12 +23,9 @@ import { PdClient } from '../pd-client/pd-client.js';
 import { joinCluster } from '../pd-client/store-bootstrap.js';
 import { StoreAddressResolver } from '../pd-client/store-address-resolver.js';
 import { PdHeartbeats } from '../pd-client/pd-heartbeats.js';
-import { OperatorRunner } from '../pd-client/operator-runner.js';
+import { OperatorRunner, splitForOperator } from '../pd-client/operator-runner.js';
 import { pdSplitIds, reportSplit } from '../pd-client/pd-split-ids.js';
 import { StalePeerCheck } from '../pd-client/stale-peer-check.js';
-import { measureRegion } from '../store/split-checker.js';
-import { describeRegionError } from '../store/region-error.js';
-import type { RegionEpoch } from '../store/region-meta.js';
 
 export const FLOTILLA_VERSION = '0.1.0';
 
@@ -239,33 +236,6 @@ export class StoreNode {
     this.heartbeats?.stop();
     await this.runtime.stop();
     this.pd?.close();
-  }
-}
-
-/** A split PD asked for: at the given keys, or at the key that halves the region. */
-async function splitForOperator(
-  store: Store,
-  config: StoreConfig,
-  regionId: number,
-  epoch: RegionEpoch,
-  keys: readonly Uint8Array[] | 'halve',
-): Promise<string | undefined> {
-  let splitKeys = keys;
-  if (splitKeys === 'halve') {
-    const region = store.regionMeta(regionId);
-    if (region === undefined) return `region ${regionId} is not on this store`;
-    const measure = await measureRegion(store, region, config);
-    if (measure.splitKey === undefined) return `region ${regionId} has no key to split at`;
-    splitKeys = [measure.splitKey];
-  }
-  const outcome = await store.splitRegion(regionId, epoch, splitKeys);
-  switch (outcome.kind) {
-    case 'split':
-      return undefined;
-    case 'regionError':
-      return describeRegionError(outcome.error);
-    case 'rejected':
-      return outcome.reason;
   }
 }
 

@@ -10,6 +10,8 @@ import type { RegionEpoch } from '../store/region-meta.js';
 import { epochFromProto, epochMatches } from '../store/region-meta.js';
 import { confChangeOf } from '../store/peer-change.js';
 import type { Store } from '../store/store.js';
+import type { StoreConfig } from '../store/store-config.js';
+import { measureRegion } from '../store/split-checker.js';
 
 /** Regions with an operator running at once; more are ignored until one finishes. */
 const RUNNING_OPERATORS_MAX = 256;
@@ -108,5 +110,32 @@ export class OperatorRunner {
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     }
+  }
+}
+
+/** A split PD asked for: at the given keys, or at the key that halves the region. */
+export async function splitForOperator(
+  store: Store,
+  config: Pick<StoreConfig, 'regionSplitSizeBytes' | 'regionSplitKeys'>,
+  regionId: number,
+  epoch: RegionEpoch,
+  keys: readonly Uint8Array[] | 'halve',
+): Promise<string | undefined> {
+  let splitKeys = keys;
+  if (splitKeys === 'halve') {
+    const region = store.regionMeta(regionId);
+    if (region === undefined) return `region ${regionId} is not on this store`;
+    const measure = await measureRegion(store, region, config);
+    if (measure.splitKey === undefined) return `region ${regionId} has no key to split at`;
+    splitKeys = [measure.splitKey];
+  }
+  const outcome = await store.splitRegion(regionId, epoch, splitKeys);
+  switch (outcome.kind) {
+    case 'split':
+      return undefined;
+    case 'regionError':
+      return describeRegionError(outcome.error);
+    case 'rejected':
+      return outcome.reason;
   }
 }

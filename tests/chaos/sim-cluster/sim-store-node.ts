@@ -7,12 +7,10 @@
 // the way a real node does.
 import { KvHandlers } from '../../../server/src/service/kv-handlers.js';
 import { KV_LIMITS_DEFAULTS } from '../../../server/src/service/kv-limits.js';
-import { OperatorRunner } from '../../../server/src/pd-client/operator-runner.js';
+import { OperatorRunner, splitForOperator } from '../../../server/src/pd-client/operator-runner.js';
 import { MemoryEngine } from '../../../server/src/storage/memory-engine.js';
 import { bootstrapRegionIfEmpty, loadRegionPeers } from '../../../server/src/store/region-loader.js';
 import type { RegionMeta } from '../../../server/src/store/region-meta.js';
-import { measureRegion } from '../../../server/src/store/split-checker.js';
-import { describeRegionError } from '../../../server/src/store/region-error.js';
 import type { StoreConfig } from '../../../server/src/store/store-config.js';
 import { resolveStoreConfig } from '../../../server/src/store/store-config.js';
 import { Store } from '../../../server/src/store/store.js';
@@ -91,7 +89,7 @@ export class SimStoreNode {
     });
     const runner = new OperatorRunner({
       store,
-      split: (regionId, epoch, keys) => this.splitForOperator(store, regionId, epoch, keys),
+      split: (regionId, epoch, keys) => splitForOperator(store, this.config, regionId, epoch, keys),
       log: (line) => this.deps.log(`store ${this.storeId}: ${line}`),
     });
     this.runner = runner;
@@ -114,25 +112,5 @@ export class SimStoreNode {
       this.engine.crash();
       this.powerLossesCount++;
     }
-  }
-
-  /** A split PD asked for (at keys, or where the store finds the middle), as the real node does it. */
-  private async splitForOperator(
-    store: Store,
-    regionId: number,
-    epoch: RegionMeta['epoch'],
-    keys: readonly Uint8Array[] | 'halve',
-  ): Promise<string | undefined> {
-    let splitKeys = keys;
-    if (splitKeys === 'halve') {
-      const region = store.regionMeta(regionId);
-      if (region === undefined) return `region ${regionId} is not on this store`;
-      const measure = await measureRegion(store, region, this.config);
-      if (measure.splitKey === undefined) return `region ${regionId} has no key to split at`;
-      splitKeys = [measure.splitKey];
-    }
-    const outcome = await store.splitRegion(regionId, epoch, splitKeys);
-    if (outcome.kind === 'split') return undefined;
-    return outcome.kind === 'regionError' ? describeRegionError(outcome.error) : outcome.reason;
   }
 }
