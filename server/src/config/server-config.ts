@@ -37,6 +37,10 @@ export interface FlotillaServerConfig {
   readonly regionSplitKeys: number;
   /** How often the leaders' region sizes are checked against the split thresholds. */
   readonly splitCheckIntervalMs: number;
+  /** Load-based split: a led region above this many KV requests per second ... */
+  readonly loadSplitQpsThreshold: number;
+  /** ... for this long on end is split where its load divides (PD clusters). */
+  readonly loadSplitWindowMs: number;
   readonly tickIntervalMs: number;
   /** Base election timeout; the core randomizes each follower's timeout in [T, 2T). */
   readonly electionTimeoutMs: number;
@@ -83,6 +87,8 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingKind>> = {
   regionSplitSizeBytes: int(64 * 1024, 64 * GIB),
   regionSplitKeys: int(16, 1_000_000_000),
   splitCheckIntervalMs: int(100, 3_600_000),
+  loadSplitQpsThreshold: int(1, 1_000_000_000),
+  loadSplitWindowMs: int(1000, 3_600_000),
   tickIntervalMs: int(1, 1000),
   electionTimeoutMs: int(2, 60_000),
   heartbeatIntervalMs: int(1, 30_000),
@@ -134,6 +140,8 @@ export const SERVER_CONFIG_DEFAULTS = {
   regionSplitSizeBytes: STORE_CONFIG_DEFAULTS.regionSplitSizeBytes,
   regionSplitKeys: STORE_CONFIG_DEFAULTS.regionSplitKeys,
   splitCheckIntervalMs: STORE_CONFIG_DEFAULTS.splitCheckIntervalMs,
+  loadSplitQpsThreshold: STORE_CONFIG_DEFAULTS.loadSplitQpsThreshold,
+  loadSplitWindowMs: STORE_CONFIG_DEFAULTS.loadSplitWindowMs,
   // One source of truth: the store's and the KV layer's own defaults.
   tickIntervalMs: STORE_CONFIG_DEFAULTS.tickIntervalMs,
   electionTimeoutMs: STORE_CONFIG_DEFAULTS.tickIntervalMs * STORE_CONFIG_DEFAULTS.electionTimeoutTicks,
@@ -210,6 +218,8 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
     regionSplitSizeBytes: need<number>('regionSplitSizeBytes'),
     regionSplitKeys: need<number>('regionSplitKeys'),
     splitCheckIntervalMs: need<number>('splitCheckIntervalMs'),
+    loadSplitQpsThreshold: need<number>('loadSplitQpsThreshold'),
+    loadSplitWindowMs: need<number>('loadSplitWindowMs'),
     ...timing,
     snapshotIntervalEntries,
     compactionKeepEntries,
@@ -400,6 +410,8 @@ export function storeNodeSettings(config: FlotillaServerConfig): {
       regionSplitSizeBytes: config.regionSplitSizeBytes,
       regionSplitKeys: config.regionSplitKeys,
       splitCheckIntervalMs: config.splitCheckIntervalMs,
+      loadSplitQpsThreshold: config.loadSplitQpsThreshold,
+      loadSplitWindowMs: config.loadSplitWindowMs,
     },
     kvLimits: {
       keySizeBytesMax: config.keySizeBytesMax,

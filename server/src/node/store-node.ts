@@ -26,6 +26,12 @@ import { PdHeartbeats } from '../pd-client/pd-heartbeats.js';
 import { OperatorRunner, splitForOperator } from '../pd-client/operator-runner.js';
 import { pdSplitIds, reportSplit } from '../pd-client/pd-split-ids.js';
 import { StalePeerCheck } from '../pd-client/stale-peer-check.js';
+import {
+  LOAD_SPLIT_CHECK_INTERVAL_MS,
+  LoadSplitChecker,
+  loadSplitStoreOf,
+} from '../store/load-split-checker.js';
+import { RegionTraffic } from '../store/region-traffic.js';
 
 export const FLOTILLA_VERSION = '0.1.0';
 
@@ -85,6 +91,9 @@ export class StoreNode {
   private heartbeats: PdHeartbeats | undefined;
   private splitCheckTimer: NodeJS.Timeout | undefined;
   private stalePeerTimer: NodeJS.Timeout | undefined;
+  private loadSplitTimer: NodeJS.Timeout | undefined;
+  /** Load-based split (PD clusters only). */
+  loadSplit: LoadSplitChecker | undefined;
 
   private constructor(
     private readonly runtime: RaftRuntime,
@@ -120,6 +129,10 @@ export class StoreNode {
     const membership = await joinMembership(options, log);
     const { storeId, clusterId, pd } = membership;
     let handlers: KvHandlers | undefined;
+    // PD clusters watch each region's load: PD's hot-region scheduler reads the traffic in the
+    // region heartbeats, and a region hot for long enough splits by load (split ids need PD).
+    let loadSplit: LoadSplitChecker | undefined;
+    const traffic = pd === undefined ? undefined : new RegionTraffic(() => Date.now());
     let runtime: RaftRuntime;
     try {
       runtime = await RaftRuntime.start({
@@ -134,8 +147,21 @@ export class StoreNode {
         onRegionsChanged: pd
           ? (event) => reportSplit(pd, event.regions, (line) => log(`store ${storeId}: ${line}`))
           : undefined,
-        addServices: (server, { store, clock }) => {
-          handlers = new KvHandlers(store, limits, clock);
+        addServices: (server, { store, clock, config }) => {
+          const checker =
+            pd === undefined
+              ? undefined
+              : new LoadSplitChecker(
+                  loadSplitStoreOf(store),
+                  config,
+                  () => clock.nowUnixMs(),
+                  (line) => log(`store ${storeId}: ${line}`),
+                );
+          loadSplit = checker;
+          handlers = new KvHandlers(store, limits, clock, (region, load) => {
+            checker?.record(region, load.sample);
+            traffic?.record(region.id, load.kind, load.keysCount, load.bytes);
+          });
           server.addService(
             kvpb.KvService,
             kvServiceImplementation({
@@ -180,6 +206,7 @@ export class StoreNode {
       });
     }
     const node = new StoreNode(runtime, handlers, storeId, clusterId, pd, operators);
+    node.loadSplit = loadSplit;
     if (pd !== undefined && operators !== undefined && options.cluster.kind === 'pd') {
       const runner = operators;
       node.heartbeats = new PdHeartbeats({
@@ -193,6 +220,7 @@ export class StoreNode {
         regionHeartbeatIntervalMs:
           options.cluster.regionHeartbeatIntervalMs ?? REGION_HEARTBEAT_INTERVAL_MS_DEFAULT,
         regionWatchIntervalMs: REGION_WATCH_INTERVAL_MS,
+        traffic,
         onOperator: (res) => runner.handle(res),
         log: (line) => log(`store ${storeId}: ${line}`),
       });
@@ -214,6 +242,12 @@ export class StoreNode {
           .checkSplits()
           .catch((err: unknown) => log(`store ${storeId}: split check failed: ${String(err)}`));
       }, config.splitCheckIntervalMs);
+      const checker = loadSplit;
+      node.loadSplitTimer = setInterval(() => {
+        checker
+          ?.checkOnce()
+          .catch((err: unknown) => log(`store ${storeId}: load split check failed: ${String(err)}`));
+      }, LOAD_SPLIT_CHECK_INTERVAL_MS);
     }
     const sweeper = new TtlSweeper(store, clock);
     node.sweepTimer = setInterval(() => {
@@ -233,6 +267,7 @@ export class StoreNode {
     clearInterval(this.sweepTimer);
     clearInterval(this.splitCheckTimer);
     clearInterval(this.stalePeerTimer);
+    clearInterval(this.loadSplitTimer);
     this.heartbeats?.stop();
     await this.runtime.stop();
     this.pd?.close();

@@ -15,6 +15,7 @@ import type { Engine } from '../storage/engine.js';
 import { dataRange } from '../storage/keys.js';
 import type { RegionPeer } from '../store/region-peer.js';
 import { peerById, peerToProto, regionToProto } from '../store/region-meta.js';
+import type { RegionTraffic } from '../store/region-traffic.js';
 import type { Store } from '../store/store.js';
 import type { PdClient } from './pd-client.js';
 import { RegionHeartbeatStream } from './region-heartbeat-stream.js';
@@ -29,6 +30,8 @@ export interface PdHeartbeatsOptions {
   readonly regionHeartbeatIntervalMs: number;
   /** How often leadership and epochs are compared with the last report (a cheap scan). */
   readonly regionWatchIntervalMs: number;
+  /** Client traffic per region since its last report (the read and write rates PD sees). */
+  readonly traffic?: RegionTraffic;
   readonly onOperator: (response: pdpb.RegionHeartbeatResponse) => void;
   readonly log: (line: string) => void;
 }
@@ -168,6 +171,7 @@ export class PdHeartbeats {
       for (const regionId of this.reported.keys()) if (!led.has(regionId)) this.reported.delete(regionId);
       for (const regionId of this.lastActiveMs.keys())
         if (!led.has(regionId)) this.lastActiveMs.delete(regionId);
+      this.options.traffic?.retainOnly(led);
     } finally {
       this.watching = false;
     }
@@ -213,6 +217,7 @@ export class PdHeartbeats {
     const sizeBytes = await this.options.engine.approximateSizeBytes(
       dataRange(region.startKey, region.endKey),
     );
+    const traffic = this.options.traffic?.take(region.id);
     return {
       region: regionToProto(region),
       leader: peerToProto(self),
@@ -221,11 +226,11 @@ export class PdHeartbeats {
       pendingPeers,
       approximateSizeBytes: BigInt(sizeBytes),
       approximateKeys: 0n,
-      intervalMs: this.options.regionHeartbeatIntervalMs,
-      writtenBytes: 0n,
-      writtenKeys: 0n,
-      readBytes: 0n,
-      readKeys: 0n,
+      intervalMs: traffic?.intervalMs ?? this.options.regionHeartbeatIntervalMs,
+      writtenBytes: BigInt(traffic?.writtenBytes ?? 0),
+      writtenKeys: BigInt(traffic?.writtenKeys ?? 0),
+      readBytes: BigInt(traffic?.readBytes ?? 0),
+      readKeys: BigInt(traffic?.readKeys ?? 0),
     };
   }
 }

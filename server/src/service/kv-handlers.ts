@@ -19,6 +19,8 @@ import { liveValue } from '../store/user-value.js';
 import { toSafeNumber } from '../store/wire-numbers.js';
 import type { KvLimits } from './kv-limits.js';
 import { KvRequestError, checkCount, checkKey, checkValue, invalid, ttlMsOf } from './kv-limits.js';
+import type { RequestLoad, RequestLoadObserver } from './request-load.js';
+import { keysSample, pointSample, writeLoad } from './request-load.js';
 
 type Routed = { readonly peer: RegionPeer } | { readonly regionError: errorpb.RegionError };
 
@@ -34,6 +36,8 @@ export class KvHandlers {
     private readonly store: Store,
     private readonly limits: KvLimits,
     private readonly clock: StoreClock,
+    /** Told of each routed request's keys and size (load-based split, PD's traffic rates). */
+    private readonly onLoad?: RequestLoadObserver,
   ) {}
 
   /**
@@ -51,6 +55,12 @@ export class KvHandlers {
     if ('regionError' in routed)
       return { ...empty(), found: false, value: Buffer.alloc(0), regionError: routed.regionError };
     const value = liveValue(this.store.engineGet(dataKey(req.key)), this.clock.nowUnixMs());
+    this.noteLoad(routed.peer, {
+      kind: 'read',
+      sample: pointSample(req.key),
+      keysCount: 1,
+      bytes: req.key.length + (value?.length ?? 0),
+    });
     return { ...empty(), found: value !== undefined, value: Buffer.from(value ?? []) };
   }
 
@@ -66,6 +76,12 @@ export class KvHandlers {
       const value = liveValue(this.store.engineGet(dataKey(key)), now);
       if (value !== undefined) pairs.push({ key, value: Buffer.from(value) });
     }
+    this.noteLoad(routed.peer, {
+      kind: 'read',
+      sample: keysSample(unique),
+      keysCount: unique.length,
+      bytes: pairs.reduce((sum, p) => sum + p.key.length + p.value.length, 0),
+    });
     return { ...empty(), pairs };
   }
 
@@ -108,6 +124,12 @@ export class KvHandlers {
         ? { start: cursor.start, end: last.key }
         : { start: keySuccessor(last.key), end: cursor.end };
     }
+    this.noteLoad(routed.peer, {
+      kind: 'read',
+      sample: { startKey: req.startKey, endKey: end },
+      keysCount: pairs.length,
+      bytes: pairs.reduce((sum, p) => sum + p.key.length + p.value.length, 0),
+    });
     return { ...empty(), pairs, hasMore };
   }
 
@@ -165,6 +187,13 @@ export class KvHandlers {
     const routed = this.route(req.context, [req.key]);
     const failed = { ...empty(), succeeded: false, previousFound: false, previousValue: Buffer.alloc(0) };
     if ('regionError' in routed) return { ...failed, regionError: routed.regionError };
+    const newValueBytes = req.update.$case === 'newValue' ? req.update.newValue.length : 0;
+    this.noteLoad(routed.peer, {
+      kind: 'write',
+      sample: pointSample(req.key),
+      keysCount: 1,
+      bytes: req.key.length + newValueBytes,
+    });
     const data = encodeCompareAndSwap(this.origin(routed.peer), {
       key: req.key,
       expectedValue: req.expected.$case === 'expectedValue' ? req.expected.expectedValue : undefined,
@@ -189,9 +218,14 @@ export class KvHandlers {
   ): Promise<ErrorFields> {
     const routed = this.route(context, keys);
     if ('regionError' in routed) return { ...empty(), regionError: routed.regionError };
+    this.noteLoad(routed.peer, writeLoad(mutations, routed.peer.region.endKey));
     const result = await this.propose(routed.peer, encodeWrite(this.origin(routed.peer), mutations), context);
     if (result.kind === 'regionError') return { ...empty(), regionError: regionErrorToProto(result.error) };
     return empty();
+  }
+
+  private noteLoad(peer: RegionPeer, load: RequestLoad): void {
+    this.onLoad?.(peer.region, load);
   }
 
   private origin(peer: RegionPeer): { region: RegionMeta; peerId: number; nowUnixMs: number } {

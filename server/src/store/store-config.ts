@@ -37,6 +37,12 @@ export interface StoreConfig {
   readonly regionSplitKeys: number;
   /** Regions measured (and split) at the same time by one split check pass. */
   readonly splitChecksInFlightMax: number;
+  /**
+   * Load-based split (load-split-checker.ts): a led region serving more KV requests per second
+   * than this, for loadSplitWindowMs on end, is split where its load divides.
+   */
+  readonly loadSplitQpsThreshold: number;
+  readonly loadSplitWindowMs: number;
   /** Peers created by messages and not yet initialized by a snapshot; more are not created. */
   readonly uninitializedPeersMax: number;
   /**
@@ -72,6 +78,9 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   regionSplitSizeBytes: 64 * 1024 * 1024,
   regionSplitKeys: 640_000,
   splitChecksInFlightMax: 4,
+  // TiKV's defaults (split.qps-threshold 3000, detect-times 10 one-second periods).
+  loadSplitQpsThreshold: 3000,
+  loadSplitWindowMs: 10_000,
   uninitializedPeersMax: 1024,
   hibernateRegions: true,
   hibernateAfterIdleTicks: 20,
