@@ -145,7 +145,11 @@ export class StoreNode {
         resolveAddress: membership.resolveAddress,
         splitIds: pd ? pdSplitIds(pd) : undefined,
         onRegionsChanged: pd
-          ? (event) => reportSplit(pd, event.regions, (line) => log(`store ${storeId}: ${line}`))
+          ? (event) => {
+              // A merge reaches PD with the target's next region heartbeat (its epoch changed).
+              if (event.kind === 'split')
+                reportSplit(pd, event.regions, (line) => log(`store ${storeId}: ${line}`));
+            }
           : undefined,
         addServices: (server, { store, clock, config }) => {
           const checker =
@@ -159,7 +163,7 @@ export class StoreNode {
                 );
           loadSplit = checker;
           handlers = new KvHandlers(store, limits, clock, (region, load) => {
-            checker?.record(region, load.sample);
+            if (checker !== undefined) for (const sample of load.samples) checker.record(region, sample);
             traffic?.record(region.id, load.kind, load.keysCount, load.bytes);
           });
           server.addService(

@@ -20,7 +20,7 @@ import { toSafeNumber } from '../store/wire-numbers.js';
 import type { KvLimits } from './kv-limits.js';
 import { KvRequestError, checkCount, checkKey, checkValue, invalid, ttlMsOf } from './kv-limits.js';
 import type { RequestLoad, RequestLoadObserver } from './request-load.js';
-import { keysSample, pointSample, writeLoad } from './request-load.js';
+import { pointSample, writeLoad } from './request-load.js';
 
 type Routed = { readonly peer: RegionPeer } | { readonly regionError: errorpb.RegionError };
 
@@ -57,7 +57,7 @@ export class KvHandlers {
     const value = liveValue(this.store.engineGet(dataKey(req.key)), this.clock.nowUnixMs());
     this.noteLoad(routed.peer, {
       kind: 'read',
-      sample: pointSample(req.key),
+      samples: [pointSample(req.key)],
       keysCount: 1,
       bytes: req.key.length + (value?.length ?? 0),
     });
@@ -78,7 +78,7 @@ export class KvHandlers {
     }
     this.noteLoad(routed.peer, {
       kind: 'read',
-      sample: keysSample(unique),
+      samples: unique.map(pointSample),
       keysCount: unique.length,
       bytes: pairs.reduce((sum, p) => sum + p.key.length + p.value.length, 0),
     });
@@ -126,7 +126,7 @@ export class KvHandlers {
     }
     this.noteLoad(routed.peer, {
       kind: 'read',
-      sample: { startKey: req.startKey, endKey: end },
+      samples: [{ startKey: req.startKey, endKey: end }],
       keysCount: pairs.length,
       bytes: pairs.reduce((sum, p) => sum + p.key.length + p.value.length, 0),
     });
@@ -190,7 +190,7 @@ export class KvHandlers {
     const newValueBytes = req.update.$case === 'newValue' ? req.update.newValue.length : 0;
     this.noteLoad(routed.peer, {
       kind: 'write',
-      sample: pointSample(req.key),
+      samples: [pointSample(req.key)],
       keysCount: 1,
       bytes: req.key.length + newValueBytes,
     });

@@ -1,15 +1,18 @@
-// What one KV request asked of its region — read or write, the keys it touched (as a load
-// sample: a point, or a range), how many keys and bytes — handed by the KV handlers to
+// What one KV request asked of its region — read or write, the keys it touched (as load
+// samples: points, or a range), how many keys and bytes — handed by the KV handlers to
 // whoever watches load: the load-based split checker and the traffic counters PD's
-// hot-region scheduler reads from region heartbeats.
-import { compareBytes, keySuccessor } from '../storage/bytes.js';
+// hot-region scheduler reads from region heartbeats. A batch of point operations (BatchGet,
+// BatchWrite, also what the SDK's coalescing sends) is one point sample per key, as TiKV
+// counts batch gets: its keys are independent lookups, not a range a split would cut.
+import { compareBytes } from '../storage/bytes.js';
 import type { LoadSample } from '../store/load-split-sampler.js';
 import type { WriteMutation } from '../store/command-builder.js';
 import type { RegionMeta } from '../store/region-meta.js';
 
 export interface RequestLoad {
   readonly kind: 'read' | 'write';
-  readonly sample: LoadSample;
+  /** One per point key, or one range; each counts as one query for load-based split. */
+  readonly samples: readonly LoadSample[];
   readonly keysCount: number;
   readonly bytes: number;
 }
@@ -21,44 +24,28 @@ export function pointSample(key: Uint8Array): LoadSample {
   return { startKey: key, endKey: undefined };
 }
 
-/** One key: a point; several: the range from the smallest to just past the largest. */
-export function keysSample(keys: readonly Uint8Array[]): LoadSample {
-  const first = keys[0];
-  if (first === undefined) throw new RangeError('a load sample needs at least one key');
-  let min = first;
-  let max = first;
-  for (const k of keys) {
-    if (compareBytes(k, min) < 0) min = k;
-    if (compareBytes(k, max) > 0) max = k;
-  }
-  return compareBytes(min, max) === 0 ? pointSample(min) : { startKey: min, endKey: keySuccessor(max) };
-}
-
-/** The load of a write command's mutations (a range delete counts as a range, clamped by the caller). */
+/** The load of a write command's mutations (a range delete is a range sample, clamped to the region). */
 export function writeLoad(mutations: readonly WriteMutation[], regionEndKey: Uint8Array): RequestLoad {
   let bytes = 0;
-  const keys: Uint8Array[] = [];
-  let range: LoadSample | undefined;
+  const samples: LoadSample[] = [];
   for (const m of mutations) {
     switch (m.kind) {
       case 'put':
         bytes += m.key.length + m.value.length;
-        keys.push(m.key);
+        samples.push(pointSample(m.key));
         break;
       case 'delete':
       case 'expire':
         bytes += m.key.length;
-        keys.push(m.key);
+        samples.push(pointSample(m.key));
         break;
       case 'deleteRange':
         bytes += m.startKey.length + m.endKey.length;
-        range = { startKey: m.startKey, endKey: clampedEnd(m.endKey, regionEndKey) };
-        keys.push(m.startKey);
+        samples.push({ startKey: m.startKey, endKey: clampedEnd(m.endKey, regionEndKey) });
         break;
     }
   }
-  const sample = range !== undefined && mutations.length === 1 ? range : keysSample(keys);
-  return { kind: 'write', sample, keysCount: mutations.length, bytes };
+  return { kind: 'write', samples, keysCount: mutations.length, bytes };
 }
 
 /** The smaller of a requested end key and a region's end key; empty means unbounded. */

@@ -4,7 +4,8 @@
 // is far below the size threshold. Splitting lets PD spread the halves' leaders over other
 // stores; a region hot on one key gains nothing and is left alone.
 //
-// The KV service calls record() for every request it routes to a region; the node calls
+// The KV service calls record() for every request it routes to a region (for every key of
+// a batch of point operations: each is one query); the node calls
 // checkOnce() every LOAD_SPLIT_CHECK_INTERVAL_MS. The split takes the ordinary path: the
 // leader asks PD for ids and proposes the split admin command at the epoch it sampled.
 import type { RandomSource } from '@flotilla/raft';

@@ -1,0 +1,125 @@
+// Load-based split on real processes: 3 PD members and 3 stores. A skewed load — most
+// requests on a few dozen keys, the rest spread thin, all in the one region of a fresh
+// cluster holding a few kilobytes — keeps the region above the (lowered) QPS threshold for
+// the window; the leader splits it where the load divides, although its size is more than
+// a thousand times below the size threshold. PD learns the split; no key is lost.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient } from '../../sdk/src/index.js';
+import type { FlotillaClient } from '../../sdk/src/index.js';
+import { PdClient } from '../../server/src/pd-client/pd-client.js';
+import { PdProcesses } from '../support/pd-processes.js';
+import { StoreProcesses, eventually } from '../support/store-processes.js';
+
+/** Generous: a busy 2-core machine runs 3 PD members, 3 stores and the load here. */
+const SETTLE_MS = 90_000;
+const QPS_THRESHOLD = 40;
+const WINDOW_MS = 2_000;
+const REGION_SPLIT_SIZE_BYTES = 64 * 1024 * 1024;
+
+const hotKey = (i: number): string => `user-${String(i).padStart(4, '0')}`;
+
+async function regionsFromPd(pd: PdClient): Promise<Array<{ id: number; startKey: string; endKey: string }>> {
+  const res = await pd.scanRegions(new Uint8Array(0), new Uint8Array(0), 1000);
+  return res.regions.map((r) => ({
+    id: Number(r.region?.id),
+    startKey: Buffer.from(r.region?.startKey ?? []).toString(),
+    endKey: Buffer.from(r.region?.endKey ?? []).toString(),
+  }));
+}
+
+describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
+  let pds: PdProcesses;
+  let stores: StoreProcesses;
+  let pd: PdClient;
+  let client: FlotillaClient;
+
+  before(async () => {
+    pds = await PdProcesses.create([1, 2, 3], ['--balance-interval-ms', '200']);
+    await pds.startAll();
+    stores = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
+      '--store-heartbeat-interval-ms',
+      '300',
+      '--region-heartbeat-interval-ms',
+      '1000',
+      '--region-split-size-bytes',
+      String(REGION_SPLIT_SIZE_BYTES),
+      '--load-split-qps-threshold',
+      String(QPS_THRESHOLD),
+      '--load-split-window-ms',
+      String(WINDOW_MS),
+    ]);
+    await stores.start(1);
+    await Promise.all([stores.start(2), stores.start(3)]);
+    pd = new PdClient({ endpoints: pds.endpoints() });
+    client = await createClient({ pdEndpoints: pds.endpoints(), timeoutMs: 20_000 });
+  });
+
+  after(async () => {
+    await client?.close();
+    pd?.close();
+    await stores?.stopAll();
+    await pds?.stopAll();
+  });
+
+  test('a region far below the size threshold splits under sustained skewed load', async () => {
+    await client.batchPut(Array.from({ length: 200 }, (_, i) => [hotKey(i), `v${i}`] as const));
+    const before = await regionsFromPd(pd);
+    assert.equal(before.length, 1, 'a fresh cluster has one region');
+
+    // Skewed load: 3 of 4 requests on user-0040..user-0079, the rest on all 200 keys.
+    let stop = false;
+    let requests = 0;
+    let writtenBytes = 0;
+    const worker = async (seed: number): Promise<void> => {
+      let i = seed;
+      while (!stop) {
+        i = (i * 1103515245 + 12345) % 2 ** 31;
+        const k = i % 4 === 0 ? hotKey(i % 200) : hotKey(40 + (i % 40));
+        if (i % 3 === 0) {
+          const value = `w${i}`;
+          await client.put(k, value);
+          writtenBytes += k.length + value.length;
+        } else await client.get(k);
+        requests++;
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, n) => worker(n + 1));
+    const startedAtMs = Date.now();
+    let split: Awaited<ReturnType<typeof regionsFromPd>>;
+    try {
+      split = await eventually(
+        async () => {
+          const rs = await regionsFromPd(pd).catch(() => undefined);
+          return rs !== undefined && rs.length >= 2 ? rs : undefined;
+        },
+        SETTLE_MS,
+        'a split by load',
+      );
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    const elapsedS = (Date.now() - startedAtMs) / 1000;
+    console.log(
+      `# split by load after ${elapsedS.toFixed(1)} s of load (${(requests / elapsedS).toFixed(0)} requests/s)`,
+    );
+
+    const logs = [1, 2, 3].map((slot) => stores.log(slot)).join('');
+    assert.match(logs, /split by load at/, 'the split was a load-based split');
+    // Everything ever written is far below the size threshold: the split was not by size.
+    assert.ok(writtenBytes < REGION_SPLIT_SIZE_BYTES / 100, `${writtenBytes} bytes written`);
+    // The first cut lies among the loaded keys, where the load divides.
+    const cuts = split.slice(1).map((r) => r.startKey);
+    assert.ok(
+      cuts.some((c) => c > hotKey(0) && c <= hotKey(199)),
+      `cut keys ${cuts.join(', ')} inside the loaded range`,
+    );
+    // Regions still cover the key space once, and no key was lost.
+    assert.equal(split[0]?.startKey, '');
+    assert.equal(split.at(-1)?.endKey, '');
+    for (let i = 1; i < split.length; i++) assert.equal(split[i]?.startKey, split[i - 1]?.endKey);
+    for (let i = 0; i < 200; i++)
+      assert.ok((await client.get(hotKey(i))) !== undefined, `${hotKey(i)} readable`);
+  });
+});
