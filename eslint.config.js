@@ -61,7 +61,15 @@ const pureCoreSyntax = [
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', 'coverage/**', 'proto/src/gen/**', '.tmp/**', '.data/**', 'data/**'],
+    ignores: [
+      '**/node_modules/**',
+      'coverage/**',
+      'proto/src/gen/**',
+      'sdk/dist/**',
+      '.tmp/**',
+      '.data/**',
+      'data/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

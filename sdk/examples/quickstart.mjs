@@ -1,9 +1,11 @@
-// Runnable: `node --import tsx sdk/examples/quickstart.ts 127.0.0.1:2379` against a running
-// cluster (PD address as the argument). Shown in the README; type-checked with the repo.
+// Runnable with plain node against a running cluster (PD addresses as arguments):
+//   node node_modules/@flotilla/sdk/examples/quickstart.mjs 127.0.0.1:2379   (installed package)
+//   npm run build -w sdk && node sdk/examples/quickstart.mjs 127.0.0.1:2379  (this repository)
+// tests/integration/sdk-package.test.ts runs it from the packed package against a real cluster.
 import { ResultUnknownError, TimeoutError, createClient } from '@flotilla/sdk';
 
 const pdEndpoints = process.argv.slice(2);
-if (pdEndpoints.length === 0) throw new Error('usage: quickstart.ts <pd host:port>...');
+if (pdEndpoints.length === 0) throw new Error('usage: quickstart.mjs <pd host:port>...');
 
 const client = await createClient({ pdEndpoints, timeoutMs: 5_000 });
 try {

@@ -1,7 +1,7 @@
 // Validation of what applications pass in: keys, values, TTLs, batches and write options
 // become the wire's Buffers and bigints here, or an InvalidArgumentError that names the
 // field. The store validates again; checking here gives clearer errors sooner.
-import type { kvpb } from '@flotilla/proto';
+import type { kvpb } from './wire.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Bytes } from './keys.js';
 import { toBuffer } from './keys.js';

@@ -5,7 +5,7 @@
 // its frame is written is reported "not sent", one whose frame was written and whose stream
 // then broke is "sent" — the runner decides from that whether a write may be resent.
 import * as grpc from '@grpc/grpc-js';
-import type { kvpb } from '@flotilla/proto';
+import type { kvpb } from './wire.js';
 import type { FrameSlot, QueuedRequest } from './coalescer.js';
 import { buildSlots, framesOf } from './coalescer.js';
 import type { Deadline } from './deadline.js';

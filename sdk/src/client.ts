@@ -3,7 +3,7 @@
 // runner (routing, coalescing and retries live there). Writes that may have been applied
 // before the call failed end in ResultUnknownError, never in a retry that could apply them
 // twice. close() releases every channel, stream, timer and queue.
-import type { kvpb } from '@flotilla/proto';
+import type { kvpb } from './wire.js';
 import { Deadline } from './deadline.js';
 import { ClientClosedError, InternalError, InvalidArgumentError, ResultUnknownError } from './errors.js';
 import type { Bytes } from './keys.js';

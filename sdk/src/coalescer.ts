@@ -6,7 +6,7 @@
 // keeps their submission order, and a batch refused before it was proposed (a size limit,
 // RaftEntryTooLarge) is resent as separate requests. Everything else travels as its own
 // request in the shared frame. Pure: the stream (batch-stream.ts) does the I/O.
-import { kvpb } from '@flotilla/proto';
+import { kvpb } from './wire.js';
 import type { RequestBody, ResponseBody } from './store-transport.js';
 
 /** A queued request; `mergeable` is false for one that must go alone (after its merged batch was refused). */

@@ -3,8 +3,8 @@
 // answer finds the leader again and retries — lookups change nothing, so retrying them is
 // always safe. Concurrent discoveries share one round of GetMembers.
 import * as grpc from '@grpc/grpc-js';
-import { pdpb } from '@flotilla/proto';
-import type { metapb } from '@flotilla/proto';
+import { pdpb } from './wire.js';
+import type { metapb } from './wire.js';
 import type { Deadline } from './deadline.js';
 import { backoffMs } from './deadline.js';
 import { AbortedError, ClientClosedError, InternalError, UnavailableError } from './errors.js';

@@ -5,7 +5,7 @@
 // cached region it overlaps, entries expire after a TTL, errors drop them, and the least
 // recently used go first when the cache is full. Synchronous and clock-injected, so it is
 // tested without any network.
-import type { metapb } from '@flotilla/proto';
+import type { metapb } from './wire.js';
 import { compareBytes, describeKey, rangeContains } from './keys.js';
 
 export interface RegionEpoch {

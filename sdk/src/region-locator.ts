@@ -9,7 +9,7 @@ import type { PdClient } from './pd-client.js';
 import type { RegionCache, RegionInfo } from './region-cache.js';
 import { regionFromProto } from './region-cache.js';
 import type { StatsRecorder } from './stats.js';
-import type { pdpb } from '@flotilla/proto';
+import type { pdpb } from './wire.js';
 
 /** PD pages one reverse lookup of the last region may read. */
 const LAST_REGION_PAGES_MAX = 64;

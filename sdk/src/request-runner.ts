@@ -4,7 +4,7 @@
 // stop, the deadline passes or the retry budget is spent. Requests over many keys are
 // grouped by region and sent in parallel; a group whose region changed (split, merge,
 // moved) is grouped again from the refreshed cache, so a batch survives splits mid-flight.
-import { kvpb } from '@flotilla/proto';
+import { kvpb } from './wire.js';
 import type { Deadline } from './deadline.js';
 import { backoffMs } from './deadline.js';
 import { InternalError, ServerBusyError, TimeoutError, UnavailableError } from './errors.js';

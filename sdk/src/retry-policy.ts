@@ -9,8 +9,8 @@
 // with another leader's entry (server/src/store/region-peer.ts completeProposal). Raft never
 // commits two entries at one index, so the proposal is dead: "not applied", retried.
 import * as grpc from '@grpc/grpc-js';
-import type { errorpb } from '@flotilla/proto';
-import { kvpb } from '@flotilla/proto';
+import type { errorpb } from './wire.js';
+import { kvpb } from './wire.js';
 import {
   AbortedError,
   EntryTooLargeError,

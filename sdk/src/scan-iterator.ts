@@ -4,7 +4,7 @@
 // EpochNotMatch re-routes the same page). Forward scans continue after the last key
 // returned; reverse scans continue below it. Each page is a separate linearizable (or
 // lease/stale) read: the scan is not a snapshot of one moment.
-import type { kvpb } from '@flotilla/proto';
+import type { kvpb } from './wire.js';
 import { keySuccessor, maxStart, minEnd, compareBytes } from './keys.js';
 import type { RegionInfo } from './region-cache.js';
 import type { CallState, RequestRunner } from './request-runner.js';

@@ -5,7 +5,7 @@
 // runner uses: through the coalescing stream, or one unary RPC per request when
 // coalescing is off.
 import * as grpc from '@grpc/grpc-js';
-import { kvpb } from '@flotilla/proto';
+import { kvpb } from './wire.js';
 import PQueue from 'p-queue';
 import { BatchStream } from './batch-stream.js';
 import type { Deadline } from './deadline.js';

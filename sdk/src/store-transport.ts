@@ -2,7 +2,7 @@
 // response, or a SendFailure saying whether the request may have reached the store. That
 // one bit decides whether a write may be retried, so every transport must set it honestly:
 // `sent: false` only when the request certainly never left the client.
-import type { errorpb, kvpb } from '@flotilla/proto';
+import type { errorpb, kvpb } from './wire.js';
 import type { Deadline } from './deadline.js';
 
 export type RequestBody = NonNullable<kvpb.BatchedRequest['request']>;

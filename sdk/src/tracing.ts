@@ -6,7 +6,7 @@
 // per-request metadata), so the store's spans can join the trace.
 import type { Attributes, Span } from '@opentelemetry/api';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { kvpb } from '@flotilla/proto';
+import type { kvpb } from './wire.js';
 import { FlotillaError } from './errors.js';
 
 const tracer = trace.getTracer('@flotilla/sdk', '0.1.0');
