@@ -6,7 +6,9 @@
 //   scheduling (schedule-config.ts), e.g. --max-replicas 3 --max-store-down-time-ms 300000
 //     --store-disconnected-time-ms --replica-schedule-limit --leader-schedule-limit
 //     --region-schedule-limit --operator-timeout-ms --step-resend-interval-ms
-//     --balance-interval-ms --balance-tolerance
+//     --balance-interval-ms --balance-tolerance --operator-history-max
+//     --hot-region-schedule-limit --hot-region-keys-per-second-min
+//     --hot-region-tolerance-percent --hot-region-cooldown-ms --hot-region-report-max-age-ms
 // Prints `READY pd=N address=A` on stdout once serving. SIGTERM or SIGINT stops it
 // (exit 0); a second signal exits at once. Exit codes: 0 clean, 1 start failure, 2 bad flags.
 import { parseArgs } from 'node:util';

@@ -53,7 +53,9 @@ export class OperatorController {
         ? this.config.replicaScheduleLimit
         : kind === 'balanceLeader'
           ? this.config.leaderScheduleLimit
-          : this.config.regionScheduleLimit;
+          : kind === 'hotRegion'
+            ? this.config.hotRegionScheduleLimit
+            : this.config.regionScheduleLimit;
     return this.runningCount(kind) < limit;
   }
 

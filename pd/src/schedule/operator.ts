@@ -18,7 +18,7 @@ export type OperatorStep =
   | { readonly kind: 'transferLeader'; readonly peer: PeerMeta };
 
 /** Why an operator exists: each kind has its own in-flight limit. */
-export type OperatorKind = 'replica' | 'balanceLeader' | 'balanceRegion';
+export type OperatorKind = 'replica' | 'balanceLeader' | 'balanceRegion' | 'hotRegion';
 
 export type OperatorStatus = 'running' | 'succeeded' | 'timedOut' | 'cancelled';
 

@@ -24,6 +24,16 @@ export interface ScheduleConfig {
   readonly balanceTolerance: number;
   /** Finished operators kept for status. */
   readonly operatorHistoryMax: number;
+  /** Hot-region leader spreading (hot-region-scheduler.ts): operators running at once. */
+  readonly hotRegionScheduleLimit: number;
+  /** A region reading plus writing at least this many keys per second is hot. */
+  readonly hotRegionKeysPerSecondMin: number;
+  /** Leaders move once the hottest store leads this much (%) more hot load than the average. */
+  readonly hotRegionTolerancePercent: number;
+  /** A moved hot region stays put this long; its old rate counts at its new leader meanwhile. */
+  readonly hotRegionCooldownMs: number;
+  /** A region's rates older than this (no report since) count as unknown. */
+  readonly hotRegionReportMaxAgeMs: number;
 }
 
 export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
@@ -38,6 +48,11 @@ export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
   balanceIntervalMs: 1_000,
   balanceTolerance: 1,
   operatorHistoryMax: 256,
+  hotRegionScheduleLimit: 4,
+  hotRegionKeysPerSecondMin: 100,
+  hotRegionTolerancePercent: 25,
+  hotRegionCooldownMs: 60_000,
+  hotRegionReportMaxAgeMs: 60_000,
 };
 
 export class ScheduleConfigError extends Error {

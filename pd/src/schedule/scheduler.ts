@@ -13,6 +13,7 @@ import { planLeaderBalance, planRegionBalance, countByStore } from './balancers.
 import type { InFlightDeltas } from './balancers.js';
 import type { OperatorKind, OperatorStep } from './operator.js';
 import { OperatorController } from './operator-controller.js';
+import { HotRegionScheduler } from './hot-region-scheduler.js';
 import type { PlacementView, ReplicaPlan } from './replica-checker.js';
 import { checkReplicas } from './replica-checker.js';
 import type { ScheduleConfig } from './schedule-config.js';
@@ -43,6 +44,7 @@ function everyIntervalMs(intervalMs: number, fn: () => void): () => void {
 export class Scheduler {
   readonly config: ScheduleConfig;
   readonly operators: OperatorController;
+  private readonly hotRegions: HotRegionScheduler;
   private stopTimer: (() => void) | undefined;
   /** When this member was first seen leading (0: not leading). */
   private leaderSinceUnixMs = 0;
@@ -60,6 +62,7 @@ export class Scheduler {
       options.nowUnixMs,
       options.log,
     );
+    this.hotRegions = new HotRegionScheduler(this.config, options.nowUnixMs);
   }
 
   start(): void {
@@ -159,6 +162,7 @@ export class Scheduler {
     if (!this.options.cluster.loaded) {
       this.leaderSinceUnixMs = 0;
       this.operators.clear();
+      this.hotRegions.clear();
       return;
     }
     this.leaderSince();
@@ -172,8 +176,23 @@ export class Scheduler {
       await this.retireEmptiedStores(regions);
       const busy = (regionId: number): boolean => this.operators.has(regionId) || this.creating.has(regionId);
       const inFlight = this.inFlightDeltas();
+      if (this.operators.hasRoom('hotRegion')) {
+        const plan = this.hotRegions.plan(regions, health, busy);
+        if (plan !== undefined) await this.create(plan.region, 'hotRegion', plan);
+      }
       if (this.operators.hasRoom('balanceLeader')) {
-        const plan = planLeaderBalance(regions, health, this.config.balanceTolerance, busy, inFlight);
+        // Hot regions' leaders on up stores are placed by rate (above), not by count.
+        const busyOrHot = (id: number): boolean => {
+          const info = this.options.cluster.getRegionById(id);
+          const leaderStore = info?.leader?.storeId;
+          if (busy(id)) return true;
+          return (
+            leaderStore !== undefined &&
+            health.get(leaderStore) === 'up' &&
+            this.hotRegions.isHot(info as RegionInfo)
+          );
+        };
+        const plan = planLeaderBalance(regions, health, this.config.balanceTolerance, busyOrHot, inFlight);
         if (plan !== undefined) await this.create(plan.region, 'balanceLeader', plan);
       }
       if (this.operators.hasRoom('balanceRegion')) {
