@@ -78,6 +78,8 @@ export class PdMember {
     }
     const members = new Map(initialCluster);
     let parts: { cluster: PdCluster; leadership: Leadership } | undefined;
+    // Created once the runtime serves; GetOperators answers empty until then.
+    const started: { scheduler?: Scheduler } = {};
     const runtime = await RaftRuntime.start({
       nodeId: memberId,
       listenAddress: options.listenAddress,
@@ -119,6 +121,8 @@ export class PdMember {
               const value = kv.readLocal(clusterIdKey);
               return value === undefined ? 0 : decodeU64Value(value, 'cluster id');
             },
+            operators: () => started.scheduler?.operators,
+            nowUnixMs: () => Date.now(),
             onInternalError: (e) =>
               log(`pd internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
           }),
@@ -143,6 +147,7 @@ export class PdMember {
       log: (line) => log(`pd member ${memberId}: ${line}`),
     });
     scheduler.start();
+    started.scheduler = scheduler;
     return new PdMember(memberId, runtime, parts.cluster, parts.leadership, scheduler);
   }
 

@@ -48,15 +48,18 @@ export class OperatorController {
 
   /** Whether another operator of `kind` may start. */
   hasRoom(kind: OperatorKind): boolean {
-    const limit =
-      kind === 'replica'
-        ? this.config.replicaScheduleLimit
-        : kind === 'balanceLeader'
-          ? this.config.leaderScheduleLimit
-          : kind === 'hotRegion'
-            ? this.config.hotRegionScheduleLimit
-            : this.config.regionScheduleLimit;
-    return this.runningCount(kind) < limit;
+    return this.runningCount(kind) < this.limitOf(kind);
+  }
+
+  /** How many operators of `kind` may run at once. */
+  limitOf(kind: OperatorKind): number {
+    return kind === 'replica'
+      ? this.config.replicaScheduleLimit
+      : kind === 'balanceLeader'
+        ? this.config.leaderScheduleLimit
+        : kind === 'hotRegion'
+          ? this.config.hotRegionScheduleLimit
+          : this.config.regionScheduleLimit;
   }
 
   /** Starts an operator for the region and sends its first step; false if one runs or the kind is full. */
@@ -69,6 +72,7 @@ export class OperatorController {
       description,
       steps,
       createdAtUnixMs: this.nowUnixMs(),
+      leaderStoreIdAtStart: info.leader?.storeId,
       stepIndex: 0,
       sentAtUnixMs: 0,
       status: 'running',

@@ -30,6 +30,8 @@ export interface Operator {
   readonly description: string;
   readonly steps: readonly OperatorStep[];
   readonly createdAtUnixMs: number;
+  /** The region's leader store when the operator started (where a leader transfer moves from). */
+  readonly leaderStoreIdAtStart: number | undefined;
   /** Index of the step in progress (steps.length once all are done). */
   stepIndex: number;
   /** When the current step was last sent (0: not yet). */

@@ -15,6 +15,8 @@ import type { Leadership } from '../leadership.js';
 import { MetaStoreError } from '../meta/meta-kv.js';
 import { PdInvalidArgumentError, PdRequestError, invalidArgument } from '../pd-errors.js';
 import { regionInfoToProto, regionOfRequest, regionReportOf } from './pd-wire.js';
+import type { OperatorController } from '../schedule/operator-controller.js';
+import { operatorStatusReport, operatorStatusToProto } from '../schedule/operator-status.js';
 
 /** How long a request waits for a freshly elected leader to load the cluster state. */
 const LEADER_READY_WAIT_MS = 3000;
@@ -31,6 +33,9 @@ export interface PdServiceOptions {
   readonly localClusterId: () => number;
   /** Unexpected handler failures (bugs): they reach callers as INTERNAL. */
   readonly onInternalError: (error: unknown) => void;
+  /** The scheduler's operators (GetOperators); undefined before the scheduler started. */
+  readonly operators?: () => OperatorController | undefined;
+  readonly nowUnixMs?: () => number;
 }
 
 type Header = pdpb.RequestHeader | undefined;
@@ -103,6 +108,12 @@ export function pdServiceImplementation(options: PdServiceOptions): pdpb.PDServe
     getRegionById: call(pdpb.GetRegionByIdResponse, false, (r: pdpb.GetRegionByIdRequest) => {
       const info = cluster.getRegionById(positiveId(r.regionId, 'regionId'));
       return Promise.resolve({ region: info === undefined ? undefined : regionInfoToProto(info) });
+    }),
+    getOperators: call(pdpb.GetOperatorsResponse, false, () => {
+      const controller = options.operators?.();
+      if (controller === undefined) return Promise.resolve({ running: [], finished: [], limits: [] });
+      const now = options.nowUnixMs?.() ?? Date.now();
+      return Promise.resolve(operatorStatusToProto(operatorStatusReport(controller, now)));
     }),
     scanRegions: call(pdpb.ScanRegionsResponse, false, (r: pdpb.ScanRegionsRequest) => {
       if (r.limit < 1 || r.limit > SCAN_REGIONS_LIMIT_MAX) {

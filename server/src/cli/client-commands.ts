@@ -9,6 +9,7 @@ import { createClient, FlotillaError } from '../../../sdk/src/index.js';
 import type { Consistency, FlotillaClient } from '../../../sdk/src/index.js';
 import { PdClient } from '../pd-client/pd-client.js';
 import { fetchStoreStatus, formatStoreStatus } from './admin-client.js';
+import { formatOperatorStatus } from './operator-status-format.js';
 
 export const DEFAULT_PD = '127.0.0.1:2379,127.0.0.1:2380,127.0.0.1:2381';
 export const CLIENT_COMMANDS = [
@@ -29,7 +30,7 @@ export const CLIENT_USAGE = `usage: flotilla <command> [--pd host:port,...]   (o
   delete-range START [END]            END omitted: to the end of the keyspace
   scan START [END] [--limit N] [--reverse] [--key-only] [--consistency MODE]
   cas KEY (--expect VALUE | --expect-absent) (--new VALUE | --delete) [--ttl-ms N]
-  status                              PD's stores, and each store's regions (role, term, commit, applied, log)
+  status                              PD's stores, each store's regions (role, term, commit, applied, log), PD's operators
   decommission STORE_ID               mark the store Offline: PD moves its replicas away, then retires it`;
 
 const CONSISTENCIES: readonly Consistency[] = ['linearizable', 'lease', 'stale'];
@@ -325,6 +326,11 @@ async function status(pdEndpoints: readonly string[], io: CliOutput): Promise<nu
           `store ${id}  ${answer.store.address}  UNREACHABLE${state} (${e.details || e.message || String(e)})`,
         );
       }
+    }
+    try {
+      for (const line of formatOperatorStatus(await pd.getOperators())) io.out(line);
+    } catch (err) {
+      io.out(`operators: unavailable (${err instanceof Error ? err.message : String(err)})`);
     }
     return unreachable === 0 ? 0 : 1;
   } finally {

@@ -73,6 +73,7 @@ interface PdCalls {
   getRegion: [pdpb.GetRegionRequest, pdpb.GetRegionResponse];
   getRegionById: [pdpb.GetRegionByIdRequest, pdpb.GetRegionByIdResponse];
   scanRegions: [pdpb.ScanRegionsRequest, pdpb.ScanRegionsResponse];
+  getOperators: [pdpb.GetOperatorsRequest, pdpb.GetOperatorsResponse];
 }
 
 const RETRYABLE_GRPC_CODES = new Set([
@@ -149,6 +150,11 @@ export class PdClient {
     state: pdpb.SetStoreStateRequest['state'],
   ): Promise<pdpb.SetStoreStateResponse> {
     return this.call('setStoreState', { storeId: BigInt(storeId), state });
+  }
+
+  /** The scheduler's operators: in flight, recently finished, and running counts against limits. */
+  getOperators(): Promise<pdpb.GetOperatorsResponse> {
+    return this.call('getOperators', {});
   }
 
   storeHeartbeat(stats: pdpb.StoreStats): Promise<pdpb.StoreHeartbeatResponse> {

@@ -188,6 +188,56 @@ export function splitPolicyToJSON(object: SplitPolicy): string {
   }
 }
 
+/** Where an operator stands. */
+export enum OperatorStatus {
+  /** RUNNING - Steps still to take. */
+  RUNNING = 0,
+  /** SUCCEEDED - Every step was seen done in the region's heartbeats. */
+  SUCCEEDED = 1,
+  /** TIMED_OUT - Not done within the operator timeout; given up. */
+  TIMED_OUT = 2,
+  /** CANCELLED - Given up: a step became impossible, its target store went away, or PD lost leadership. */
+  CANCELLED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function operatorStatusFromJSON(object: any): OperatorStatus {
+  switch (object) {
+    case 0:
+    case "OPERATOR_STATUS_RUNNING":
+      return OperatorStatus.RUNNING;
+    case 1:
+    case "OPERATOR_STATUS_SUCCEEDED":
+      return OperatorStatus.SUCCEEDED;
+    case 2:
+    case "OPERATOR_STATUS_TIMED_OUT":
+      return OperatorStatus.TIMED_OUT;
+    case 3:
+    case "OPERATOR_STATUS_CANCELLED":
+      return OperatorStatus.CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OperatorStatus.UNRECOGNIZED;
+  }
+}
+
+export function operatorStatusToJSON(object: OperatorStatus): string {
+  switch (object) {
+    case OperatorStatus.RUNNING:
+      return "OPERATOR_STATUS_RUNNING";
+    case OperatorStatus.SUCCEEDED:
+      return "OPERATOR_STATUS_SUCCEEDED";
+    case OperatorStatus.TIMED_OUT:
+      return "OPERATOR_STATUS_TIMED_OUT";
+    case OperatorStatus.CANCELLED:
+      return "OPERATOR_STATUS_CANCELLED";
+    case OperatorStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Carried by every PD request. */
 export interface RequestHeader {
   /** The cluster the caller belongs to; 0 only before it learned the id (GetMembers, Bootstrap). */
@@ -682,6 +732,65 @@ export interface ScanRegionsResponse {
     | undefined;
   /** The regions in key order. */
   regions: RegionInfo[];
+}
+
+/** One operator the PD leader runs or recently ran. */
+export interface OperatorInfo {
+  /** PD-local operator id (restarts at 1 on each new leader). */
+  id: bigint;
+  /** The region it changes. */
+  regionId: bigint;
+  /**
+   * Why it exists, which also decides its in-flight limit: replica, balanceLeader,
+   * balanceRegion, hotRegion, ...
+   */
+  kind: string;
+  /** Human-readable reason. */
+  description: string;
+  /** Stores that lose a peer or the leadership. */
+  fromStoreIds: bigint[];
+  /** Stores that gain a peer or the leadership. */
+  toStoreIds: bigint[];
+  /** Its steps in order, e.g. "transferLeader peer 12 on store 3". */
+  steps: string[];
+  /** Index of the step in progress (the number of steps once all are done). */
+  stepIndex: number;
+  /** Running or how it ended. */
+  status: OperatorStatus;
+  /** Time since it was created, in milliseconds. */
+  ageMs: bigint;
+  /** Finished operators: from creation to the end, in milliseconds; 0 while running. */
+  durationMs: bigint;
+}
+
+/** How many operators of one kind run, against the kind's limit. */
+export interface OperatorKindLimit {
+  /** The operator kind. */
+  kind: string;
+  /** Operators of the kind running now. */
+  runningCount: number;
+  /** At most this many run at once. */
+  limit: number;
+}
+
+/** List the operators in flight and the recently finished ones. */
+export interface GetOperatorsRequest {
+  /** Common header. */
+  header?: RequestHeader | undefined;
+}
+
+/** Result of GetOperatorsRequest. */
+export interface GetOperatorsResponse {
+  /** Common header. */
+  header?:
+    | ResponseHeader
+    | undefined;
+  /** Operators in flight, oldest first. */
+  running: OperatorInfo[];
+  /** Finished operators kept in the bounded history, oldest first. */
+  finished: OperatorInfo[];
+  /** Operators running per kind against each kind's limit. */
+  limits: OperatorKindLimit[];
 }
 
 function createBaseRequestHeader(): RequestHeader {
@@ -5377,6 +5486,616 @@ export const ScanRegionsResponse: MessageFns<ScanRegionsResponse> = {
   },
 };
 
+function createBaseOperatorInfo(): OperatorInfo {
+  return {
+    id: 0n,
+    regionId: 0n,
+    kind: "",
+    description: "",
+    fromStoreIds: [],
+    toStoreIds: [],
+    steps: [],
+    stepIndex: 0,
+    status: 0,
+    ageMs: 0n,
+    durationMs: 0n,
+  };
+}
+
+export const OperatorInfo: MessageFns<OperatorInfo> = {
+  encode(message: OperatorInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0n) {
+      if (BigInt.asUintN(64, message.id) !== message.id) {
+        throw new globalThis.Error("value provided for field message.id of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.regionId !== 0n) {
+      if (BigInt.asUintN(64, message.regionId) !== message.regionId) {
+        throw new globalThis.Error("value provided for field message.regionId of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.regionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.fromStoreIds.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.fromStoreIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field fromStoreIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.toStoreIds.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.toStoreIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field toStoreIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    for (const v of message.steps) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.stepIndex !== 0) {
+      writer.uint32(64).uint32(message.stepIndex);
+    }
+    if (message.status !== 0) {
+      writer.uint32(72).int32(message.status);
+    }
+    if (message.ageMs !== 0n) {
+      if (BigInt.asUintN(64, message.ageMs) !== message.ageMs) {
+        throw new globalThis.Error("value provided for field message.ageMs of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.ageMs);
+    }
+    if (message.durationMs !== 0n) {
+      if (BigInt.asUintN(64, message.durationMs) !== message.durationMs) {
+        throw new globalThis.Error("value provided for field message.durationMs of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.durationMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.regionId = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.fromStoreIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fromStoreIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.toStoreIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.toStoreIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.steps.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.stepIndex = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ageMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.durationMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorInfo {
+    return {
+      id: isSet(object.id) ? BigInt(object.id) : 0n,
+      regionId: isSet(object.regionId)
+        ? BigInt(object.regionId)
+        : isSet(object.region_id)
+        ? BigInt(object.region_id)
+        : 0n,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      fromStoreIds: globalThis.Array.isArray(object?.fromStoreIds)
+        ? object.fromStoreIds.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.from_store_ids)
+        ? object.from_store_ids.map((e: any) => BigInt(e))
+        : [],
+      toStoreIds: globalThis.Array.isArray(object?.toStoreIds)
+        ? object.toStoreIds.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.to_store_ids)
+        ? object.to_store_ids.map((e: any) => BigInt(e))
+        : [],
+      steps: globalThis.Array.isArray(object?.steps)
+        ? object.steps.map((e: any) => globalThis.String(e))
+        : [],
+      stepIndex: isSet(object.stepIndex)
+        ? globalThis.Number(object.stepIndex)
+        : isSet(object.step_index)
+        ? globalThis.Number(object.step_index)
+        : 0,
+      status: isSet(object.status) ? operatorStatusFromJSON(object.status) : 0,
+      ageMs: isSet(object.ageMs) ? BigInt(object.ageMs) : isSet(object.age_ms) ? BigInt(object.age_ms) : 0n,
+      durationMs: isSet(object.durationMs)
+        ? BigInt(object.durationMs)
+        : isSet(object.duration_ms)
+        ? BigInt(object.duration_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: OperatorInfo): unknown {
+    const obj: any = {};
+    if (message.id !== 0n) {
+      obj.id = message.id.toString();
+    }
+    if (message.regionId !== 0n) {
+      obj.regionId = message.regionId.toString();
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.fromStoreIds?.length) {
+      obj.fromStoreIds = message.fromStoreIds.map((e) => e.toString());
+    }
+    if (message.toStoreIds?.length) {
+      obj.toStoreIds = message.toStoreIds.map((e) => e.toString());
+    }
+    if (message.steps?.length) {
+      obj.steps = message.steps;
+    }
+    if (message.stepIndex !== 0) {
+      obj.stepIndex = Math.round(message.stepIndex);
+    }
+    if (message.status !== 0) {
+      obj.status = operatorStatusToJSON(message.status);
+    }
+    if (message.ageMs !== 0n) {
+      obj.ageMs = message.ageMs.toString();
+    }
+    if (message.durationMs !== 0n) {
+      obj.durationMs = message.durationMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OperatorInfo>, I>>(base?: I): OperatorInfo {
+    return OperatorInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OperatorInfo>, I>>(object: I): OperatorInfo {
+    const message = createBaseOperatorInfo();
+    message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
+    message.regionId = (object.regionId !== undefined && object.regionId !== null) ? BigInt(object.regionId) : 0n;
+    message.kind = object.kind ?? "";
+    message.description = object.description ?? "";
+    message.fromStoreIds = object.fromStoreIds?.map((e) => BigInt(e)) || [];
+    message.toStoreIds = object.toStoreIds?.map((e) => BigInt(e)) || [];
+    message.steps = object.steps?.map((e) => e) || [];
+    message.stepIndex = object.stepIndex ?? 0;
+    message.status = object.status ?? 0;
+    message.ageMs = (object.ageMs !== undefined && object.ageMs !== null) ? BigInt(object.ageMs) : 0n;
+    message.durationMs = (object.durationMs !== undefined && object.durationMs !== null)
+      ? BigInt(object.durationMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseOperatorKindLimit(): OperatorKindLimit {
+  return { kind: "", runningCount: 0, limit: 0 };
+}
+
+export const OperatorKindLimit: MessageFns<OperatorKindLimit> = {
+  encode(message: OperatorKindLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.runningCount !== 0) {
+      writer.uint32(16).uint32(message.runningCount);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OperatorKindLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperatorKindLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.runningCount = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OperatorKindLimit {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      runningCount: isSet(object.runningCount)
+        ? globalThis.Number(object.runningCount)
+        : isSet(object.running_count)
+        ? globalThis.Number(object.running_count)
+        : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: OperatorKindLimit): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.runningCount !== 0) {
+      obj.runningCount = Math.round(message.runningCount);
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OperatorKindLimit>, I>>(base?: I): OperatorKindLimit {
+    return OperatorKindLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OperatorKindLimit>, I>>(object: I): OperatorKindLimit {
+    const message = createBaseOperatorKindLimit();
+    message.kind = object.kind ?? "";
+    message.runningCount = object.runningCount ?? 0;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetOperatorsRequest(): GetOperatorsRequest {
+  return { header: undefined };
+}
+
+export const GetOperatorsRequest: MessageFns<GetOperatorsRequest> = {
+  encode(message: GetOperatorsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      RequestHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOperatorsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOperatorsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = RequestHeader.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOperatorsRequest {
+    return { header: isSet(object.header) ? RequestHeader.fromJSON(object.header) : undefined };
+  },
+
+  toJSON(message: GetOperatorsRequest): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = RequestHeader.toJSON(message.header);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOperatorsRequest>, I>>(base?: I): GetOperatorsRequest {
+    return GetOperatorsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOperatorsRequest>, I>>(object: I): GetOperatorsRequest {
+    const message = createBaseGetOperatorsRequest();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? RequestHeader.fromPartial(object.header)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetOperatorsResponse(): GetOperatorsResponse {
+  return { header: undefined, running: [], finished: [], limits: [] };
+}
+
+export const GetOperatorsResponse: MessageFns<GetOperatorsResponse> = {
+  encode(message: GetOperatorsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.running) {
+      OperatorInfo.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.finished) {
+      OperatorInfo.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.limits) {
+      OperatorKindLimit.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOperatorsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOperatorsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.running.push(OperatorInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.finished.push(OperatorInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.limits.push(OperatorKindLimit.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOperatorsResponse {
+    return {
+      header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
+      running: globalThis.Array.isArray(object?.running)
+        ? object.running.map((e: any) => OperatorInfo.fromJSON(e))
+        : [],
+      finished: globalThis.Array.isArray(object?.finished)
+        ? object.finished.map((e: any) => OperatorInfo.fromJSON(e))
+        : [],
+      limits: globalThis.Array.isArray(object?.limits)
+        ? object.limits.map((e: any) => OperatorKindLimit.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetOperatorsResponse): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = ResponseHeader.toJSON(message.header);
+    }
+    if (message.running?.length) {
+      obj.running = message.running.map((e) => OperatorInfo.toJSON(e));
+    }
+    if (message.finished?.length) {
+      obj.finished = message.finished.map((e) => OperatorInfo.toJSON(e));
+    }
+    if (message.limits?.length) {
+      obj.limits = message.limits.map((e) => OperatorKindLimit.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOperatorsResponse>, I>>(base?: I): GetOperatorsResponse {
+    return GetOperatorsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOperatorsResponse>, I>>(object: I): GetOperatorsResponse {
+    const message = createBaseGetOperatorsResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.running = object.running?.map((e) => OperatorInfo.fromPartial(e)) || [];
+    message.finished = object.finished?.map((e) => OperatorInfo.fromPartial(e)) || [];
+    message.limits = object.limits?.map((e) => OperatorKindLimit.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** The placement driver. */
 export type PDService = typeof PDService;
 export const PDService = {
@@ -5553,6 +6272,17 @@ export const PDService = {
     responseSerialize: (value: ScanRegionsResponse): Buffer => Buffer.from(ScanRegionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ScanRegionsResponse => ScanRegionsResponse.decode(value),
   },
+  /** List the scheduler's operators: in flight and recently finished. */
+  getOperators: {
+    path: "/flotilla.pdpb.PD/GetOperators" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOperatorsRequest): Buffer => Buffer.from(GetOperatorsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOperatorsRequest => GetOperatorsRequest.decode(value),
+    responseSerialize: (value: GetOperatorsResponse): Buffer =>
+      Buffer.from(GetOperatorsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOperatorsResponse => GetOperatorsResponse.decode(value),
+  },
 } as const;
 
 export interface PDServer extends UntypedServiceImplementation {
@@ -5588,6 +6318,8 @@ export interface PDServer extends UntypedServiceImplementation {
   getRegionById: handleUnaryCall<GetRegionByIdRequest, GetRegionByIdResponse>;
   /** List regions in a key range. */
   scanRegions: handleUnaryCall<ScanRegionsRequest, ScanRegionsResponse>;
+  /** List the scheduler's operators: in flight and recently finished. */
+  getOperators: handleUnaryCall<GetOperatorsRequest, GetOperatorsResponse>;
 }
 
 export interface PDClient extends Client {
@@ -5837,6 +6569,22 @@ export interface PDClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ScanRegionsResponse) => void,
+  ): ClientUnaryCall;
+  /** List the scheduler's operators: in flight and recently finished. */
+  getOperators(
+    request: GetOperatorsRequest,
+    callback: (error: ServiceError | null, response: GetOperatorsResponse) => void,
+  ): ClientUnaryCall;
+  getOperators(
+    request: GetOperatorsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOperatorsResponse) => void,
+  ): ClientUnaryCall;
+  getOperators(
+    request: GetOperatorsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOperatorsResponse) => void,
   ): ClientUnaryCall;
 }
 
