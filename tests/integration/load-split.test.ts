@@ -2,20 +2,26 @@
 // requests on a few dozen keys, the rest spread thin, all in the one region of a fresh
 // cluster holding a few kilobytes — keeps the region above the (lowered) QPS threshold for
 // the window; the leader splits it where the load divides, although its size is more than
-// a thousand times below the size threshold. PD learns the split; no key is lost.
+// a thousand times below the size threshold. PD learns the split; no key is lost. Then PD's
+// hot-region scheduler, seeing both hot halves led from one store in the heartbeats' rates,
+// moves one leader to another store, and GetOperators (flotilla status) shows the operator.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
+import { pdpb } from '@flotilla/proto';
+import { runClientCommand } from '../../server/src/cli/client-commands.js';
 import { PdClient } from '../../server/src/pd-client/pd-client.js';
 import { PdProcesses } from '../support/pd-processes.js';
 import { StoreProcesses, eventually } from '../support/store-processes.js';
 
 /** Generous: a busy 2-core machine runs 3 PD members, 3 stores and the load here. */
 const SETTLE_MS = 90_000;
-const QPS_THRESHOLD = 40;
+const QPS_THRESHOLD = 20;
 const WINDOW_MS = 2_000;
 const REGION_SPLIT_SIZE_BYTES = 64 * 1024 * 1024;
+const HOT_KEYS_PER_SECOND_MIN = 5;
+const WORKERS_COUNT = 12;
 
 const hotKey = (i: number): string => `user-${String(i).padStart(4, '0')}`;
 
@@ -33,9 +39,13 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
   let stores: StoreProcesses;
   let pd: PdClient;
   let client: FlotillaClient;
+  let load: SkewedLoad | undefined;
 
   before(async () => {
-    pds = await PdProcesses.create([1, 2, 3], ['--balance-interval-ms', '200']);
+    pds = await PdProcesses.create(
+      [1, 2, 3],
+      ['--balance-interval-ms', '200', '--hot-region-keys-per-second-min', String(HOT_KEYS_PER_SECOND_MIN)],
+    );
     await pds.startAll();
     stores = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
       '--store-heartbeat-interval-ms',
@@ -56,6 +66,7 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
+    await load?.stop();
     await client?.close();
     pd?.close();
     await stores?.stopAll();
@@ -67,48 +78,24 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
     const before = await regionsFromPd(pd);
     assert.equal(before.length, 1, 'a fresh cluster has one region');
 
-    // Skewed load: 3 of 4 requests on user-0040..user-0079, the rest on all 200 keys.
-    let stop = false;
-    let requests = 0;
-    let writtenBytes = 0;
-    const worker = async (seed: number): Promise<void> => {
-      let i = seed;
-      while (!stop) {
-        i = (i * 1103515245 + 12345) % 2 ** 31;
-        const k = i % 4 === 0 ? hotKey(i % 200) : hotKey(40 + (i % 40));
-        if (i % 3 === 0) {
-          const value = `w${i}`;
-          await client.put(k, value);
-          writtenBytes += k.length + value.length;
-        } else await client.get(k);
-        requests++;
-      }
-    };
-    const workers = Array.from({ length: 8 }, (_, n) => worker(n + 1));
-    const startedAtMs = Date.now();
-    let split: Awaited<ReturnType<typeof regionsFromPd>>;
-    try {
-      split = await eventually(
-        async () => {
-          const rs = await regionsFromPd(pd).catch(() => undefined);
-          return rs !== undefined && rs.length >= 2 ? rs : undefined;
-        },
-        SETTLE_MS,
-        'a split by load',
-      );
-    } finally {
-      stop = true;
-      await Promise.all(workers);
-    }
-    const elapsedS = (Date.now() - startedAtMs) / 1000;
+    load = skewedLoad(client);
+    const split = await eventually(
+      async () => {
+        const rs = await regionsFromPd(pd).catch(() => undefined);
+        return rs !== undefined && rs.length >= 2 ? rs : undefined;
+      },
+      SETTLE_MS,
+      'a split by load',
+    );
+    const elapsedS = (Date.now() - load.startedAtMs) / 1000;
     console.log(
-      `# split by load after ${elapsedS.toFixed(1)} s of load (${(requests / elapsedS).toFixed(0)} requests/s)`,
+      `# split by load after ${elapsedS.toFixed(1)} s of load (${(load.requests / elapsedS).toFixed(0)} requests/s)`,
     );
 
     const logs = [1, 2, 3].map((slot) => stores.log(slot)).join('');
     assert.match(logs, /split by load at/, 'the split was a load-based split');
     // Everything ever written is far below the size threshold: the split was not by size.
-    assert.ok(writtenBytes < REGION_SPLIT_SIZE_BYTES / 100, `${writtenBytes} bytes written`);
+    assert.ok(load.writtenBytes < REGION_SPLIT_SIZE_BYTES / 100, `${load.writtenBytes} bytes written`);
     // The first cut lies among the loaded keys, where the load divides.
     const cuts = split.slice(1).map((r) => r.startKey);
     assert.ok(
@@ -122,4 +109,73 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
     for (let i = 0; i < 200; i++)
       assert.ok((await client.get(hotKey(i))) !== undefined, `${hotKey(i)} readable`);
   });
+
+  test('PD moves a hot leader off the store leading both hot halves; status shows the operator', async () => {
+    assert.ok(load, 'the load of the previous test still runs');
+    const moved = await eventually(
+      async () => {
+        const res = await pd.getOperators().catch(() => undefined);
+        return res?.finished.find(
+          (op) => op.kind === 'hotRegion' && op.status === pdpb.OperatorStatus.SUCCEEDED,
+        );
+      },
+      SETTLE_MS,
+      'a hot-region leader move',
+    );
+    assert.equal(moved.steps.length, 1);
+    assert.match(moved.steps[0] ?? '', /^transferLeader /);
+    assert.equal(moved.fromStoreIds.length, 1);
+    assert.equal(moved.toStoreIds.length, 1);
+    assert.notEqual(moved.fromStoreIds[0], moved.toStoreIds[0]);
+    const out: string[] = [];
+    const code = await runClientCommand(
+      ['status'],
+      { FLOTILLA_PD: pds.endpoints().join(',') },
+      { out: (l) => out.push(l), err: (l) => out.push(l) },
+    );
+    assert.equal(code, 0, out.join('\n'));
+    const text = out.join('\n');
+    assert.match(text, /^operators: \d+ running \(replica \d+\/64, .*hotRegion \d+\/4\)/m);
+    assert.match(
+      text,
+      new RegExp(`#${moved.id} hotRegion region ${moved.regionId} store \\d+ -> \\d+ +succeeded`),
+    );
+    await load.stop();
+  });
 });
+
+interface SkewedLoad {
+  readonly startedAtMs: number;
+  requests: number;
+  writtenBytes: number;
+  stop(): Promise<void>;
+}
+
+/** WORKERS_COUNT workers, 3 of 4 requests on user-0040..user-0079, the rest on all 200 keys; a third are puts. */
+function skewedLoad(client: FlotillaClient): SkewedLoad {
+  let stopped = false;
+  const state: SkewedLoad = {
+    startedAtMs: Date.now(),
+    requests: 0,
+    writtenBytes: 0,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(workers);
+    },
+  };
+  const worker = async (seed: number): Promise<void> => {
+    let i = seed;
+    while (!stopped) {
+      i = (i * 1103515245 + 12345) % 2 ** 31;
+      const k = i % 4 === 0 ? hotKey(i % 200) : hotKey(40 + (i % 40));
+      if (i % 3 === 0) {
+        const value = `w${i}`;
+        await client.put(k, value);
+        state.writtenBytes += k.length + value.length;
+      } else await client.get(k);
+      state.requests++;
+    }
+  };
+  const workers = Array.from({ length: WORKERS_COUNT }, (_, n) => worker(n + 1));
+  return state;
+}
