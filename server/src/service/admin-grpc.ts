@@ -192,5 +192,38 @@ export function adminServiceImplementation(options: AdminServiceOptions): raftpb
       }
     }, callback);
   };
-  return { status, transferLeader, changePeer, splitRegion };
+  const mergeRegion: handleUnaryCall<raftpb.MergeRegionRequest, raftpb.MergeRegionResponse> = (
+    call,
+    callback,
+  ) => {
+    let sourceEpoch: RegionEpoch;
+    let targetEpoch: RegionEpoch;
+    const sourceRegionId = Number(call.request.sourceRegionId);
+    const targetRegionId = Number(call.request.targetRegionId);
+    try {
+      sourceEpoch = epochFromProto(call.request.sourceRegionEpoch, 'sourceRegionEpoch');
+      targetEpoch = epochFromProto(call.request.targetRegionEpoch, 'targetRegionEpoch');
+    } catch (err) {
+      return callback({
+        code: GrpcStatus.INVALID_ARGUMENT,
+        details: err instanceof Error ? err.message : String(err),
+      });
+    }
+    if (sourceRegionId === targetRegionId)
+      return callback({
+        code: GrpcStatus.INVALID_ARGUMENT,
+        details: `region ${sourceRegionId} cannot merge into itself`,
+      });
+    store.mergeRegion(sourceRegionId, sourceEpoch, targetRegionId, targetEpoch).then((outcome) => {
+      switch (outcome.kind) {
+        case 'merged':
+          return callback(null, { regionError: undefined, region: regionToProto(outcome.region) });
+        case 'regionError':
+          return callback(null, { regionError: regionErrorToProto(outcome.error), region: undefined });
+        case 'rejected':
+          return callback({ code: GrpcStatus.FAILED_PRECONDITION, details: outcome.reason });
+      }
+    }, callback);
+  };
+  return { status, transferLeader, changePeer, splitRegion, mergeRegion };
 }

@@ -317,6 +317,8 @@ export class KvHandlers {
     // so that its next request goes to the right region and the right stores.
     if (!epochMatches(region.epoch, epoch))
       return { regionError: regionErrorToProto(this.store.epochNotMatch(peer, epoch.version)) };
+    // A frozen merge source serves nothing: after the merge its keys are the target's.
+    if (peer.mergeState !== null) return { regionError: regionErrorToProto(peer.merging()) };
     for (const key of keys) {
       if (!regionContainsKey(region, key))
         return { regionError: regionErrorToProto({ kind: 'keyNotInRegion', key, region }) };

@@ -23,6 +23,12 @@ export type CommandResult =
   | { readonly kind: 'noop' }
   /** A split applied: the resulting regions in key order, the parent (leftmost) first. */
   | { readonly kind: 'split'; readonly regions: readonly RegionMeta[] }
+  /** A PrepareMerge applied: the source region is frozen as of `prepareIndex` (region-merge.ts). */
+  | { readonly kind: 'mergePrepared'; readonly region: RegionMeta; readonly prepareIndex: number }
+  /** A CommitMerge applied: the target region after absorbing the source. */
+  | { readonly kind: 'merged'; readonly region: RegionMeta }
+  /** A RollbackMerge applied: the source region serves again. */
+  | { readonly kind: 'mergeRolledBack'; readonly region: RegionMeta }
   /** A command that can never apply (e.g. split keys outside the region), refused alike on every replica. */
   | { readonly kind: 'rejected'; readonly reason: string }
   | { readonly kind: 'regionError'; readonly error: RegionError }

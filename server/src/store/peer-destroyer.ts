@@ -4,7 +4,7 @@
 // messages cannot bring it back, and the loader skips it at restart), and deletes its user
 // data, except the parts another initialized local region holds (user keys are not
 // region-prefixed: after a split the same keys may belong to a sibling region here).
-import type { Engine, KeyRange } from '../storage/engine.js';
+import type { Engine, KeyRange, WriteBatch } from '../storage/engine.js';
 import { applyStateKey, dataRange, raftHardStateKey, raftLogKey, regionStateKey } from '../storage/keys.js';
 import { compareBytes } from '../storage/bytes.js';
 import { ApplyWriter } from './apply-writer.js';
@@ -25,19 +25,28 @@ export async function destroyBatch(
   others: readonly RegionRange[],
 ): Promise<ApplyWriter> {
   const writer = new ApplyWriter(engine);
-  const { regionId, storage } = peer;
-  for (let i = storage.truncatedIndex + 1; i <= storage.lastIndex(); i++)
-    writer.batch.delete(raftLogKey(regionId, i));
-  writer.batch.delete(raftHardStateKey(regionId));
-  writer.batch.delete(applyStateKey(regionId));
-  // After its removal the region no longer lists the peer; its role no longer matters.
-  const self: PeerMeta = peerById(peer.region, peer.peerId) ?? { id: peer.peerId, storeId, role: 'learner' };
-  writer.batch.put(regionStateKey(regionId), encodeTombstoneState(peer.region, self));
+  removeRaftState(writer.batch, peer, storeId);
   // An uninitialized peer holds no range (its empty keys would mean "everything").
   if (peer.initialized) {
     for (const gap of uncoveredRanges(peer.region, others)) await writer.deleteRange(gap);
   }
   return writer;
+}
+
+/**
+ * Puts into `batch` what retires `peer` but keeps its user data: its Raft log, hard state
+ * and apply state go, a TOMBSTONE local state stays. Used alone when a merge hands the
+ * peer's range to the target region.
+ */
+export function removeRaftState(batch: WriteBatch, peer: RegionPeer, storeId: number): void {
+  const { regionId, storage } = peer;
+  for (let i = storage.truncatedIndex + 1; i <= storage.lastIndex(); i++)
+    batch.delete(raftLogKey(regionId, i));
+  batch.delete(raftHardStateKey(regionId));
+  batch.delete(applyStateKey(regionId));
+  // After its removal the region no longer lists the peer; its role no longer matters.
+  const self: PeerMeta = peerById(peer.region, peer.peerId) ?? { id: peer.peerId, storeId, role: 'learner' };
+  batch.put(regionStateKey(regionId), encodeTombstoneState(peer.region, self));
 }
 
 /** The engine ranges of [region.startKey, region.endKey) not covered by `others` (sorted, disjoint). */

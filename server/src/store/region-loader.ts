@@ -49,12 +49,14 @@ export async function loadRegionPeers(options: LoadRegionsOptions): Promise<Regi
   const states = await engine.scan(regionStateRange, { limit: REGIONS_PER_STORE_MAX });
   const peers: RegionPeer[] = [];
   for (const { value } of states) {
-    const { region, lifecycle } = decodeRegionLocalState(value);
+    const { region, lifecycle, mergeState } = decodeRegionLocalState(value);
     if (lifecycle === 'tombstone') continue;
     const self = peerOnStore(region, config.storeId);
     if (self === undefined)
       throw new Error(`region ${region.id} is stored on store ${config.storeId} but has no peer there`);
-    peers.push(await createRegionPeer(region, self.id, options));
+    const peer = await createRegionPeer(region, self.id, options);
+    peer.mergeState = mergeState;
+    peers.push(peer);
   }
   return peers;
 }

@@ -32,6 +32,14 @@ export interface RegionMeta {
 
 export type PeerLifecycle = 'normal' | 'applying' | 'tombstone';
 
+/** A source region frozen by an applied PrepareMerge (region-merge.ts). */
+export interface MergeState {
+  /** Log index of the PrepareMerge entry: the source's data is final as of it. */
+  readonly prepareIndex: number;
+  /** The region absorbing the source, as the PrepareMerge named it (its epoch included). */
+  readonly target: RegionMeta;
+}
+
 export function regionContainsKey(region: RegionMeta, key: Uint8Array): boolean {
   if (compareBytes(key, region.startKey) < 0) return false;
   return region.endKey.length === 0 || compareBytes(key, region.endKey) < 0;
@@ -114,14 +122,26 @@ const LIFECYCLE_TO_PROTO: Record<PeerLifecycle, raftpb.PeerState> = {
 };
 
 /** Persisted form of a region on a store (region state key). */
-export function encodeRegionLocalState(region: RegionMeta, lifecycle: PeerLifecycle): Uint8Array {
+export function encodeRegionLocalState(
+  region: RegionMeta,
+  lifecycle: PeerLifecycle,
+  mergeState: MergeState | null = null,
+): Uint8Array {
   return raftpb.RegionLocalState.encode({
     state: LIFECYCLE_TO_PROTO[lifecycle],
     region: regionToProto(region),
+    mergeState:
+      mergeState === null
+        ? undefined
+        : { prepareIndex: BigInt(mergeState.prepareIndex), target: regionToProto(mergeState.target) },
   }).finish();
 }
 
-export function decodeRegionLocalState(bytes: Uint8Array): { region: RegionMeta; lifecycle: PeerLifecycle } {
+export function decodeRegionLocalState(bytes: Uint8Array): {
+  region: RegionMeta;
+  lifecycle: PeerLifecycle;
+  mergeState: MergeState | null;
+} {
   const decoded = raftpb.RegionLocalState.decode(bytes);
   if (decoded.region === undefined) throw new RangeError('region local state without a region');
   let lifecycle: PeerLifecycle;
@@ -138,7 +158,16 @@ export function decodeRegionLocalState(bytes: Uint8Array): { region: RegionMeta;
     default:
       throw new RangeError(`region local state: unknown peer state ${decoded.state}`);
   }
-  return { region: regionFromProto(decoded.region), lifecycle };
+  const merge = decoded.mergeState;
+  let mergeState: MergeState | null = null;
+  if (merge !== undefined) {
+    if (merge.target === undefined) throw new RangeError('region local state: merge state without a target');
+    mergeState = {
+      prepareIndex: toSafeNumber(merge.prepareIndex, 'mergeState.prepareIndex'),
+      target: regionFromProto(merge.target, 'mergeState.target'),
+    };
+  }
+  return { region: regionFromProto(decoded.region), lifecycle, mergeState };
 }
 
 /** The Raft membership a region's peers describe. */

@@ -24,7 +24,7 @@ import type { CommandResult } from './command-apply.js';
 import { applyCommand, decodeCommand } from './command-apply.js';
 import type { RegionError } from './region-error.js';
 import { describeRegionError } from './region-error.js';
-import type { PeerLifecycle, PeerMeta, RegionMeta } from './region-meta.js';
+import type { MergeState, PeerLifecycle, PeerMeta, RegionMeta } from './region-meta.js';
 import {
   encodeRegionLocalState,
   epochFromProto,
@@ -32,7 +32,15 @@ import {
   peerById,
   peerFromProto,
   peersForConfState,
+  regionFromProto,
 } from './region-meta.js';
+import type { MergeCatchUp } from './region-merge.js';
+import {
+  checkMergePair,
+  commitMergeFromProto,
+  mergedRegionMeta,
+  preparedSourceMeta,
+} from './region-merge.js';
 import { checkSplitPoints, splitPointsFromProto, splitRegionMetas } from './region-split.js';
 import type { SplitPointSpec } from './region-split.js';
 import { encodeTombstoneState } from './peer-tombstone.js';
@@ -69,6 +77,57 @@ export interface AppliedSplit {
   readonly regions: readonly RegionMeta[];
   /** The local peer led the parent when it applied the split (its new peers campaign at once). */
   readonly wasLeader: boolean;
+}
+
+/** A CommitMerge this (target) peer applied in the current round; the store retires the source peer in the same batch. */
+export interface AppliedMerge {
+  /** The source region as the command carried it (frozen by its PrepareMerge). */
+  readonly source: RegionMeta;
+  /** The target region after the merge. */
+  readonly merged: RegionMeta;
+}
+
+/** A CommitMerge this (target) peer refused: the source it names may roll back. */
+export interface RefusedMerge {
+  readonly sourceRegionId: number;
+  readonly prepareIndex: number;
+  readonly reason: string;
+}
+
+/** What applying a CommitMerge needs from the store: whether the local source peer is ready. */
+export interface ApplyContext {
+  /**
+   * 'ready' once the store's peer of `sourceRegionId` has applied its PrepareMerge at
+   * `prepareIndex`; 'waiting' until then (the store hands the peer `catchUp`).
+   */
+  mergeSourceReady(sourceRegionId: number, prepareIndex: number, catchUp: MergeCatchUp): 'ready' | 'waiting';
+}
+
+/**
+ * Committed entries the Raft node counts as applied but this peer has not applied yet: a
+ * CommitMerge (at `fromIndex`) waits for the local source peer. They stay in the log (the
+ * applied index in storage, which bounds compaction and snapshots, has not passed them) and
+ * are read back from it once the source is ready.
+ */
+interface ApplyBacklog {
+  readonly fromIndex: number;
+  readonly toIndex: number;
+  readonly sourceRegionId: number;
+  readonly prepareIndex: number;
+  readonly catchUp: MergeCatchUp;
+}
+
+/** An applyNormal answer: the entry must wait (the merge source is not ready), nothing applied. */
+const WAIT_FOR_MERGE_SOURCE = Symbol('waitForMergeSource');
+
+function waitingMerge(entry: Entry): { sourceRegionId: number; prepareIndex: number; catchUp: MergeCatchUp } {
+  const command = decodeCommand(entry.data);
+  if (command.command?.$case !== 'commitMerge')
+    throw new Error(
+      `entry ${entry.index} waits for a merge source but is ${command.command?.$case ?? 'empty'}`,
+    );
+  const { source, prepareIndex, catchUp } = commitMergeFromProto(command.command.commitMerge);
+  return { sourceRegionId: source.id, prepareIndex, catchUp };
 }
 
 /** readIndex `index` meaning "lease read" (the core's READ_MODE_LEASE). */
@@ -124,6 +183,14 @@ export class RegionPeer {
   destroyRequested = false;
   /** Splits applied this round, taken by the store before the round's write. */
   private appliedSplits: AppliedSplit[] = [];
+  /** Set while this region is the frozen source of a merge (persisted with the region state). */
+  mergeState: MergeState | null = null;
+  /** The local target peer refused the CommitMerge of this prepare index: the merge must roll back. */
+  mergeRefusedAtIndex = 0;
+  /** Merges (as target) and refused merges applied this round, taken by the store. */
+  private appliedMerges: AppliedMerge[] = [];
+  private refusedMerges: RefusedMerge[] = [];
+  private applyBacklog: ApplyBacklog | null = null;
   /** Older ranges by the version they had, oldest first (bounded). */
   private readonly rangeHistory: Array<RegionRange & { readonly version: number }> = [];
   /** Bytes and keys written since the split checker last looked at the region. */
@@ -195,7 +262,10 @@ export class RegionPeer {
       this.reads.size === 0 &&
       this.snapshotMessage === null &&
       this.stagedSnapshot === null &&
-      this.appliedSplits.length === 0
+      this.appliedSplits.length === 0 &&
+      // A merge needs both groups awake until it ends.
+      this.mergeState === null &&
+      this.applyBacklog === null
     );
   }
 
@@ -307,6 +377,8 @@ export class RegionPeer {
   }
 
   private propose(data: Uint8Array, waiter: ProposalWaiter): void {
+    if (this.mergeState !== null && decodeCommand(data).command?.$case !== 'rollbackMerge')
+      return waiter({ kind: 'regionError', error: this.merging() });
     if (this.pending.length >= this.config.pendingProposalsMax) {
       return waiter({ kind: 'regionError', error: this.busy('too many proposals awaiting apply') });
     }
@@ -318,6 +390,9 @@ export class RegionPeer {
   }
 
   private proposeConfChange(cc: ConfChange, waiter: ProposalWaiter): void {
+    if (this.mergeState !== null) return waiter({ kind: 'regionError', error: this.merging() });
+    if (this.applyBacklog !== null)
+      return waiter({ kind: 'regionError', error: this.busy('a merge is waiting to apply') });
     const result = this.node.proposeConfChange(cc);
     if (!result.ok) return waiter({ kind: 'regionError', error: this.proposalError(result.error, 0) });
     const status = this.node.basicStatus();
@@ -378,35 +453,88 @@ export class RegionPeer {
       throw new Error(`region ${this.region.id}: log not reset to the snapshot at ${index}`);
   }
 
-  /** Phase 4: apply committed entries into the same batch; returns what to complete after the write. */
-  async apply(entries: readonly Entry[], writer: ApplyWriter): Promise<Completion[]> {
+  /**
+   * Phase 4: apply committed entries into the same batch; returns what to complete after the
+   * write. Entries held back by a waiting CommitMerge go first once the merge source is
+   * ready (`entries` may then be empty: the store calls this for a peer with a backlog).
+   */
+  async apply(entries: readonly Entry[], writer: ApplyWriter, context: ApplyContext): Promise<Completion[]> {
     // Every log starts at RAFT_INIT_LOG_INDEX: a peer without a range can only get entries after a snapshot.
     if (!this.initialized && entries.length > 0)
       throw new Error(`region ${this.region.id}: uninitialized peer ${this.peerId} asked to apply entries`);
+    let list = entries;
+    const backlog = this.applyBacklog;
+    if (backlog !== null) {
+      const toIndex = entries.at(-1)?.index ?? backlog.toIndex;
+      if (
+        context.mergeSourceReady(backlog.sourceRegionId, backlog.prepareIndex, backlog.catchUp) === 'waiting'
+      ) {
+        this.applyBacklog = { ...backlog, toIndex };
+        return [];
+      }
+      this.applyBacklog = null;
+      const held = this.storage.entries(backlog.fromIndex, backlog.toIndex + 1, Number.MAX_SAFE_INTEGER);
+      list = [...held, ...entries];
+    }
     const completions: Completion[] = [];
-    for (const entry of entries) {
+    let last: Entry | undefined;
+    for (const entry of list) {
       const result =
         entry.type === 'confChange'
           ? this.applyConfChange(entry, writer)
-          : await this.applyNormal(entry, writer);
+          : await this.applyNormal(entry, writer, context);
+      if (result === WAIT_FOR_MERGE_SOURCE) {
+        const toIndex = (list.at(-1) as Entry).index;
+        this.applyBacklog = { ...waitingMerge(entry), fromIndex: entry.index, toIndex };
+        break;
+      }
       this.completeProposal(entry, result, completions);
+      last = entry;
     }
-    const last = entries.at(-1);
     if (last !== undefined) {
-      this.storage.setApplied(writer.batch, last.index);
+      const appliedIndex = last.index;
+      this.storage.setApplied(writer.batch, appliedIndex);
       // Reads waiting for this index may run only once the batch holding it is written.
-      completions.push(() => this.reads.markApplied(last.index));
+      completions.push(() => this.reads.markApplied(appliedIndex));
     }
     return completions;
   }
 
-  private async applyNormal(entry: Entry, writer: ApplyWriter): Promise<CommandResult> {
+  /** A CommitMerge waits for the local source peer; true while it does. */
+  get applyWaitsForMerge(): boolean {
+    return this.applyBacklog !== null;
+  }
+
+  /** Whether the merge source the backlog waits for is ready now. */
+  mergeSourceCaughtUp(context: ApplyContext): boolean {
+    const backlog = this.applyBacklog;
+    return (
+      backlog !== null &&
+      context.mergeSourceReady(backlog.sourceRegionId, backlog.prepareIndex, backlog.catchUp) === 'ready'
+    );
+  }
+
+  private async applyNormal(
+    entry: Entry,
+    writer: ApplyWriter,
+    context: ApplyContext,
+  ): Promise<CommandResult | typeof WAIT_FOR_MERGE_SOURCE> {
     if (entry.data.length === 0) return { kind: 'noop' };
     const command = decodeCommand(entry.data);
-    if (command.command?.$case === 'split') {
-      const result = this.applySplit(command, command.command.split, writer);
-      if (result.kind === 'split') this.storage.noteRegionChanged(entry.index);
-      return result;
+    switch (command.command?.$case) {
+      case 'split': {
+        const result = this.applySplit(command, command.command.split, writer);
+        if (result.kind === 'split') this.storage.noteRegionChanged(entry.index);
+        return result;
+      }
+      case 'prepareMerge':
+        return this.applyPrepareMerge(command, command.command.prepareMerge, entry.index, writer);
+      case 'commitMerge':
+        return this.applyCommitMerge(command, command.command.commitMerge, entry.index, writer, context);
+      case 'rollbackMerge':
+        return this.applyRollbackMerge(command, command.command.rollbackMerge, entry.index, writer);
+      default:
+        break;
     }
     const result = await applyCommand(command, this.region, writer);
     if (result.kind === 'write' || result.kind === 'compareAndSwap') {
@@ -446,6 +574,136 @@ export class RegionPeer {
     writer.batch.put(regionStateKey(this.region.id), encodeRegionLocalState(this.region, this.lifecycle));
     this.appliedSplits.push({ regions, wasLeader: this.node.basicStatus().role === 'leader' });
     return { kind: 'split', regions };
+  }
+
+  /** The region's epoch must be exactly the command's (admin commands); the error otherwise. */
+  private adminEpochError(command: raftpb.RaftCommand): CommandResult | undefined {
+    if (command.header === undefined)
+      return { kind: 'regionError', error: { kind: 'staleCommand', reason: 'command without header' } };
+    const epoch = epochFromProto(command.header.regionEpoch, 'header.regionEpoch');
+    if (!epochMatches(this.region.epoch, epoch))
+      return { kind: 'regionError', error: { kind: 'epochNotMatch', currentRegions: [this.region] } };
+    return undefined;
+  }
+
+  /** Source side, step 1: freeze the region as of this entry (region-merge.ts). */
+  private applyPrepareMerge(
+    command: raftpb.RaftCommand,
+    prepare: raftpb.PrepareMergeCommand,
+    index: number,
+    writer: ApplyWriter,
+  ): CommandResult {
+    const stale = this.adminEpochError(command);
+    if (stale !== undefined) return stale;
+    if (this.mergeState !== null)
+      return { kind: 'rejected', reason: `region ${this.region.id} is already merging` };
+    if (prepare.target === undefined) return { kind: 'rejected', reason: 'prepare merge without a target' };
+    let target: RegionMeta;
+    try {
+      target = regionFromProto(prepare.target, 'prepareMerge.target');
+    } catch (err) {
+      return { kind: 'rejected', reason: err instanceof Error ? err.message : String(err) };
+    }
+    const problem = checkMergePair(this.region, target);
+    if (problem !== undefined) return { kind: 'rejected', reason: `merge refused: ${problem}` };
+    this.rememberRange();
+    this.region = preparedSourceMeta(this.region);
+    this.mergeState = { prepareIndex: index, target };
+    this.persistRegionState(writer);
+    this.storage.noteRegionChanged(index);
+    return { kind: 'mergePrepared', region: this.region, prepareIndex: index };
+  }
+
+  /**
+   * Target side, step 2: absorb the source once the local source peer has applied its
+   * PrepareMerge (until then the entry and everything after it wait). A refusal depends
+   * only on the command and this region's state at this log position: every replica
+   * refuses alike, and the source may roll back.
+   */
+  private applyCommitMerge(
+    command: raftpb.RaftCommand,
+    commit: raftpb.CommitMergeCommand,
+    index: number,
+    writer: ApplyWriter,
+    context: ApplyContext,
+  ): CommandResult | typeof WAIT_FOR_MERGE_SOURCE {
+    let source: RegionMeta;
+    let prepareIndex: number;
+    let catchUp: MergeCatchUp;
+    try {
+      ({ source, prepareIndex, catchUp } = commitMergeFromProto(commit));
+    } catch (err) {
+      return { kind: 'rejected', reason: err instanceof Error ? err.message : String(err) };
+    }
+    const refuse = (reason: string): CommandResult => {
+      this.refusedMerges.push({ sourceRegionId: source.id, prepareIndex, reason });
+      return { kind: 'rejected', reason };
+    };
+    const stale = this.adminEpochError(command);
+    if (stale !== undefined)
+      return refuse(
+        `region ${this.region.id} changed since the merge was prepared (epoch ${JSON.stringify(this.region.epoch)})`,
+      );
+    if (this.mergeState !== null) return refuse(`region ${this.region.id} is itself merging`);
+    const problem = checkMergePair(source, this.region);
+    if (problem !== undefined) return refuse(`merge refused: ${problem}`);
+    if (context.mergeSourceReady(source.id, prepareIndex, catchUp) === 'waiting')
+      return WAIT_FOR_MERGE_SOURCE;
+    const merged = mergedRegionMeta(this.region, source);
+    this.rememberRange();
+    this.region = merged;
+    this.persistRegionState(writer);
+    this.storage.noteRegionChanged(index);
+    this.appliedMerges.push({ source, merged });
+    return { kind: 'merged', region: merged };
+  }
+
+  /** Source side, after a refused commit: serve again (a new version, so old requests stay refused). */
+  private applyRollbackMerge(
+    command: raftpb.RaftCommand,
+    rollback: raftpb.RollbackMergeCommand,
+    index: number,
+    writer: ApplyWriter,
+  ): CommandResult {
+    const stale = this.adminEpochError(command);
+    if (stale !== undefined) return stale;
+    const prepareIndex = Number(rollback.prepareIndex);
+    if (this.mergeState === null || this.mergeState.prepareIndex !== prepareIndex)
+      return {
+        kind: 'rejected',
+        reason: `region ${this.region.id} has no merge prepared at ${prepareIndex}`,
+      };
+    this.rememberRange();
+    this.region = {
+      ...this.region,
+      epoch: { confVer: this.region.epoch.confVer, version: this.region.epoch.version + 1 },
+    };
+    this.mergeState = null;
+    this.mergeRefusedAtIndex = 0;
+    this.persistRegionState(writer);
+    this.storage.noteRegionChanged(index);
+    return { kind: 'mergeRolledBack', region: this.region };
+  }
+
+  private persistRegionState(writer: ApplyWriter): void {
+    writer.batch.put(
+      regionStateKey(this.region.id),
+      encodeRegionLocalState(this.region, this.lifecycle, this.mergeState),
+    );
+  }
+
+  /** Merges this peer applied as target since the last call (the store retires their sources in the same batch). */
+  takeAppliedMerges(): AppliedMerge[] {
+    const merges = this.appliedMerges;
+    this.appliedMerges = [];
+    return merges;
+  }
+
+  /** CommitMerges this peer refused since the last call. */
+  takeRefusedMerges(): RefusedMerge[] {
+    const refused = this.refusedMerges;
+    this.refusedMerges = [];
+    return refused;
   }
 
   /** Splits applied since the last call (the store writes their new regions into the same batch). */
@@ -499,6 +757,12 @@ export class RegionPeer {
   }
 
   private applyConfChange(entry: Entry, writer: ApplyWriter): CommandResult {
+    if (this.mergeState !== null) {
+      // Proposed by a leader that had not yet applied the PrepareMerge: the frozen region's
+      // membership must stay what the target was promised. Not handing the change to the
+      // core refuses it there too (its configuration stays as it was).
+      return { kind: 'regionError', error: this.merging() };
+    }
     const cc = decodeConfChange(entry.data);
     const added = this.addedPeers(cc);
     const self = peerById(this.region, this.peerId);
@@ -587,6 +851,11 @@ export class RegionPeer {
       case 'readQueueFull':
         return this.busy('too many pending reads');
     }
+  }
+
+  /** Why a frozen merge source refuses a request (retryable: after the merge the target serves it). */
+  merging(): RegionError {
+    return this.busy(`merging into region ${this.mergeState?.target.id ?? '?'}`);
   }
 
   notLeader(): RegionError {

@@ -142,7 +142,13 @@ async function describeView(
   if (applyBytes === undefined || stateBytes === undefined)
     throw new Error(`region ${regionId}: nothing applied yet, no snapshot to make`);
   const apply = decodeApplyState(applyBytes);
-  const { region } = decodeRegionLocalState(stateBytes);
+  const { region, mergeState } = decodeRegionLocalState(stateBytes);
+  // A snapshot carries no merge state: a peer built from one could serve a frozen region.
+  // Merges start only once every peer holds the whole log, so none should need one.
+  if (mergeState !== null)
+    throw new Error(
+      `region ${regionId}: merging into region ${mergeState.target.id}, no snapshot until it ends`,
+    );
   const index = apply.appliedIndex;
   if (index < 1) throw new Error(`region ${regionId}: nothing applied yet, no snapshot to make`);
   const term = index === apply.truncatedIndex ? apply.truncatedTerm : termInView(view, regionId, index);

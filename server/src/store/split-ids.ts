@@ -15,8 +15,16 @@ export interface SplitIdSource {
 }
 
 /** A change to the set of regions a store holds, reported to whoever tracks them (PD). */
-export type RegionsChangedEvent = {
-  readonly kind: 'split';
-  /** The resulting regions in key order, the parent (leftmost) first. */
-  readonly regions: RegionMeta[];
-};
+export type RegionsChangedEvent =
+  | {
+      readonly kind: 'split';
+      /** The resulting regions in key order, the parent (leftmost) first. */
+      readonly regions: RegionMeta[];
+    }
+  | {
+      readonly kind: 'merge';
+      /** The target region after absorbing the source. */
+      readonly region: RegionMeta;
+      /** The region that no longer exists. */
+      readonly sourceRegionId: number;
+    };

@@ -46,7 +46,7 @@ import {
 } from './snapshot-installer.js';
 import { SnapshotShipper } from './snapshot-shipper.js';
 import type { CommandResult } from './command-apply.js';
-import type { AppliedSplit, Completion, MailboxItem } from './region-peer.js';
+import type { AppliedMerge, AppliedSplit, ApplyContext, Completion, MailboxItem, RefusedMerge } from './region-peer.js';
 import type { RegionPeer } from './region-peer.js';
 import type { RegionError } from './region-error.js';
 import type { PeerMeta, RegionEpoch, RegionMeta } from './region-meta.js';
@@ -58,7 +58,11 @@ import { createRegionPeer, createUninitializedPeer } from './region-loader.js';
 import type { RegionRange } from './region-range-index.js';
 import { RegionRangeIndex } from './region-range-index.js';
 import { peerCreationRefusal } from './peer-creation.js';
-import { destroyBatch } from './peer-destroyer.js';
+import { destroyBatch, removeRaftState } from './peer-destroyer.js';
+import type { MergeOutcome } from './merge-coordinator.js';
+import { MergeCoordinator } from './merge-coordinator.js';
+import type { MergeCatchUp } from './region-merge.js';
+import { mergeCatchUpMessage } from './region-merge.js';
 import { readTombstone } from './peer-tombstone.js';
 import type { SplitOutcome } from './region-split.js';
 import { checkSplitKeys, checkSplitPoints, encodeSplit, writeInitialRegionState } from './region-split.js';
@@ -165,6 +169,10 @@ export interface StoreStats {
   readonly logCompactionsCount: number;
   readonly splitsCount: number;
   readonly splitChecksCount: number;
+  /** Merges this store applied as a target replica. */
+  readonly mergesCount: number;
+  /** Target peers whose apply waits for their merge source to catch up. */
+  readonly mergeWaitingTargetsCount: number;
   readonly uninitializedPeersCount: number;
   readonly peersCreatedCount: number;
   readonly peersDestroyedCount: number;
@@ -190,6 +198,13 @@ interface StagedSplit {
   readonly parent: RegionPeer;
   readonly split: AppliedSplit;
   readonly creations: SplitCreation[];
+}
+
+/** A merge a target peer applied this round: the local source peer leaves once the batch is durable. */
+interface StagedMerge {
+  readonly target: RegionPeer;
+  readonly merge: AppliedMerge;
+  readonly source: RegionPeer;
 }
 
 export class Store {
@@ -225,9 +240,18 @@ export class Store {
   private peersCreatedCount = 0;
   private peersDestroyedCount = 0;
   private readonly splitChecker: SplitChecker;
+  private mergesCount = 0;
+  /** Target peers whose apply waits for their merge source (region-peer.ts ApplyBacklog). */
+  private readonly mergeWaiting = new Set<RegionPeer>();
+  private readonly mergeCoordinator: MergeCoordinator;
+  private readonly applyContext: ApplyContext = {
+    mergeSourceReady: (sourceRegionId, prepareIndex, catchUp) =>
+      this.mergeSourceReady(sourceRegionId, prepareIndex, catchUp),
+  };
 
   constructor(private readonly deps: StoreDeps) {
     this.splitChecker = new SplitChecker(this, deps.config);
+    this.mergeCoordinator = new MergeCoordinator(this, deps.clock);
     this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
     this.generator = new SnapshotGenerator({
       engine: deps.engine,
@@ -575,11 +599,15 @@ export class Store {
     const peer = this.regions.get(regionId);
     if (peer === undefined || peer.peerId !== peerId || peer.node.basicStatus().role === 'leader')
       return false;
+    if (peer.mergeState !== null) return false;
     this.requestDestroy(peer);
     return true;
   }
 
   private requestDestroy(peer: RegionPeer): void {
+    // A merge source leaves only through its target's CommitMerge (which keeps its data) or
+    // serves again after a rollback: destroying it would delete data the target takes over.
+    if (peer.mergeState !== null) return;
     peer.destroyRequested = true;
     this.toDestroy.add(peer);
     this.markBusy(peer);
@@ -836,7 +864,7 @@ export class Store {
       const ready = peer.collectReady();
       if (ready !== undefined) readies.push([peer, ready]);
     }
-    if (readies.length === 0 && writer.batch.count === 0) {
+    if (readies.length === 0 && writer.batch.count === 0 && !peers.some((p) => p.applyWaitsForMerge)) {
       this.roundInstalls = [];
       for (const complete of completions) complete();
       await this.destroyRequested();
@@ -849,11 +877,20 @@ export class Store {
       mustSync ||= ready.mustSync;
     }
     const splits: StagedSplit[] = [];
+    const applied: RegionPeer[] = [];
     for (const [peer, ready] of readies) {
-      completions.push(...(await peer.apply(ready.committedEntries, writer)));
+      completions.push(...(await peer.apply(ready.committedEntries, writer, this.applyContext)));
+      applied.push(peer);
       for (const split of peer.takeAppliedSplits()) splits.push(this.stageSplit(peer, split, writer.batch));
       if (peer.lifecycle === 'tombstone') this.toDestroy.add(peer);
     }
+    // Merge targets with nothing new to apply whose source may have caught up since.
+    for (const peer of peers) {
+      if (!peer.applyWaitsForMerge || readies.some(([p]) => p === peer)) continue;
+      completions.push(...(await peer.apply([], writer, this.applyContext)));
+      applied.push(peer);
+    }
+    const merges = this.stageMerges(applied, writer.batch);
     for (const [peer] of readies) this.maybeCompactLog(peer, writer.batch);
     if (writer.batch.count > 0) {
       await this.deps.engine.write(writer.batch, { sync: mustSync });
@@ -863,6 +900,7 @@ export class Store {
     const sleepers = this.followersToSleep(readies);
     this.send(readies, sleepers);
     for (const staged of splits) await this.finishSplit(staged);
+    for (const staged of merges) this.finishMerge(staged);
     this.roundInstalls = [];
     for (const complete of completions) complete();
     for (const [peer, ready] of readies) {
@@ -872,6 +910,7 @@ export class Store {
       if (present && (peer.node.hasReady() || peer.hasInput())) this.busy.add(peer);
     }
     await this.destroyRequested();
+    this.wakeMergeTargets();
     this.settleHibernation(peers, sleepers);
   }
 
@@ -997,6 +1036,99 @@ export class Store {
     this.deps.onRegionsChanged?.({ kind: 'split', regions: [...split.regions] });
   }
 
+  /**
+   * Whether the local peer of a merge source has applied its PrepareMerge at `prepareIndex`
+   * (a target replica applies the CommitMerge only then). Every replica of the source was
+   * on this store when the merge was prepared, and a merging peer is never destroyed, so a
+   * missing or diverging source is a broken invariant.
+   */
+  private mergeSourceReady(sourceRegionId: number, prepareIndex: number, catchUp: MergeCatchUp): 'ready' | 'waiting' {
+    const source = this.regions.get(sourceRegionId);
+    if (source === undefined || !source.initialized)
+      throw new Error(`merge of region ${sourceRegionId}: no initialized local peer of the source on store ${this.storeId}`);
+    if (source.storage.appliedIndex < prepareIndex) {
+      // Its leader may be gone with the other stores' source peers: hand it the entries.
+      const status = source.node.basicStatus();
+      if (status.role === 'follower' || status.role === 'preCandidate') {
+        const message = mergeCatchUpMessage(catchUp, prepareIndex, source.peerId, status.term);
+        if (source.enqueueRaftMessage(message)) this.markBusy(source);
+      }
+      return 'waiting';
+    }
+    if (source.mergeState?.prepareIndex !== prepareIndex)
+      throw new Error(
+        `merge of region ${sourceRegionId}: the local source applied ${source.storage.appliedIndex} without the merge prepared at ${prepareIndex}`,
+      );
+    return 'ready';
+  }
+
+  /**
+   * Merges target peers applied this round: each local source peer's Raft state goes and a
+   * tombstone takes its place, in the same batch as the target's new range (the source's
+   * data stays: it is the target's now). Refused merges are passed to their sources.
+   */
+  private stageMerges(applied: readonly RegionPeer[], batch: WriteBatch): StagedMerge[] {
+    const staged: StagedMerge[] = [];
+    for (const target of applied) {
+      if (target.applyWaitsForMerge) this.mergeWaiting.add(target);
+      else this.mergeWaiting.delete(target);
+      for (const refused of target.takeRefusedMerges()) this.noteMergeRefused(refused);
+      for (const merge of target.takeAppliedMerges()) {
+        const source = this.regions.get(merge.source.id);
+        if (source === undefined) throw new Error(`merge of region ${merge.source.id}: source left the store`);
+        removeRaftState(batch, source, this.storeId);
+        staged.push({ target, merge, source });
+      }
+    }
+    return staged;
+  }
+
+  /** After the merge's batch is durable: the source peer leaves, the target holds the whole range. */
+  private finishMerge({ target, merge, source }: StagedMerge): void {
+    this.removePeer(source);
+    this.generator.expire(source.regionId, Number.MAX_SAFE_INTEGER);
+    if (this.regions.get(target.regionId) === target) this.rangeIndex.upsert(target.region);
+    this.mergesCount++;
+    this.deps.onRegionsChanged?.({ kind: 'merge', region: merge.merged, sourceRegionId: merge.source.id });
+  }
+
+  /** The source of a refused CommitMerge must roll back: its leader (here or later elsewhere) does it. */
+  private noteMergeRefused(refused: RefusedMerge): void {
+    const source = this.regions.get(refused.sourceRegionId);
+    if (source?.mergeState?.prepareIndex !== refused.prepareIndex) return;
+    source.mergeRefusedAtIndex = refused.prepareIndex;
+    this.mergeCoordinator.advance(source);
+  }
+
+  /** Merge targets whose source has caught up apply in the next round. */
+  private wakeMergeTargets(): void {
+    for (const target of this.mergeWaiting) {
+      if (this.regions.get(target.regionId) !== target) {
+        this.mergeWaiting.delete(target);
+        continue;
+      }
+      if (target.applyWaitsForMerge && target.mergeSourceCaughtUp(this.applyContext)) this.markBusy(target);
+    }
+  }
+
+  /**
+   * Merges `sourceRegionId` into the adjacent `targetRegionId` (merge-coordinator.ts). This
+   * store must lead both; resolves once the target applied the merge here, or with why not.
+   */
+  mergeRegion(
+    sourceRegionId: number,
+    sourceEpoch: RegionEpoch,
+    targetRegionId: number,
+    targetEpoch: RegionEpoch,
+  ): Promise<MergeOutcome> {
+    return this.mergeCoordinator.merge(sourceRegionId, sourceEpoch, targetRegionId, targetEpoch);
+  }
+
+  /** Pushes every merge whose source this store leads towards its end (the node calls it periodically). */
+  advanceMerges(): void {
+    for (const peer of this.regions.values()) if (peer.mergeState !== null) this.mergeCoordinator.advance(peer);
+  }
+
   /** Takes a peer out of the store (waiters fail with RegionNotFound); its storage is untouched. */
   private removePeer(peer: RegionPeer): void {
     if (this.regions.get(peer.regionId) === peer) {
@@ -1059,6 +1191,8 @@ export class Store {
   }
 
   private maybeCompactLog(peer: RegionPeer, batch: WriteBatch): void {
+    // A merge source keeps its log: a lagging replica must reach the PrepareMerge by appends.
+    if (peer.mergeState !== null) return;
     const storage = peer.storage;
     const index = compactionIndex(
       {
@@ -1135,6 +1269,8 @@ export class Store {
       snapshotGenerationFailuresCount: this.snapshotGenerationFailuresCount,
       logCompactionsCount: this.logCompactionsCount,
       splitsCount: this.splitsCount,
+      mergesCount: this.mergesCount,
+      mergeWaitingTargetsCount: this.mergeWaiting.size,
       splitChecksCount: this.splitChecker.checksCount,
       uninitializedPeersCount: this.uninitialized.size,
       peersCreatedCount: this.peersCreatedCount,

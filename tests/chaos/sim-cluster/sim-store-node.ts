@@ -72,7 +72,8 @@ export class SimStoreNode {
       outbox: network.outboxFor(this.storeId),
       onFatal: (error) => this.deps.onFatal(this.storeId, error),
       splitIds: pd.splitIds(),
-      onRegionsChanged: (event) => pd.reportSplit(event.regions),
+      // A merge reaches PD with the target's next report (its epoch changed).
+      onRegionsChanged: (event) => (event.kind === 'split' ? pd.reportSplit(event.regions) : undefined),
       randomFor,
     });
     const peers = await loadRegionPeers({

@@ -839,6 +839,53 @@ export interface ChangePeerCommand {
   changes: PeerChange[];
 }
 
+/**
+ * Freeze a region so an adjacent one can absorb it (first step of a merge, proposed to the
+ * source region). Once applied the source refuses every request and stops changing: its data
+ * is final at this entry's index, which the target's CommitMergeCommand names.
+ */
+export interface PrepareMergeCommand {
+  /**
+   * The adjacent region that will absorb this one, as the proposer saw it (its epoch is
+   * the one the target must still have when it commits the merge).
+   */
+  target?: Region | undefined;
+}
+
+/**
+ * Absorb a frozen adjacent region (second step of a merge, proposed to the target region).
+ * Every target replica applies it only once its store's source peer has applied the
+ * source's PrepareMergeCommand; the command's header epoch must be the target's current one.
+ */
+export interface CommitMergeCommand {
+  /** The source region as its PrepareMergeCommand left it. */
+  source?:
+    | Region
+    | undefined;
+  /** Log index of the source's PrepareMergeCommand. */
+  prepareIndex: bigint;
+  /**
+   * The source's committed entries after entries_prev_index up to prepare_index, from its
+   * leader's log: a target replica whose source peer lags hands them to that peer (as the
+   * append the source leader would send) instead of waiting for a leader that may be gone.
+   */
+  sourceEntries: Entry[];
+  /** Index of the entry before source_entries (every source peer held it when committing). */
+  entriesPrevIndex: bigint;
+  /** Term of that entry. */
+  entriesPrevTerm: bigint;
+  /** Term of the source leader that proposed this command. */
+  sourceLeaderTerm: bigint;
+  /** Peer id of that leader. */
+  sourceLeaderPeerId: bigint;
+}
+
+/** Unfreeze a source region whose merge the target refused (proposed to the source region). */
+export interface RollbackMergeCommand {
+  /** Log index of the PrepareMergeCommand being undone. */
+  prepareIndex: bigint;
+}
+
 /** The data of a normal entry (or the context of a confChange entry). */
 export interface RaftCommand {
   /** Routing and epoch, checked at apply time. */
@@ -865,6 +912,15 @@ export interface RaftCommand {
     | //
     /** Membership change (only inside ConfChange.context). */
     { $case: "changePeer"; changePeer: ChangePeerCommand }
+    | //
+    /** Merge, step 1 (source). */
+    { $case: "prepareMerge"; prepareMerge: PrepareMergeCommand }
+    | //
+    /** Merge, step 2 (target). */
+    { $case: "commitMerge"; commitMerge: CommitMergeCommand }
+    | //
+    /** Merge undone (source). */
+    { $case: "rollbackMerge"; rollbackMerge: RollbackMergeCommand }
     | undefined;
 }
 
@@ -892,12 +948,24 @@ export interface RaftApplyState {
   truncatedState?: RaftTruncatedState | undefined;
 }
 
+/** A source region frozen for a merge (between PrepareMerge and CommitMerge or RollbackMerge). */
+export interface MergeState {
+  /** Log index of the applied PrepareMergeCommand. */
+  prepareIndex: bigint;
+  /** The region that will absorb this one, as named by the PrepareMergeCommand. */
+  target?: Region | undefined;
+}
+
 /** A region's persisted descriptor on a store. */
 export interface RegionLocalState {
   /** Lifecycle of the local peer. */
   state: PeerState;
   /** The region as this store last applied it. */
-  region?: Region | undefined;
+  region?:
+    | Region
+    | undefined;
+  /** Set while the region is frozen as the source of a merge. */
+  mergeState?: MergeState | undefined;
 }
 
 /** Ask a store for its state. */
@@ -1010,6 +1078,30 @@ export interface SplitRegionResponse {
     | undefined;
   /** The resulting regions in key order, the original (leftmost) first. */
   regions: Region[];
+}
+
+/** Merge a region into an adjacent one (sent to the store leading the source region). */
+export interface MergeRegionRequest {
+  /** The source region, absorbed by the target. */
+  sourceRegionId: bigint;
+  /** The caller's view of the source region epoch. */
+  sourceRegionEpoch?:
+    | RegionEpoch
+    | undefined;
+  /** The adjacent target region. */
+  targetRegionId: bigint;
+  /** The caller's view of the target region epoch. */
+  targetRegionEpoch?: RegionEpoch | undefined;
+}
+
+/** Result of MergeRegionRequest, returned once the target applied the merge on this store. */
+export interface MergeRegionResponse {
+  /** Set when the source or target refused (not leader, epoch changed, merge refused). */
+  regionError?:
+    | RegionError
+    | undefined;
+  /** The target region after the merge. */
+  region?: Region | undefined;
 }
 
 function createBaseEntry(): Entry {
@@ -4739,6 +4831,377 @@ export const ChangePeerCommand: MessageFns<ChangePeerCommand> = {
   },
 };
 
+function createBasePrepareMergeCommand(): PrepareMergeCommand {
+  return { target: undefined };
+}
+
+export const PrepareMergeCommand: MessageFns<PrepareMergeCommand> = {
+  encode(message: PrepareMergeCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== undefined) {
+      Region.encode(message.target, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareMergeCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareMergeCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = Region.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareMergeCommand {
+    return { target: isSet(object.target) ? Region.fromJSON(object.target) : undefined };
+  },
+
+  toJSON(message: PrepareMergeCommand): unknown {
+    const obj: any = {};
+    if (message.target !== undefined) {
+      obj.target = Region.toJSON(message.target);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrepareMergeCommand>, I>>(base?: I): PrepareMergeCommand {
+    return PrepareMergeCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrepareMergeCommand>, I>>(object: I): PrepareMergeCommand {
+    const message = createBasePrepareMergeCommand();
+    message.target = (object.target !== undefined && object.target !== null)
+      ? Region.fromPartial(object.target)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCommitMergeCommand(): CommitMergeCommand {
+  return {
+    source: undefined,
+    prepareIndex: 0n,
+    sourceEntries: [],
+    entriesPrevIndex: 0n,
+    entriesPrevTerm: 0n,
+    sourceLeaderTerm: 0n,
+    sourceLeaderPeerId: 0n,
+  };
+}
+
+export const CommitMergeCommand: MessageFns<CommitMergeCommand> = {
+  encode(message: CommitMergeCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== undefined) {
+      Region.encode(message.source, writer.uint32(10).fork()).join();
+    }
+    if (message.prepareIndex !== 0n) {
+      if (BigInt.asUintN(64, message.prepareIndex) !== message.prepareIndex) {
+        throw new globalThis.Error("value provided for field message.prepareIndex of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.prepareIndex);
+    }
+    for (const v of message.sourceEntries) {
+      Entry.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.entriesPrevIndex !== 0n) {
+      if (BigInt.asUintN(64, message.entriesPrevIndex) !== message.entriesPrevIndex) {
+        throw new globalThis.Error("value provided for field message.entriesPrevIndex of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.entriesPrevIndex);
+    }
+    if (message.entriesPrevTerm !== 0n) {
+      if (BigInt.asUintN(64, message.entriesPrevTerm) !== message.entriesPrevTerm) {
+        throw new globalThis.Error("value provided for field message.entriesPrevTerm of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.entriesPrevTerm);
+    }
+    if (message.sourceLeaderTerm !== 0n) {
+      if (BigInt.asUintN(64, message.sourceLeaderTerm) !== message.sourceLeaderTerm) {
+        throw new globalThis.Error("value provided for field message.sourceLeaderTerm of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.sourceLeaderTerm);
+    }
+    if (message.sourceLeaderPeerId !== 0n) {
+      if (BigInt.asUintN(64, message.sourceLeaderPeerId) !== message.sourceLeaderPeerId) {
+        throw new globalThis.Error("value provided for field message.sourceLeaderPeerId of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.sourceLeaderPeerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitMergeCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitMergeCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = Region.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.prepareIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sourceEntries.push(Entry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.entriesPrevIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.entriesPrevTerm = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sourceLeaderTerm = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sourceLeaderPeerId = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitMergeCommand {
+    return {
+      source: isSet(object.source) ? Region.fromJSON(object.source) : undefined,
+      prepareIndex: isSet(object.prepareIndex)
+        ? BigInt(object.prepareIndex)
+        : isSet(object.prepare_index)
+        ? BigInt(object.prepare_index)
+        : 0n,
+      sourceEntries: globalThis.Array.isArray(object?.sourceEntries)
+        ? object.sourceEntries.map((e: any) => Entry.fromJSON(e))
+        : globalThis.Array.isArray(object?.source_entries)
+        ? object.source_entries.map((e: any) => Entry.fromJSON(e))
+        : [],
+      entriesPrevIndex: isSet(object.entriesPrevIndex)
+        ? BigInt(object.entriesPrevIndex)
+        : isSet(object.entries_prev_index)
+        ? BigInt(object.entries_prev_index)
+        : 0n,
+      entriesPrevTerm: isSet(object.entriesPrevTerm)
+        ? BigInt(object.entriesPrevTerm)
+        : isSet(object.entries_prev_term)
+        ? BigInt(object.entries_prev_term)
+        : 0n,
+      sourceLeaderTerm: isSet(object.sourceLeaderTerm)
+        ? BigInt(object.sourceLeaderTerm)
+        : isSet(object.source_leader_term)
+        ? BigInt(object.source_leader_term)
+        : 0n,
+      sourceLeaderPeerId: isSet(object.sourceLeaderPeerId)
+        ? BigInt(object.sourceLeaderPeerId)
+        : isSet(object.source_leader_peer_id)
+        ? BigInt(object.source_leader_peer_id)
+        : 0n,
+    };
+  },
+
+  toJSON(message: CommitMergeCommand): unknown {
+    const obj: any = {};
+    if (message.source !== undefined) {
+      obj.source = Region.toJSON(message.source);
+    }
+    if (message.prepareIndex !== 0n) {
+      obj.prepareIndex = message.prepareIndex.toString();
+    }
+    if (message.sourceEntries?.length) {
+      obj.sourceEntries = message.sourceEntries.map((e) => Entry.toJSON(e));
+    }
+    if (message.entriesPrevIndex !== 0n) {
+      obj.entriesPrevIndex = message.entriesPrevIndex.toString();
+    }
+    if (message.entriesPrevTerm !== 0n) {
+      obj.entriesPrevTerm = message.entriesPrevTerm.toString();
+    }
+    if (message.sourceLeaderTerm !== 0n) {
+      obj.sourceLeaderTerm = message.sourceLeaderTerm.toString();
+    }
+    if (message.sourceLeaderPeerId !== 0n) {
+      obj.sourceLeaderPeerId = message.sourceLeaderPeerId.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitMergeCommand>, I>>(base?: I): CommitMergeCommand {
+    return CommitMergeCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitMergeCommand>, I>>(object: I): CommitMergeCommand {
+    const message = createBaseCommitMergeCommand();
+    message.source = (object.source !== undefined && object.source !== null)
+      ? Region.fromPartial(object.source)
+      : undefined;
+    message.prepareIndex = (object.prepareIndex !== undefined && object.prepareIndex !== null)
+      ? BigInt(object.prepareIndex)
+      : 0n;
+    message.sourceEntries = object.sourceEntries?.map((e) => Entry.fromPartial(e)) || [];
+    message.entriesPrevIndex = (object.entriesPrevIndex !== undefined && object.entriesPrevIndex !== null)
+      ? BigInt(object.entriesPrevIndex)
+      : 0n;
+    message.entriesPrevTerm = (object.entriesPrevTerm !== undefined && object.entriesPrevTerm !== null)
+      ? BigInt(object.entriesPrevTerm)
+      : 0n;
+    message.sourceLeaderTerm = (object.sourceLeaderTerm !== undefined && object.sourceLeaderTerm !== null)
+      ? BigInt(object.sourceLeaderTerm)
+      : 0n;
+    message.sourceLeaderPeerId = (object.sourceLeaderPeerId !== undefined && object.sourceLeaderPeerId !== null)
+      ? BigInt(object.sourceLeaderPeerId)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseRollbackMergeCommand(): RollbackMergeCommand {
+  return { prepareIndex: 0n };
+}
+
+export const RollbackMergeCommand: MessageFns<RollbackMergeCommand> = {
+  encode(message: RollbackMergeCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prepareIndex !== 0n) {
+      if (BigInt.asUintN(64, message.prepareIndex) !== message.prepareIndex) {
+        throw new globalThis.Error("value provided for field message.prepareIndex of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.prepareIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RollbackMergeCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRollbackMergeCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.prepareIndex = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RollbackMergeCommand {
+    return {
+      prepareIndex: isSet(object.prepareIndex)
+        ? BigInt(object.prepareIndex)
+        : isSet(object.prepare_index)
+        ? BigInt(object.prepare_index)
+        : 0n,
+    };
+  },
+
+  toJSON(message: RollbackMergeCommand): unknown {
+    const obj: any = {};
+    if (message.prepareIndex !== 0n) {
+      obj.prepareIndex = message.prepareIndex.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RollbackMergeCommand>, I>>(base?: I): RollbackMergeCommand {
+    return RollbackMergeCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RollbackMergeCommand>, I>>(object: I): RollbackMergeCommand {
+    const message = createBaseRollbackMergeCommand();
+    message.prepareIndex = (object.prepareIndex !== undefined && object.prepareIndex !== null)
+      ? BigInt(object.prepareIndex)
+      : 0n;
+    return message;
+  },
+};
+
 function createBaseRaftCommand(): RaftCommand {
   return { header: undefined, command: undefined };
 }
@@ -4766,6 +5229,15 @@ export const RaftCommand: MessageFns<RaftCommand> = {
         break;
       case "changePeer":
         ChangePeerCommand.encode(message.command.changePeer, writer.uint32(58).fork()).join();
+        break;
+      case "prepareMerge":
+        PrepareMergeCommand.encode(message.command.prepareMerge, writer.uint32(66).fork()).join();
+        break;
+      case "commitMerge":
+        CommitMergeCommand.encode(message.command.commitMerge, writer.uint32(74).fork()).join();
+        break;
+      case "rollbackMerge":
+        RollbackMergeCommand.encode(message.command.rollbackMerge, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -4843,6 +5315,36 @@ export const RaftCommand: MessageFns<RaftCommand> = {
             message.command = { $case: "changePeer", changePeer: ChangePeerCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.command = {
+              $case: "prepareMerge",
+              prepareMerge: PrepareMergeCommand.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.command = { $case: "commitMerge", commitMerge: CommitMergeCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.command = {
+              $case: "rollbackMerge",
+              rollbackMerge: RollbackMergeCommand.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4878,6 +5380,18 @@ export const RaftCommand: MessageFns<RaftCommand> = {
         ? { $case: "changePeer", changePeer: ChangePeerCommand.fromJSON(object.changePeer) }
         : isSet(object.change_peer)
         ? { $case: "changePeer", changePeer: ChangePeerCommand.fromJSON(object.change_peer) }
+        : isSet(object.prepareMerge)
+        ? { $case: "prepareMerge", prepareMerge: PrepareMergeCommand.fromJSON(object.prepareMerge) }
+        : isSet(object.prepare_merge)
+        ? { $case: "prepareMerge", prepareMerge: PrepareMergeCommand.fromJSON(object.prepare_merge) }
+        : isSet(object.commitMerge)
+        ? { $case: "commitMerge", commitMerge: CommitMergeCommand.fromJSON(object.commitMerge) }
+        : isSet(object.commit_merge)
+        ? { $case: "commitMerge", commitMerge: CommitMergeCommand.fromJSON(object.commit_merge) }
+        : isSet(object.rollbackMerge)
+        ? { $case: "rollbackMerge", rollbackMerge: RollbackMergeCommand.fromJSON(object.rollbackMerge) }
+        : isSet(object.rollback_merge)
+        ? { $case: "rollbackMerge", rollbackMerge: RollbackMergeCommand.fromJSON(object.rollback_merge) }
         : undefined,
     };
   },
@@ -4899,6 +5413,12 @@ export const RaftCommand: MessageFns<RaftCommand> = {
       obj.compactLog = CompactLogCommand.toJSON(message.command.compactLog);
     } else if (message.command?.$case === "changePeer") {
       obj.changePeer = ChangePeerCommand.toJSON(message.command.changePeer);
+    } else if (message.command?.$case === "prepareMerge") {
+      obj.prepareMerge = PrepareMergeCommand.toJSON(message.command.prepareMerge);
+    } else if (message.command?.$case === "commitMerge") {
+      obj.commitMerge = CommitMergeCommand.toJSON(message.command.commitMerge);
+    } else if (message.command?.$case === "rollbackMerge") {
+      obj.rollbackMerge = RollbackMergeCommand.toJSON(message.command.rollbackMerge);
     }
     return obj;
   },
@@ -4956,6 +5476,33 @@ export const RaftCommand: MessageFns<RaftCommand> = {
           message.command = {
             $case: "changePeer",
             changePeer: ChangePeerCommand.fromPartial(object.command.changePeer),
+          };
+        }
+        break;
+      }
+      case "prepareMerge": {
+        if (object.command?.prepareMerge !== undefined && object.command?.prepareMerge !== null) {
+          message.command = {
+            $case: "prepareMerge",
+            prepareMerge: PrepareMergeCommand.fromPartial(object.command.prepareMerge),
+          };
+        }
+        break;
+      }
+      case "commitMerge": {
+        if (object.command?.commitMerge !== undefined && object.command?.commitMerge !== null) {
+          message.command = {
+            $case: "commitMerge",
+            commitMerge: CommitMergeCommand.fromPartial(object.command.commitMerge),
+          };
+        }
+        break;
+      }
+      case "rollbackMerge": {
+        if (object.command?.rollbackMerge !== undefined && object.command?.rollbackMerge !== null) {
+          message.command = {
+            $case: "rollbackMerge",
+            rollbackMerge: RollbackMergeCommand.fromPartial(object.command.rollbackMerge),
           };
         }
         break;
@@ -5251,8 +5798,104 @@ export const RaftApplyState: MessageFns<RaftApplyState> = {
   },
 };
 
+function createBaseMergeState(): MergeState {
+  return { prepareIndex: 0n, target: undefined };
+}
+
+export const MergeState: MessageFns<MergeState> = {
+  encode(message: MergeState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prepareIndex !== 0n) {
+      if (BigInt.asUintN(64, message.prepareIndex) !== message.prepareIndex) {
+        throw new globalThis.Error("value provided for field message.prepareIndex of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.prepareIndex);
+    }
+    if (message.target !== undefined) {
+      Region.encode(message.target, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.prepareIndex = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = Region.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeState {
+    return {
+      prepareIndex: isSet(object.prepareIndex)
+        ? BigInt(object.prepareIndex)
+        : isSet(object.prepare_index)
+        ? BigInt(object.prepare_index)
+        : 0n,
+      target: isSet(object.target) ? Region.fromJSON(object.target) : undefined,
+    };
+  },
+
+  toJSON(message: MergeState): unknown {
+    const obj: any = {};
+    if (message.prepareIndex !== 0n) {
+      obj.prepareIndex = message.prepareIndex.toString();
+    }
+    if (message.target !== undefined) {
+      obj.target = Region.toJSON(message.target);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MergeState>, I>>(base?: I): MergeState {
+    return MergeState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MergeState>, I>>(object: I): MergeState {
+    const message = createBaseMergeState();
+    message.prepareIndex = (object.prepareIndex !== undefined && object.prepareIndex !== null)
+      ? BigInt(object.prepareIndex)
+      : 0n;
+    message.target = (object.target !== undefined && object.target !== null)
+      ? Region.fromPartial(object.target)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseRegionLocalState(): RegionLocalState {
-  return { state: 0, region: undefined };
+  return { state: 0, region: undefined, mergeState: undefined };
 }
 
 export const RegionLocalState: MessageFns<RegionLocalState> = {
@@ -5262,6 +5905,9 @@ export const RegionLocalState: MessageFns<RegionLocalState> = {
     }
     if (message.region !== undefined) {
       Region.encode(message.region, writer.uint32(18).fork()).join();
+    }
+    if (message.mergeState !== undefined) {
+      MergeState.encode(message.mergeState, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -5295,6 +5941,14 @@ export const RegionLocalState: MessageFns<RegionLocalState> = {
             message.region = Region.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mergeState = MergeState.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5311,6 +5965,11 @@ export const RegionLocalState: MessageFns<RegionLocalState> = {
     return {
       state: isSet(object.state) ? peerStateFromJSON(object.state) : 0,
       region: isSet(object.region) ? Region.fromJSON(object.region) : undefined,
+      mergeState: isSet(object.mergeState)
+        ? MergeState.fromJSON(object.mergeState)
+        : isSet(object.merge_state)
+        ? MergeState.fromJSON(object.merge_state)
+        : undefined,
     };
   },
 
@@ -5321,6 +5980,9 @@ export const RegionLocalState: MessageFns<RegionLocalState> = {
     }
     if (message.region !== undefined) {
       obj.region = Region.toJSON(message.region);
+    }
+    if (message.mergeState !== undefined) {
+      obj.mergeState = MergeState.toJSON(message.mergeState);
     }
     return obj;
   },
@@ -5333,6 +5995,9 @@ export const RegionLocalState: MessageFns<RegionLocalState> = {
     message.state = object.state ?? 0;
     message.region = (object.region !== undefined && object.region !== null)
       ? Region.fromPartial(object.region)
+      : undefined;
+    message.mergeState = (object.mergeState !== undefined && object.mergeState !== null)
+      ? MergeState.fromPartial(object.mergeState)
       : undefined;
     return message;
   },
@@ -6507,6 +7172,246 @@ export const SplitRegionResponse: MessageFns<SplitRegionResponse> = {
   },
 };
 
+function createBaseMergeRegionRequest(): MergeRegionRequest {
+  return { sourceRegionId: 0n, sourceRegionEpoch: undefined, targetRegionId: 0n, targetRegionEpoch: undefined };
+}
+
+export const MergeRegionRequest: MessageFns<MergeRegionRequest> = {
+  encode(message: MergeRegionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourceRegionId !== 0n) {
+      if (BigInt.asUintN(64, message.sourceRegionId) !== message.sourceRegionId) {
+        throw new globalThis.Error("value provided for field message.sourceRegionId of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.sourceRegionId);
+    }
+    if (message.sourceRegionEpoch !== undefined) {
+      RegionEpoch.encode(message.sourceRegionEpoch, writer.uint32(18).fork()).join();
+    }
+    if (message.targetRegionId !== 0n) {
+      if (BigInt.asUintN(64, message.targetRegionId) !== message.targetRegionId) {
+        throw new globalThis.Error("value provided for field message.targetRegionId of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.targetRegionId);
+    }
+    if (message.targetRegionEpoch !== undefined) {
+      RegionEpoch.encode(message.targetRegionEpoch, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeRegionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeRegionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sourceRegionId = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sourceRegionEpoch = RegionEpoch.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.targetRegionId = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetRegionEpoch = RegionEpoch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeRegionRequest {
+    return {
+      sourceRegionId: isSet(object.sourceRegionId)
+        ? BigInt(object.sourceRegionId)
+        : isSet(object.source_region_id)
+        ? BigInt(object.source_region_id)
+        : 0n,
+      sourceRegionEpoch: isSet(object.sourceRegionEpoch)
+        ? RegionEpoch.fromJSON(object.sourceRegionEpoch)
+        : isSet(object.source_region_epoch)
+        ? RegionEpoch.fromJSON(object.source_region_epoch)
+        : undefined,
+      targetRegionId: isSet(object.targetRegionId)
+        ? BigInt(object.targetRegionId)
+        : isSet(object.target_region_id)
+        ? BigInt(object.target_region_id)
+        : 0n,
+      targetRegionEpoch: isSet(object.targetRegionEpoch)
+        ? RegionEpoch.fromJSON(object.targetRegionEpoch)
+        : isSet(object.target_region_epoch)
+        ? RegionEpoch.fromJSON(object.target_region_epoch)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MergeRegionRequest): unknown {
+    const obj: any = {};
+    if (message.sourceRegionId !== 0n) {
+      obj.sourceRegionId = message.sourceRegionId.toString();
+    }
+    if (message.sourceRegionEpoch !== undefined) {
+      obj.sourceRegionEpoch = RegionEpoch.toJSON(message.sourceRegionEpoch);
+    }
+    if (message.targetRegionId !== 0n) {
+      obj.targetRegionId = message.targetRegionId.toString();
+    }
+    if (message.targetRegionEpoch !== undefined) {
+      obj.targetRegionEpoch = RegionEpoch.toJSON(message.targetRegionEpoch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MergeRegionRequest>, I>>(base?: I): MergeRegionRequest {
+    return MergeRegionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MergeRegionRequest>, I>>(object: I): MergeRegionRequest {
+    const message = createBaseMergeRegionRequest();
+    message.sourceRegionId = (object.sourceRegionId !== undefined && object.sourceRegionId !== null)
+      ? BigInt(object.sourceRegionId)
+      : 0n;
+    message.sourceRegionEpoch = (object.sourceRegionEpoch !== undefined && object.sourceRegionEpoch !== null)
+      ? RegionEpoch.fromPartial(object.sourceRegionEpoch)
+      : undefined;
+    message.targetRegionId = (object.targetRegionId !== undefined && object.targetRegionId !== null)
+      ? BigInt(object.targetRegionId)
+      : 0n;
+    message.targetRegionEpoch = (object.targetRegionEpoch !== undefined && object.targetRegionEpoch !== null)
+      ? RegionEpoch.fromPartial(object.targetRegionEpoch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMergeRegionResponse(): MergeRegionResponse {
+  return { regionError: undefined, region: undefined };
+}
+
+export const MergeRegionResponse: MessageFns<MergeRegionResponse> = {
+  encode(message: MergeRegionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.regionError !== undefined) {
+      RegionError.encode(message.regionError, writer.uint32(10).fork()).join();
+    }
+    if (message.region !== undefined) {
+      Region.encode(message.region, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeRegionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeRegionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.regionError = RegionError.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.region = Region.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeRegionResponse {
+    return {
+      regionError: isSet(object.regionError)
+        ? RegionError.fromJSON(object.regionError)
+        : isSet(object.region_error)
+        ? RegionError.fromJSON(object.region_error)
+        : undefined,
+      region: isSet(object.region) ? Region.fromJSON(object.region) : undefined,
+    };
+  },
+
+  toJSON(message: MergeRegionResponse): unknown {
+    const obj: any = {};
+    if (message.regionError !== undefined) {
+      obj.regionError = RegionError.toJSON(message.regionError);
+    }
+    if (message.region !== undefined) {
+      obj.region = Region.toJSON(message.region);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MergeRegionResponse>, I>>(base?: I): MergeRegionResponse {
+    return MergeRegionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MergeRegionResponse>, I>>(object: I): MergeRegionResponse {
+    const message = createBaseMergeRegionResponse();
+    message.regionError = (object.regionError !== undefined && object.regionError !== null)
+      ? RegionError.fromPartial(object.regionError)
+      : undefined;
+    message.region = (object.region !== undefined && object.region !== null)
+      ? Region.fromPartial(object.region)
+      : undefined;
+    return message;
+  },
+};
+
 /** Store-to-store Raft traffic. */
 export type RaftService = typeof RaftService;
 export const RaftService = {
@@ -6612,6 +7517,16 @@ export const AdminService = {
     responseSerialize: (value: SplitRegionResponse): Buffer => Buffer.from(SplitRegionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SplitRegionResponse => SplitRegionResponse.decode(value),
   },
+  /** Merge a region into an adjacent one. */
+  mergeRegion: {
+    path: "/flotilla.raftpb.Admin/MergeRegion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MergeRegionRequest): Buffer => Buffer.from(MergeRegionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MergeRegionRequest => MergeRegionRequest.decode(value),
+    responseSerialize: (value: MergeRegionResponse): Buffer => Buffer.from(MergeRegionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MergeRegionResponse => MergeRegionResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
@@ -6623,6 +7538,8 @@ export interface AdminServer extends UntypedServiceImplementation {
   changePeer: handleUnaryCall<ChangePeerRequest, ChangePeerResponse>;
   /** Split a region. */
   splitRegion: handleUnaryCall<SplitRegionRequest, SplitRegionResponse>;
+  /** Merge a region into an adjacent one. */
+  mergeRegion: handleUnaryCall<MergeRegionRequest, MergeRegionResponse>;
 }
 
 export interface AdminClient extends Client {
@@ -6689,6 +7606,22 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SplitRegionResponse) => void,
+  ): ClientUnaryCall;
+  /** Merge a region into an adjacent one. */
+  mergeRegion(
+    request: MergeRegionRequest,
+    callback: (error: ServiceError | null, response: MergeRegionResponse) => void,
+  ): ClientUnaryCall;
+  mergeRegion(
+    request: MergeRegionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MergeRegionResponse) => void,
+  ): ClientUnaryCall;
+  mergeRegion(
+    request: MergeRegionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MergeRegionResponse) => void,
   ): ClientUnaryCall;
 }
 

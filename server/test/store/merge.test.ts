@@ -1,0 +1,270 @@
+// Region merges with three stores in one process (region-merge.ts, merge-coordinator.ts):
+// the target absorbs the source on every replica with identical metas and no data moved;
+// the source refuses requests while frozen; writes racing a merge either apply (and stay
+// readable) or fail with a region error; a target replica whose source peer lags waits for
+// it and then merges; a commit the target refuses rolls the source back so it serves
+// again; a restarted store loads the merged region and not the source.
+import { afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { dataKey } from '../../src/storage/keys.js';
+import { regionStateKey } from '../../src/storage/keys.js';
+import { encodeWrite } from '../../src/store/command-builder.js';
+import type { CommandResult } from '../../src/store/command-apply.js';
+import type { MergeOutcome } from '../../src/store/merge-coordinator.js';
+import type { RegionMeta } from '../../src/store/region-meta.js';
+import { decodeRegionLocalState } from '../../src/store/region-meta.js';
+import { encodePrepareMerge } from '../../src/store/region-merge.js';
+import type { Store } from '../../src/store/store.js';
+import { liveValue } from '../../src/store/user-value.js';
+import { MemoryCluster } from './helpers/memory-cluster.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+let cluster: MemoryCluster | undefined;
+afterEach(async () => {
+  await cluster?.stopAll();
+  cluster = undefined;
+});
+
+/** Three stores, region 1 split at 'm': returns [left id, right id]. */
+async function twoRegions(): Promise<{ c: MemoryCluster; left: number; right: number }> {
+  const c = new MemoryCluster([1, 2, 3]);
+  cluster = c;
+  await c.start();
+  const { store } = await c.waitForLeader(1);
+  const region = store.regionMeta(1) as RegionMeta;
+  const outcome = await c.ticking(store.splitRegion(1, region.epoch, [te.encode('m')]));
+  assert.equal(outcome.kind, 'split', JSON.stringify(outcome));
+  const regions = outcome.kind === 'split' ? outcome.regions : [];
+  const right = (regions[1] as RegionMeta).id;
+  await c.tickUntil(() => c.live().every((s) => s.regionMeta(right) !== undefined));
+  await c.waitForLeader(right);
+  return { c, left: 1, right };
+}
+
+async function put(c: MemoryCluster, key: string, value: string): Promise<CommandResult> {
+  await c.tickUntil(() => c.leaderOfKey(te.encode(key)) !== undefined);
+  const { store, peer } = c.leaderOfKey(te.encode(key)) as {
+    store: Store;
+    peer: { region: RegionMeta; peerId: number };
+  };
+  const data = encodeWrite({ region: peer.region, peerId: peer.peerId, nowUnixMs: Date.now() }, [
+    { kind: 'put', key: te.encode(key), value: te.encode(value) },
+  ]);
+  return c.ticking(store.propose(peer.region.id, data));
+}
+
+function localGet(c: MemoryCluster, storeId: number, key: string): string | undefined {
+  const bytes = liveValue(c.engines.get(storeId)?.getSync(dataKey(te.encode(key))), Date.now());
+  return bytes === undefined ? undefined : td.decode(bytes);
+}
+
+function rangeOf(meta: RegionMeta | undefined): string {
+  return meta === undefined ? 'none' : `[${td.decode(meta.startKey)}, ${td.decode(meta.endKey)})`;
+}
+
+/**
+ * Asks the source's leader to merge until the merge ends one way or the other (a busy or
+ * not-leader answer means a step is under way or leadership moved to the target leader's store).
+ */
+async function mergeUntilEnded(c: MemoryCluster, source: number, target: number): Promise<MergeOutcome> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    await c.tickUntil(
+      () => c.leaderOf(source) !== undefined || c.live().every((s) => s.region(source) === undefined),
+    );
+    const leader = c.leaderOf(source);
+    if (leader === undefined) {
+      const merged = c.live()[0]?.regionMeta(target);
+      assert.ok(merged);
+      return { kind: 'merged', region: merged };
+    }
+    const sourceMeta = leader.store.regionMeta(source) as RegionMeta;
+    const targetMeta = leader.store.regionMeta(target) as RegionMeta;
+    const outcome = await c.ticking(
+      leader.store.mergeRegion(source, sourceMeta.epoch, target, targetMeta.epoch),
+    );
+    if (outcome.kind !== 'regionError') return outcome;
+    await c.tickUntil(() => false, 5).catch(() => undefined);
+  }
+  throw new Error(`merge of ${source} into ${target} did not end`);
+}
+
+describe('Region merge', () => {
+  it('the target absorbs the source on every replica; data stays; the source is gone', async () => {
+    const { c, left, right } = await twoRegions();
+    for (const k of ['a', 'f', 'n', 'x']) assert.equal((await put(c, k, `v-${k}`)).kind, 'write');
+    const before = c.live()[0]?.regionMeta(left) as RegionMeta;
+    const sourceBefore = c.live()[0]?.regionMeta(right) as RegionMeta;
+    const outcome = await mergeUntilEnded(c, right, left);
+    assert.equal(outcome.kind, 'merged', JSON.stringify(outcome));
+    await c.tickUntil(() => c.live().every((s) => s.region(right) === undefined));
+    for (const store of c.live()) {
+      const meta = store.regionMeta(left);
+      assert.equal(rangeOf(meta), '[, )', `store ${store.storeId}`);
+      // Version above both: the source's (bumped by PrepareMerge) and the target's.
+      assert.equal(meta?.epoch.version, Math.max(before.epoch.version, sourceBefore.epoch.version + 1) + 1);
+      assert.equal(meta?.epoch.confVer, before.epoch.confVer);
+      assert.equal(store.stats().mergesCount, 1);
+      const state = c.engines.get(store.storeId)?.getSync(regionStateKey(right));
+      assert.ok(state);
+      assert.equal(decodeRegionLocalState(state).lifecycle, 'tombstone');
+    }
+    for (const s of [1, 2, 3])
+      for (const k of ['a', 'f', 'n', 'x']) assert.equal(localGet(c, s, k), `v-${k}`);
+    // The merged region serves the source's old keys.
+    assert.equal((await put(c, 'q', 'after')).kind, 'write');
+    await c.tickUntil(() => [1, 2, 3].every((s) => localGet(c, s, 'q') === 'after'));
+    assert.equal(c.leaderOfKey(te.encode('q'))?.peer.regionId, left);
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a frozen source refuses writes; writes racing the merge apply or fail, none is lost', async () => {
+    const { c, left, right } = await twoRegions();
+    const results = new Map<string, CommandResult>();
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 40; i++) {
+      const key = `r${String(i).padStart(2, '0')}`;
+      const leader = c.leaderOf(right);
+      assert.ok(leader);
+      const data = encodeWrite(
+        { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() },
+        [{ kind: 'put', key: te.encode(key), value: te.encode(`v${i}`) }],
+      );
+      writes.push(leader.store.propose(right, data).then((r) => void results.set(key, r)));
+      if (i === 20) {
+        const s = leader.store;
+        const source = s.regionMeta(right) as RegionMeta;
+        const target = s.regionMeta(left) as RegionMeta;
+        // Racing writes are in flight: the first attempt may find the log not yet replicated.
+        void s.mergeRegion(right, source.epoch, left, target.epoch);
+      }
+    }
+    await c.ticking(Promise.all(writes));
+    const outcome = await mergeUntilEnded(c, right, left);
+    assert.equal(outcome.kind, 'merged', JSON.stringify(outcome));
+    await c.tickUntil(() => c.live().every((s) => s.region(right) === undefined));
+    let applied = 0;
+    for (const [key, result] of results) {
+      if (result.kind === 'write') {
+        applied++;
+        for (const s of [1, 2, 3]) assert.equal(localGet(c, s, key), `v${key.slice(1).replace(/^0/, '')}`);
+      } else {
+        assert.equal(result.kind, 'regionError', `${key}: ${JSON.stringify(result)}`);
+      }
+    }
+    assert.ok(applied >= 20, `only ${applied} of the writes before the merge applied`);
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a target replica whose source peer missed the PrepareMerge waits for it, then merges', async () => {
+    const { c, left, right } = await twoRegions();
+    assert.equal((await put(c, 'p', 'before')).kind, 'write');
+    await c.tickUntil(() => localGet(c, 3, 'p') === 'before');
+    // Leaders of both regions away from store 3, then cut store 3 off.
+    for (const id of [left, right]) {
+      const leader = c.leaderOf(id);
+      if (leader?.store.storeId === 3) {
+        const to = leader.peer.region.peers.find((p) => p.storeId === 1);
+        assert.ok(to);
+        leader.store.transferLeader(id, to.id);
+        await c.tickUntil(() => c.leaderOf(id)?.store.storeId !== 3 && c.leaderOf(id) !== undefined);
+      }
+    }
+    c.isolate(3);
+    const leader = c.leaderOf(right);
+    assert.ok(leader);
+    // Freeze the source with store 3 away (the coordinator would wait for it; go direct).
+    const target = leader.store.regionMeta(left) as RegionMeta;
+    const prepared = await c.ticking(
+      leader.store.propose(
+        right,
+        encodePrepareMerge(
+          { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() },
+          target,
+        ),
+      ),
+    );
+    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    const outcome = await mergeUntilEnded(c, right, left);
+    assert.equal(outcome.kind, 'merged', JSON.stringify(outcome));
+    const s3 = c.stores.get(3) as Store;
+    assert.notEqual(rangeOf(s3.regionMeta(left)), '[, )', 'store 3 cannot have merged while cut off');
+    c.heal(3);
+    await c.tickUntil(() => s3.region(right) === undefined && rangeOf(s3.regionMeta(left)) === '[, )');
+    assert.equal(s3.stats().mergesCount, 1);
+    assert.equal(s3.stats().mergeWaitingTargetsCount, 0);
+    assert.equal(localGet(c, 3, 'p'), 'before');
+    assert.equal((await put(c, 'p', 'after')).kind, 'write');
+    await c.tickUntil(() => localGet(c, 3, 'p') === 'after');
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a commit the target refuses (its epoch moved) rolls the source back, and it serves again', async () => {
+    const { c, left, right } = await twoRegions();
+    const leader = c.leaderOf(right);
+    assert.ok(leader);
+    const targetBefore = leader.store.regionMeta(left) as RegionMeta;
+    const prepared = await c.ticking(
+      leader.store.propose(
+        right,
+        encodePrepareMerge(
+          { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() },
+          targetBefore,
+        ),
+      ),
+    );
+    assert.equal(prepared.kind, 'mergePrepared');
+    // The frozen source refuses writes.
+    const refused = await put(c, 'r', 'frozen');
+    assert.equal(refused.kind, 'regionError');
+    // The target splits meanwhile: its epoch is no longer the one the merge was prepared against.
+    const targetLeader = await c.waitForLeader(left);
+    const split = await c.ticking(targetLeader.store.splitRegion(left, targetBefore.epoch, [te.encode('c')]));
+    assert.equal(split.kind, 'split', JSON.stringify(split));
+    const outcome = await mergeUntilEnded(c, right, left);
+    assert.equal(outcome.kind, 'rejected', JSON.stringify(outcome));
+    await c.tickUntil(() => c.live().every((s) => s.region(right)?.mergeState === null));
+    assert.equal((await put(c, 'r', 'served again')).kind, 'write');
+    await c.tickUntil(() => [1, 2, 3].every((s) => localGet(c, s, 'r') === 'served again'));
+    for (const s of c.live()) assert.equal(rangeOf(s.regionMeta(right)), '[m, )');
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('refuses pairs that are not adjacent or not on the same stores, and stale epochs', async () => {
+    const { c, left, right } = await twoRegions();
+    const leader = c.leaderOf(right);
+    assert.ok(leader);
+    const source = leader.store.regionMeta(right) as RegionMeta;
+    const target = leader.store.regionMeta(left) as RegionMeta;
+    const self = await c.ticking(leader.store.mergeRegion(right, source.epoch, right, source.epoch));
+    assert.equal(self.kind, 'rejected');
+    const stale = await c.ticking(
+      leader.store.mergeRegion(
+        right,
+        { ...source.epoch, version: source.epoch.version - 1 },
+        left,
+        target.epoch,
+      ),
+    );
+    assert.equal(stale.kind, 'regionError');
+    assert.equal(stale.kind === 'regionError' ? stale.error.kind : '', 'epochNotMatch');
+    for (const s of c.live()) assert.equal(s.region(right)?.mergeState, null);
+  });
+
+  it('a restarted store loads the merged region and not the source', async () => {
+    const { c, left, right } = await twoRegions();
+    assert.equal((await put(c, 'z', 'kept')).kind, 'write');
+    const outcome = await mergeUntilEnded(c, right, left);
+    assert.equal(outcome.kind, 'merged');
+    await c.tickUntil(() => c.live().every((s) => s.region(right) === undefined));
+    await c.crash(2);
+    c.heal(2);
+    const restarted = await c.startStore(2, false);
+    assert.equal(restarted.region(right), undefined);
+    assert.equal(rangeOf(restarted.regionMeta(left)), '[, )');
+    assert.equal((await put(c, 'z', 'after restart')).kind, 'write');
+    await c.tickUntil(() => localGet(c, 2, 'z') === 'after restart');
+    assert.deepEqual(c.fatalErrors, []);
+  });
+});
