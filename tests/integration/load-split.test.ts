@@ -122,6 +122,10 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
       SETTLE_MS,
       'a hot-region leader move',
     );
+    console.log(
+      `# hot leader moved ${((Date.now() - load.startedAtMs) / 1000).toFixed(1)} s after the load began ` +
+        `(operator ran ${moved.durationMs} ms)`,
+    );
     assert.equal(moved.steps.length, 1);
     assert.match(moved.steps[0] ?? '', /^transferLeader /);
     assert.equal(moved.fromStoreIds.length, 1);
