@@ -80,7 +80,15 @@ export function decideRegionError(error: errorpb.RegionError, addressed: Peer): 
       );
     }
     case 'epochNotMatch': {
-      const regions = e.epochNotMatch.currentRegions.map((r) => regionFromProto(r, undefined));
+      // The store that answered led the old region (requests go to leaders): after a split its
+      // peers of the new regions campaign at once, and after a merge it holds the merged
+      // region's leader if anyone does. Guess it leads them; a NotLeader hint corrects a miss.
+      const regions = e.epochNotMatch.currentRegions.map((r) =>
+        regionFromProto(
+          r,
+          r.peers.find((p) => p.storeId === addressed.storeId),
+        ),
+      );
       if (regions.length === 0) return retry('epochNotMatch', { kind: 'invalidateRegion' }, 'now');
       return retry('epochNotMatch', { kind: 'regions', regions }, 'now');
     }

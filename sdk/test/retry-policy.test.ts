@@ -64,11 +64,42 @@ describe('retry policy: region errors (the store did not apply the request)', ()
     );
     assert.equal(d.kind, 'retry');
     assert.ok(d.kind === 'retry' && d.fix.kind === 'regions' && d.fix.regions[0]?.epoch.version === 2n);
+    assert.ok(d.kind === 'retry' && d.fix.kind === 'regions' && d.fix.regions[0]?.leader === undefined);
     const empty = decideRegionError(
       regionError({ $case: 'epochNotMatch', epochNotMatch: { currentRegions: [] } }),
       addressed,
     );
     assert.ok(empty.kind === 'retry' && empty.fix.kind === 'invalidateRegion');
+  });
+
+  it('EpochNotMatch: the current regions are routed first to their peers on the store that answered', () => {
+    const region = (id: bigint, start: string, end: string, stores: bigint[]) => ({
+      id,
+      startKey: Buffer.from(start),
+      endKey: Buffer.from(end),
+      regionEpoch: { confVer: 1n, version: 3n },
+      peers: stores.map((storeId) => ({ id: id * 100n + storeId, storeId, role: 0 })),
+    });
+    // A split answered by store 1 (addressed): both halves have a peer there; a region
+    // without one (moved away) gets no guess.
+    const d = decideRegionError(
+      regionError({
+        $case: 'epochNotMatch',
+        epochNotMatch: {
+          currentRegions: [
+            region(1n, '', 'm', [1n, 2n, 3n]),
+            region(7n, 'm', '', [3n, 1n, 2n]),
+            region(8n, 'x', 'y', [2n, 3n, 4n]),
+          ],
+        },
+      }),
+      addressed,
+    );
+    assert.ok(d.kind === 'retry' && d.fix.kind === 'regions');
+    assert.deepEqual(
+      d.fix.regions.map((r) => r.leader),
+      [{ id: 101n, storeId: 1n }, { id: 701n, storeId: 1n }, undefined],
+    );
   });
 
   it('RegionNotFound and StoreNotMatch: invalidate and back off; KeyNotInRegion: invalidate, at once', () => {
