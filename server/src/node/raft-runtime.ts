@@ -104,7 +104,8 @@ export class RaftRuntime {
     const transport = new RaftTransport({
       storeId: options.nodeId,
       resolveAddress: options.resolveAddress,
-      onUnreachable: (storeId, regionIds) => storeRef.current?.reportUnreachable(storeId, regionIds),
+      onUnreachable: (storeId, regionIds, cause) =>
+        storeRef.current?.reportUnreachable(storeId, regionIds, cause),
     });
     const clock: StoreClock = { nowUnixMs: () => Date.now(), defer: (fn) => setImmediate(fn) };
     const store = new Store({

@@ -77,6 +77,17 @@ export class PeerHibernation {
     this.idleTicks = 0;
   }
 
+  /**
+   * Lease reads wait for a heartbeat round for at least the next `ticks` ticks: the store's
+   * tick clock ran slow against wall time (tick-clock.ts), so the core's lease count is not
+   * to be trusted. The same guard as after a wake-up.
+   */
+  suspendLease(ticks: number): void {
+    if (!Number.isSafeInteger(ticks) || ticks < 1)
+      throw new RangeError(`suspendLease: bad tick count ${ticks}`);
+    this.leaseGuardTicks = Math.max(this.leaseGuardTicks, ticks);
+  }
+
   /** Lease reads must be confirmed by a heartbeat round (see the header). */
   get leaseSuspended(): boolean {
     return this.leaseGuardTicks > 0;

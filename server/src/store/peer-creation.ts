@@ -11,9 +11,14 @@
 //     retransmits meanwhile);
 //   - the store keeps a tombstone for the region that covers the addressed peer (a late
 //     message for a removed peer);
+//   - the region's live local state is on disk already: the store is creating its peer (a
+//     split's batch was written and finishSplit is loading the new peers, or regions are
+//     being loaded); an uninitialized peer now would clash with the one being created;
 //   - too many uninitialized peers exist already (bounded by uninitializedPeersMax).
 import type { Engine } from '../storage/engine.js';
 import type { MessageType } from '@flotilla/raft';
+import { regionStateKey } from '../storage/keys.js';
+import { decodeRegionLocalState } from './region-meta.js';
 import { readTombstone, tombstoneCoversMessage } from './peer-tombstone.js';
 import type { RegionRangeIndex } from './region-range-index.js';
 import type { RaftEnvelope } from './store.js';
@@ -43,6 +48,9 @@ export function peerCreationRefusal(env: RaftEnvelope, ctx: PeerCreationContext)
   const overlapping = ctx.rangeIndex.overlapping(env.startKey, env.endKey);
   if (overlapping.length > 0)
     return `its range overlaps local region ${(overlapping[0] as { id: number }).id} (split not applied here yet)`;
+  const state = ctx.engine.getSync(regionStateKey(env.regionId));
+  if (state !== undefined && decodeRegionLocalState(state).lifecycle !== 'tombstone')
+    return `region ${env.regionId} has a local state: its peer is being created`;
   const tombstone = readTombstone(ctx.engine, env.regionId, ctx.storeId);
   if (tombstone !== undefined && tombstoneCoversMessage(tombstone, env.toPeer.id, env.regionEpoch))
     return `peer ${env.toPeer.id} was removed from this store`;

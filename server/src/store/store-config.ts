@@ -27,7 +27,11 @@ export interface StoreConfig {
   readonly busyBackoffMs: number;
   /** How often the leader of each region sweeps a page of its keys for expired TTLs. */
   readonly ttlSweepIntervalMs: number;
-  /** Ticks a region may stay ahead of the store loop before ticks are coalesced (bounds catch-up work). */
+  /**
+   * Raft ticks a region gets in one store round at most; tick intervals beyond it that elapse
+   * during a long round are lost (tick-clock.ts). 1 keeps every timeout a fixed number of
+   * rounds, so elections and check-quorum hold when rounds grow long under load.
+   */
   readonly ticksPerRoundMax: number;
   /** How often the node runs Store.checkSplits(). */
   readonly splitCheckIntervalMs: number;
@@ -57,6 +61,12 @@ export interface StoreConfig {
    * quiesced regions led there wake up so their followers can elect a new leader.
    */
   readonly storeSuspectAfterTicks: number;
+  /**
+   * Ticks between two pings to each peer store while regions hibernate (an empty frame when
+   * nothing else is queued). A few pings per suspicion window are enough; each costs a frame
+   * and an ack on both stores, the main idle cost of a store whose regions all sleep.
+   */
+  readonly storePingIntervalTicks: number;
 }
 
 export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
@@ -73,7 +83,7 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   compactionKeepEntries: 1000,
   busyBackoffMs: 50,
   ttlSweepIntervalMs: 1000,
-  ticksPerRoundMax: 5,
+  ticksPerRoundMax: 1,
   splitCheckIntervalMs: 10_000,
   regionSplitSizeBytes: 64 * 1024 * 1024,
   regionSplitKeys: 640_000,
@@ -85,10 +95,13 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   hibernateRegions: true,
   hibernateAfterIdleTicks: 20,
   storeSuspectAfterTicks: 30,
+  storePingIntervalTicks: 10,
 };
 
 /** Election timeouts of silence before a peer store is suspected (default of storeSuspectAfterTicks). */
 const SUSPECT_AFTER_ELECTION_TIMEOUTS = 3;
+/** Pings a peer store gets per suspicion window (default of storePingIntervalTicks). */
+const PINGS_PER_SUSPICION_WINDOW = 3;
 
 export class StoreConfigError extends Error {
   readonly code = 'INVALID_STORE_CONFIG';
@@ -99,7 +112,7 @@ export class StoreConfigError extends Error {
 }
 
 export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: number }): StoreConfig {
-  const config: StoreConfig = {
+  const merged = {
     ...STORE_CONFIG_DEFAULTS,
     // Suspected after three election timeouts of silence, whatever the timeout is set to: one
     // timeout is shorter than the stalls of a loaded store loop, and every false suspicion
@@ -108,6 +121,13 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: nu
       SUSPECT_AFTER_ELECTION_TIMEOUTS *
       (partial.electionTimeoutTicks ?? STORE_CONFIG_DEFAULTS.electionTimeoutTicks),
     ...partial,
+  };
+  const config: StoreConfig = {
+    ...merged,
+    // A few pings per suspicion window, whatever the window is set to.
+    storePingIntervalTicks:
+      partial.storePingIntervalTicks ??
+      Math.max(1, Math.floor(merged.storeSuspectAfterTicks / PINGS_PER_SUSPICION_WINDOW)),
   };
   for (const [field, value] of Object.entries(config)) {
     if (field === 'hibernateRegions') {
@@ -123,6 +143,12 @@ export function resolveStoreConfig(partial: Partial<StoreConfig> & { storeId: nu
     throw new StoreConfigError(
       'heartbeatIntervalTicks',
       `must be below electionTimeoutTicks (${config.electionTimeoutTicks})`,
+    );
+  }
+  if (config.storePingIntervalTicks >= config.storeSuspectAfterTicks) {
+    throw new StoreConfigError(
+      'storePingIntervalTicks',
+      `must be below storeSuspectAfterTicks (${config.storeSuspectAfterTicks}), or live stores get suspected`,
     );
   }
   if (config.compactionKeepEntries >= config.snapshotIntervalEntries) {

@@ -1,7 +1,7 @@
 // Liveness of the peer stores, as this store sees it, counted in store ticks. Any frame from
 // a store (a Raft message, a coalesced heartbeat, an empty ping) proves it alive; every
-// store pings its peer stores every heartbeat interval, so even a store whose regions all
-// hibernate keeps being heard. A store silent for storeSuspectAfterTicks is suspected.
+// store pings its peer stores every storePingIntervalTicks, so even a store whose regions
+// all hibernate keeps being heard. A store silent for storeSuspectAfterTicks is suspected.
 //
 // Hibernation needs this because a quiesced region exchanges no heartbeats: without it, the
 // followers of a region whose leader's store died would sleep forever. The store wakes the

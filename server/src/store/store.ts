@@ -24,6 +24,10 @@
 // a snapshot initializes; a peer removed from its region is destroyed after the round
 // (peer-destroyer.ts). Periodic split checks live in split-checker.ts.
 //
+// Ticks (tick-clock.ts) are logical time that cannot outrun the loop: the ticker only makes a
+// tick due, and each round hands every awake region at most ticksPerRoundMax of them, so
+// timeouts stay a fixed number of rounds however long rounds get under load.
+//
 // Hibernation (hibernation.ts): only regions in the awake set get ticks, so the cost of a
 // tick is O(awake regions). An idle leader quiesces its region and leaves the set; so does a
 // follower that takes its leader's quiesce notice. Peer store liveness (store-liveness.ts)
@@ -77,6 +81,7 @@ import {
   quiesceNotice,
 } from './hibernation.js';
 import { StoreLiveness } from './store-liveness.js';
+import { TickClock } from './tick-clock.js';
 
 /** A Raft message between two peers of a region, with what the receiving store needs to route it. */
 export interface RaftEnvelope {
@@ -116,7 +121,7 @@ export interface RaftOutbox {
   flush(): void;
   /**
    * Tells `toStoreId` this store is alive even if no region has anything to say (an empty
-   * frame when nothing else is queued). Called every heartbeat interval while regions
+   * frame when nothing else is queued). Called every storePingIntervalTicks while regions
    * hibernate; an outbox without it makes quiesced regions wake on false suspicions.
    */
   sendStoreHeartbeat?(toStoreId: number): void;
@@ -181,6 +186,9 @@ export interface StoreStats {
   readonly regionsQuiescedCount: number;
   readonly regionsWokenCount: number;
   readonly suspectedStoresCount: number;
+  /** Raft ticks the rounds handed out (tick-clock.ts), and tick intervals lost to slow rounds. */
+  readonly ticksDeliveredCount: number;
+  readonly ticksLostCount: number;
 }
 
 /** Ticks between two scans of all regions for the stores holding their peers (liveness, pings). */
@@ -213,6 +221,7 @@ export class Store {
   /** Regions that get ticks: every present region but the quiesced ones. */
   private readonly awake = new Set<RegionPeer>();
   private readonly liveness: StoreLiveness;
+  private readonly tickClock: TickClock;
   private regionsQuiescedCount = 0;
   private regionsWokenCount = 0;
   private running = false;
@@ -253,6 +262,7 @@ export class Store {
     this.splitChecker = new SplitChecker(this, deps.config);
     this.mergeCoordinator = new MergeCoordinator(this, deps.clock);
     this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
+    this.tickClock = newTickClock(deps.config);
     this.generator = new SnapshotGenerator({
       engine: deps.engine,
       onGenerated: (regionId, snapshot) => {
@@ -333,12 +343,17 @@ export class Store {
     return [...this.regions.values()];
   }
 
-  /** One Raft tick for every awake region (called by the ticker every tickIntervalMs). */
+  /**
+   * A tick interval elapsed (the ticker calls this every tickIntervalMs): the next round gives
+   * every awake region a tick (deliverTicks). Store liveness counts these calls, so a stall
+   * of this store's own event loop (one late call) is not taken for silence of its peers.
+   */
   tick(): void {
     if (this.stopped) return;
-    for (const peer of this.awake) {
-      peer.addTicks(1);
-      this.busy.add(peer);
+    // Nothing to tick while every region sleeps: no tick is due, none is lost.
+    if (this.awake.size > 0) {
+      this.tickClock.elapsed();
+      for (const peer of this.awake) this.busy.add(peer);
     }
     if (this.hibernating) this.tickLiveness();
     if (this.busy.size > 0) this.schedule();
@@ -353,7 +368,7 @@ export class Store {
     }
     const outbox = this.deps.outbox;
     if (outbox.sendStoreHeartbeat === undefined) return;
-    if (liveness.tickCount % this.deps.config.heartbeatIntervalTicks !== 0) return;
+    if (liveness.tickCount % this.deps.config.storePingIntervalTicks !== 0) return;
     for (const storeId of liveness.stores()) outbox.sendStoreHeartbeat(storeId);
   }
 
@@ -781,15 +796,25 @@ export class Store {
     return this.enqueue(regionId, { kind: 'transferLeader', toPeerId });
   }
 
-  /** The transport could not deliver to `storeId`: tell each region's Raft node its peer there is unreachable. */
-  reportUnreachable(storeId: number, regionIds: readonly number[]): void {
+  /**
+   * The transport could not deliver to `storeId`: tell each region's Raft node its peer there
+   * is unreachable. Only frames lost with a broken stream make the store suspected (waking the
+   * quiesced regions with a peer there); a full send queue is this store's congestion, and
+   * waking thousands of regions for it would only add to the load.
+   */
+  reportUnreachable(
+    storeId: number,
+    regionIds: readonly number[],
+    cause: 'queueFull' | 'streamLost' = 'streamLost',
+  ): void {
     for (const regionId of regionIds) {
       const peer = this.regions.get(regionId);
       const target = peer?.region.peers.find((p) => p.storeId === storeId);
       if (peer === undefined || target === undefined) continue;
       this.enqueue(regionId, { kind: 'unreachable', peerId: target.id });
     }
-    if (this.hibernating && this.liveness.suspect(storeId)) this.wakeRegionsWithPeerOn(storeId);
+    if (this.hibernating && cause === 'streamLost' && this.liveness.suspect(storeId))
+      this.wakeRegionsWithPeerOn(storeId);
   }
 
   private enqueue(regionId: number, item: MailboxItem): RegionError | undefined {
@@ -852,6 +877,7 @@ export class Store {
 
   private async round(): Promise<void> {
     this.roundsCount++;
+    this.deliverTicks();
     // A peer removed from the store (destroyed, replaced) may linger in the busy set no longer.
     const peers = [...this.busy].filter((peer) => this.regions.get(peer.regionId) === peer);
     this.busy.clear();
@@ -912,6 +938,24 @@ export class Store {
     await this.destroyRequested();
     this.wakeMergeTargets();
     this.settleHibernation(peers, sleepers);
+  }
+
+  /**
+   * The round's ticks (tick-clock.ts) to every awake region. While the clock runs slow
+   * against wall time, leaders serve lease reads as ReadIndex reads (the core's lease count
+   * assumes a clock in step with its followers').
+   */
+  private deliverTicks(): void {
+    const nowMs = this.deps.clock.nowUnixMs();
+    const ticks = this.tickClock.takeRoundTicks(nowMs);
+    if (ticks === 0) return;
+    const doubtful = this.tickClock.leaseDoubtful(nowMs);
+    for (const peer of this.awake) {
+      peer.addTicks(ticks);
+      // One tick beyond this round's: reads until the next tick round are covered too.
+      if (doubtful) peer.hibernation.suspendLease(ticks + 1);
+      this.busy.add(peer);
+    }
   }
 
   /**
@@ -1279,6 +1323,8 @@ export class Store {
       regionsQuiescedCount: this.regionsQuiescedCount,
       regionsWokenCount: this.regionsWokenCount,
       suspectedStoresCount: [...this.liveness.stores()].filter((id) => this.liveness.isSuspected(id)).length,
+      ticksDeliveredCount: this.tickClock.ticksDeliveredCount,
+      ticksLostCount: this.tickClock.ticksLostCount,
     };
   }
 
@@ -1300,4 +1346,14 @@ export class Store {
     const peer = this.regions.get(regionId);
     return peer?.initialized ? peer.region : undefined;
   }
+}
+
+/** The store's tick clock; its lease window is the core's (electionTimeout minus the default drift margin). */
+function newTickClock(config: StoreConfig): TickClock {
+  const leaseTicks = config.electionTimeoutTicks - Math.ceil(config.electionTimeoutTicks / 5);
+  return new TickClock(
+    config.ticksPerRoundMax,
+    Math.max(1, leaseTicks),
+    config.electionTimeoutTicks * config.tickIntervalMs,
+  );
 }

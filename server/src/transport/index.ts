@@ -1,7 +1,7 @@
 // Public surface of the store-to-store Raft transport. Everything else in this directory
 // is internal.
 export { RaftTransport, PEER_STORES_MAX } from './raft-transport.js';
-export type { RaftTransportOptions } from './raft-transport.js';
+export type { RaftTransportOptions, UnreachableCause } from './raft-transport.js';
 export { createRaftServiceHandlers } from './raft-service.js';
 export type { BatchDelivery, BatchStreamErrorCode, RaftServiceOptions } from './raft-service.js';
 export { SnapshotReceiver, PARTIAL_FILE_SUFFIX } from './snapshot-receiver.js';

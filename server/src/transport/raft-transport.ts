@@ -29,7 +29,7 @@ export interface RaftTransportOptions {
    * stream: call RawNode.reportUnreachable for the peer on that store in each region.
    * Called at the end of flush() for drops, and from a network event for lost frames.
    */
-  readonly onUnreachable: (storeId: number, regionIds: readonly number[]) => void;
+  readonly onUnreachable: (storeId: number, regionIds: readonly number[], cause: UnreachableCause) => void;
   readonly clock?: Clock;
   readonly jitter?: JitterSource;
   readonly backoffMsMin?: number;
@@ -39,6 +39,13 @@ export interface RaftTransportOptions {
   /** Extra grpc-js channel options of the client connections. */
   readonly channelOptions?: grpc.ChannelOptions;
 }
+
+/**
+ * Why messages to a store did not get through. 'queueFull': this store sends faster than the
+ * stream drains (or the transport is closed), which says nothing about the peer store being
+ * down; 'streamLost': frames were lost with a broken stream (the peer store may be down).
+ */
+export type UnreachableCause = 'queueFull' | 'streamLost';
 
 /** Destination stores one transport keeps connections to; a cluster is far smaller. */
 export const PEER_STORES_MAX = 4_096;

@@ -10,6 +10,7 @@ import { raftpb } from '@flotilla/proto';
 import type { Backoff } from './backoff.js';
 import type { BatchLimits } from './batch-limits.js';
 import type { Clock, TimerHandle } from './clock.js';
+import type { UnreachableCause } from './raft-transport.js';
 import {
   estimateCoalescedHeartbeatSizeBytes,
   estimateRaftMessageSizeBytes,
@@ -24,8 +25,8 @@ export interface StoreConnectionOptions {
   readonly backoff: Backoff;
   readonly limits: BatchLimits;
   readonly channelOptions: grpc.ChannelOptions;
-  /** Regions whose messages to this store were dropped or lost in a broken stream. */
-  readonly onUnreachable: (storeId: number, regionIds: readonly number[]) => void;
+  /** Regions whose messages to this store were dropped or lost in a broken stream (raft-transport.ts). */
+  readonly onUnreachable: (storeId: number, regionIds: readonly number[], cause: UnreachableCause) => void;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
@@ -142,7 +143,7 @@ export class StoreConnection {
     if (this.droppedRegionIds.size > 0) {
       const regionIds = [...this.droppedRegionIds];
       this.droppedRegionIds = new Set();
-      this.options.onUnreachable(this.options.remoteStoreId, regionIds);
+      this.options.onUnreachable(this.options.remoteStoreId, regionIds, 'queueFull');
     }
   }
 
@@ -309,7 +310,8 @@ export class StoreConnection {
       this.state = 'idle';
       if (this.queue.length > 0 || this.pingDue) this.connect();
     }, this.options.backoff.nextDelayMs());
-    if (lostRegionIds.size > 0) this.options.onUnreachable(this.options.remoteStoreId, [...lostRegionIds]);
+    if (lostRegionIds.size > 0)
+      this.options.onUnreachable(this.options.remoteStoreId, [...lostRegionIds], 'streamLost');
   }
 
   private teardownStream(): void {

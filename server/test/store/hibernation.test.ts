@@ -130,6 +130,18 @@ describe('Region hibernation', () => {
     assert.equal(c.leaderOf(1)?.peer.node.basicStatus().term, term, 'same leader, same term');
   });
 
+  it('does not suspect a store, nor wake regions, when only the send queue to it was full', async () => {
+    const c = await startCluster();
+    await c.tickUntil(() => allAsleep(c), 500);
+    const { store: leader } = c.leaderOf(1) ?? assert.fail('no leader');
+    const follower = c.stores.get(STORE_IDS.find((id) => id !== leader.storeId) as number);
+    follower?.reportUnreachable(leader.storeId, [], 'queueFull');
+    assert.ok(allAsleep(c), 'congestion on our side is no sign of a dead store');
+    assert.equal(follower?.stats().suspectedStoresCount, 0);
+    follower?.reportUnreachable(leader.storeId, [], 'streamLost');
+    assert.equal(follower?.stats().suspectedStoresCount, 1, 'frames lost with the stream are');
+  });
+
   it('keeps a follower that misses the quiesce notice awake, and the region keeps working', async () => {
     const c = await startCluster();
     const { store: leader } = c.leaderOf(1) ?? assert.fail('no leader');

@@ -11,7 +11,7 @@ import { raftpb } from '@flotilla/proto';
 import { ERROR_CODE_METADATA_KEY } from '../../src/transport/grpc-status.js';
 import type { RaftServiceOptions } from '../../src/transport/raft-service.js';
 import { createRaftServiceHandlers } from '../../src/transport/raft-service.js';
-import type { RaftTransportOptions } from '../../src/transport/raft-transport.js';
+import type { RaftTransportOptions, UnreachableCause } from '../../src/transport/raft-transport.js';
 import { RaftTransport } from '../../src/transport/raft-transport.js';
 import type { CoalescedHeartbeatRecord, RegionRaftMessage } from '../../src/transport/raft-message-codec.js';
 import type { RunningServer } from './helpers.js';
@@ -46,15 +46,22 @@ async function receivingStore(
   return { server, frames };
 }
 
+/** One onUnreachable report. */
+interface Unreachable {
+  readonly storeId: number;
+  readonly regionIds: readonly number[];
+  readonly cause: UnreachableCause;
+}
+
 function transport(
   ports: Record<number, number>,
   overrides: Partial<RaftTransportOptions> = {},
-): { transport: RaftTransport; unreachable: Recorder<{ storeId: number; regionIds: readonly number[] }> } {
-  const unreachable = new Recorder<{ storeId: number; regionIds: readonly number[] }>();
+): { transport: RaftTransport; unreachable: Recorder<Unreachable> } {
+  const unreachable = new Recorder<Unreachable>();
   const t = new RaftTransport({
     storeId: 1,
     resolveAddress: async (storeId) => `127.0.0.1:${ports[storeId] ?? 1}`,
-    onUnreachable: (storeId, regionIds) => unreachable.push({ storeId, regionIds }),
+    onUnreachable: (storeId, regionIds, cause) => unreachable.push({ storeId, regionIds, cause }),
     backoffMsMin: 10,
     backoffMsMax: 100,
     ...overrides,
@@ -240,6 +247,8 @@ describe('Batch stream', () => {
     await unreachable.until('the drops reported', (u) => u.some((r) => r.regionIds.includes(16)));
     const reported = new Set(unreachable.items.filter((r) => r.storeId === 2).flatMap((r) => r.regionIds));
     for (const regionId of [16, 17, 18]) assert.ok(reported.has(regionId), `region ${regionId} reported`);
+    const dropReport = unreachable.items.find((r) => r.regionIds.includes(16));
+    assert.equal(dropReport?.cause, 'queueFull', 'a full queue is congestion here, not a dead peer');
     assert.equal(t.stats().get(2)?.messagesDroppedCount, 3);
 
     const second = await receivingStore(2, port);
@@ -263,6 +272,7 @@ describe('Batch stream', () => {
     t.flush();
     await unreachable.until('region 42 reported unreachable', (u) => u.some((r) => r.regionIds.includes(42)));
     assert.equal(store3.frames.items.length, 0, 'nothing delivered to the wrong store');
+    assert.equal(unreachable.items.find((r) => r.regionIds.includes(42))?.cause, 'streamLost');
     assert.match(t.stats().get(2)?.lastFailure ?? '', /addressed to store 2 reached store 3/);
   });
 });
