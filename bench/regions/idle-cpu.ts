@@ -9,7 +9,14 @@
 //
 // Regions are brought in waves of --wave-regions (store-process.ts says why).
 // Options: --regions 1000,10000 (comma list), --modes on,off, --window-ms 10000,
-// --settle-timeout-ms 600000, --wave-regions 500, --json, --profile-dir DIR (CPU profiles of the store processes).
+// --settle-timeout-ms 600000, --wave-regions 500, --json, --profile-dir DIR (CPU profiles of
+// the store processes), --verbose (every store's full status at each settle poll: rounds,
+// Raft ticks delivered and lost, event-loop delay, drops, stream failures).
+//
+// --json prints an array with one object per case: { regionsPerStore, hibernation: 'on' |
+// 'off', settled, settledMs, perStore: [{ storeId, cpuPercentOfCore, rssMiB, leaders, awake,
+// wakeUpsPerSecond, framesPerSecond, messagesPerSecond, heartbeatsPerSecond,
+// ticksPerSecond }] } (per-second figures over the measurement window).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     'settle-timeout-ms': { type: 'string', default: '600000' },
     'wave-regions': { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
     /** Writes a V8 CPU profile of each store process there (to see where idle time goes). */
     'profile-dir': { type: 'string' },
   },
@@ -65,6 +73,8 @@ interface StoreStatus {
   framesSentCount: number;
   messagesSentCount: number;
   heartbeatsSentCount: number;
+  /** Raft ticks the store loop handed to its regions (tick-clock.ts). */
+  ticksDelivered: number;
 }
 
 class BenchStore {
@@ -159,6 +169,8 @@ interface CaseResult {
     framesPerSecond: number;
     messagesPerSecond: number;
     heartbeatsPerSecond: number;
+    /** Raft ticks the store loop handed out (at most one a round; 100/s at wall speed, 0 when all sleep). */
+    ticksPerSecond: number;
   }>;
 }
 
@@ -213,6 +225,7 @@ async function settle(
     const awake = statuses.map((s) => s.awake).join('/');
     const woken = statuses.map((s) => s.woken).join('/');
     process.stderr.write(`  leaders ${leaders}/${upTo}, awake ${awake}, wake-ups ${woken}\n`);
+    if (values.verbose) for (const s of statuses) process.stderr.write(`    ${JSON.stringify(s)}\n`);
     if (leaders === upTo && allKnowLeader && asleep) return true;
     if (Date.now() >= deadlineMs) return false;
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -271,6 +284,7 @@ async function runCase(regions: number, mode: 'on' | 'off'): Promise<CaseResult>
           framesPerSecond: perSecond(a.framesSentCount, b.framesSentCount),
           messagesPerSecond: perSecond(a.messagesSentCount, b.messagesSentCount),
           heartbeatsPerSecond: perSecond(a.heartbeatsSentCount, b.heartbeatsSentCount),
+          ticksPerSecond: perSecond(a.ticksDelivered, b.ticksDelivered),
         };
       }),
     };
@@ -292,16 +306,16 @@ if (values.json) {
   console.log(JSON.stringify(results, null, 2));
 } else {
   console.log(
-    '| regions per store | hibernation | settled in | store | CPU % of a core | RSS MiB | leaders | awake regions | wake-ups/s | frames/s | messages/s | heartbeats/s |',
+    '| regions per store | hibernation | settled in | store | CPU % of a core | RSS MiB | leaders | awake regions | wake-ups/s | frames/s | messages/s | heartbeats/s | Raft ticks/s |',
   );
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     for (const s of r.perStore) {
       const settled = r.settled ? `${(r.settledMs / 1000).toFixed(0)} s` : 'not settled';
       console.log(
         `| ${r.regionsPerStore.toLocaleString('en-US')} | ${r.hibernation} | ${settled} | ${s.storeId} | ` +
           `${s.cpuPercentOfCore.toFixed(1)} | ${s.rssMiB} | ${s.leaders} | ${s.awake} | ${s.wakeUpsPerSecond} | ${s.framesPerSecond} | ` +
-          `${s.messagesPerSecond} | ${s.heartbeatsPerSecond} |`,
+          `${s.messagesPerSecond} | ${s.heartbeatsPerSecond} | ${s.ticksPerSecond} |`,
       );
     }
   }

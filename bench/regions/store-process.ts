@@ -4,16 +4,16 @@
 // space, one peer per store, peer ids unique per region). Regions come in waves on the
 // parent's command, as splits bring them over time: "load A B" writes regions A..B into the
 // engine and adds their peers; once every store loaded a wave, "campaign A B" makes one
-// designated peer of each (stores in turn) campaign, as a split's new regions do. Thousands
-// of regions electing at once on three processes sharing two cores never settle: rounds
-// grow longer than the election timeout and every election times out. No client service,
-// TTL sweeper or PD: only what idle regions cost. Prints READY once serving, answers
-// "status" with a STATUS json line, exits on "stop".
+// designated peer of each (stores in turn) campaign, as a split's new regions do. No client
+// service, TTL sweeper or PD: only what idle regions cost. Prints READY once serving,
+// answers "status" with a STATUS json line (with the event-loop delay since the last
+// status), exits on "stop".
 //
 // Args: --store-id N --cluster 1=host:port,2=host:port,3=host:port --regions N
 //       --data-dir DIR --hibernate on|off
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RaftRuntime } from '../../server/src/node/raft-runtime.js';
 import { SeededRandom } from '@flotilla/raft';
 import { WriteBatch } from '../../server/src/storage/engine.js';
@@ -104,7 +104,7 @@ function campaignRegions(from: number, to: number): void {
   }
 }
 
-function status(): Record<string, number> {
+function status(): Record<string, number | string> {
   let leaders = 0;
   let withLeader = 0;
   for (const peer of runtime.store.allRegions()) {
@@ -117,12 +117,14 @@ function status(): Record<string, number> {
   let heartbeatsSentCount = 0;
   let messagesDroppedCount = 0;
   let streamFailureCount = 0;
+  const failures: string[] = [];
   for (const c of runtime.transport.stats().values()) {
     framesSentCount += c.framesSentCount;
     messagesSentCount += c.messagesSentCount;
     heartbeatsSentCount += c.heartbeatsSentCount;
     messagesDroppedCount += c.messagesDroppedCount;
     streamFailureCount += c.streamFailureCount;
+    if (c.lastFailure !== null) failures.push(c.lastFailure);
   }
   const stats = runtime.store.stats();
   return {
@@ -139,15 +141,25 @@ function status(): Record<string, number> {
     messagesDroppedCount,
     streamFailureCount,
     droppedInbound: stats.droppedRaftMessagesCount,
+    ticksDelivered: stats.ticksDeliveredCount,
+    ticksLost: stats.ticksLostCount,
+    lastFailures: failures.join('; '),
+    loopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+    loopDelayMeanMs: Math.round(loopDelay.mean / 1e6),
   };
 }
 
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const [command, fromText, toText] = line.split(' ');
   const from = Number(fromText);
   const to = Math.min(Number(toText), regionsCount);
-  if (command === 'status') process.stdout.write(`STATUS ${JSON.stringify(status())}\n`);
+  if (command === 'status') {
+    process.stdout.write(`STATUS ${JSON.stringify(status())}\n`);
+    loopDelay.reset();
+  }
   if (command === 'load') void loadRegions(from, to).then(() => process.stdout.write('LOADED\n'));
   if (command === 'campaign') {
     campaignRegions(from, to);
