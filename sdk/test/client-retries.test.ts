@@ -150,6 +150,30 @@ describe('region changes', () => {
     }
   });
 
+  it('after a merge: a write to the vanished source region (RegionNotFound) is routed to the merged region through PD and applied once', async () => {
+    const { cluster: c, client: k } = await setup();
+    c.state.split(1n, 'm', 2n);
+    await k.put('a', '1');
+    await k.put('x', '1');
+    c.state.merge(1n, 2n);
+    const applied = c.state.writesApplied;
+    const before = k.stats();
+    // 'x' is cached in region 2, which no store has any more.
+    await k.put('x', '2');
+    const after = k.stats();
+    assert.ok(after.retries.regionNotFound > before.retries.regionNotFound, 'the source was found gone');
+    // The merged region replaced the target's stale entry too: 'a' goes straight through.
+    await k.put('a', '2');
+    assert.equal(k.stats().retries.epochNotMatch, after.retries.epochNotMatch);
+    assert.equal(c.state.writesApplied - applied, 2, 'each write applied once');
+    assert.deepEqual(await k.batchGet(['a', 'x']), [Buffer.from('2'), Buffer.from('2')]);
+    // The merged region, learned once, routes both halves of the old key space.
+    const pdCalls = k.stats().pdCalls;
+    await k.put('b', '3');
+    await k.put('y', '3');
+    assert.equal(k.stats().pdCalls, pdCalls, 'no PD call once the merged region is cached');
+  });
+
   it('deleteRange re-splits a part whose region split', async () => {
     const { cluster: c, client: k } = await setup();
     await k.batchPut([
