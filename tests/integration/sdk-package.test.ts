@@ -98,7 +98,9 @@ describe('the packed SDK package', { timeout: 900_000 }, () => {
       env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' },
     });
     assert.equal(packed.status, 0, `npm pack failed:\n${packed.stdout}\n${packed.stderr}`);
-    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+    // The JSON report is the last thing npm prints; lifecycle scripts may print before it.
+    const report = packed.stdout.slice(Math.max(0, packed.stdout.search(/^\[/m)));
+    const [info] = JSON.parse(report) as Array<{ filename: string }>;
     assert.ok(info, 'npm pack described the tarball');
     const untar = spawnSync('tar', ['-xzf', join(workDir, info.filename), '-C', workDir], {
       encoding: 'utf8',
