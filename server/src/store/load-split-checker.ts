@@ -130,6 +130,7 @@ export class LoadSplitChecker {
   private async split(region: RegionMeta, state: RegionLoadState): Promise<void> {
     this.counters.decisions++;
     const decision = chooseLoadSplitKey(state.sampler.sampled(), region, this.thresholds);
+    const previous = this.lastDecisions.get(region.id);
     this.lastDecisions.set(region.id, decision);
     // Either way, the next decision looks at a fresh window.
     state.hotSinceUnixMs = 0;
@@ -137,7 +138,9 @@ export class LoadSplitChecker {
     state.sampler.reset();
     if (decision.kind === 'none') {
       this.counters.unsplittable++;
-      this.log(`region ${region.id} is hot but not split by load: ${decision.reason}`);
+      // Once in a row: a region hot on one key would otherwise log every window.
+      if (previous?.kind !== 'none')
+        this.log(`region ${region.id} is hot but not split by load: ${decision.reason}`);
       return;
     }
     const outcome = await this.store.splitRegion(region.id, region.epoch, [decision.splitKey]);
