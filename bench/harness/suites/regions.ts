@@ -12,6 +12,7 @@ import type { SuiteOptions } from '../suite-options.js';
 
 const SCRIPT = 'bench/regions/idle-cpu.ts';
 const TARGET_CPU_PERCENT = 5;
+const TARGET_REGIONS = 10_000;
 
 interface StoreRow {
   readonly storeId: number;
@@ -103,12 +104,15 @@ export async function runRegionsSuite(options: SuiteOptions): Promise<SuiteRepor
     .filter((r) => r.hibernation === 'on')
     .map((r) => {
       const cpu = worst(r);
+      const where = `${r.regionsPerStore.toLocaleString('en-US')} regions per store, hibernation on: worst store ${cpu}% of a core`;
+      if (r.regionsPerStore < TARGET_REGIONS)
+        return `${where} (the target, < ${TARGET_CPU_PERCENT}%, is set at ${TARGET_REGIONS.toLocaleString('en-US')}).`;
       const verdict = !r.settled
         ? '**not measured** (the regions never settled)'
         : cpu < TARGET_CPU_PERCENT
           ? '**met**'
           : `**missed** by ${Math.round((cpu - TARGET_CPU_PERCENT) * 10) / 10} points`;
-      return `${r.regionsPerStore.toLocaleString('en-US')} regions per store, hibernation on: worst store ${cpu}% of a core (target < ${TARGET_CPU_PERCENT}% at 10,000): ${verdict}.`;
+      return `${where} (target < ${TARGET_CPU_PERCENT}%): ${verdict}.`;
     });
   return {
     suite: 'regions',

@@ -41,6 +41,8 @@ interface ModeResult {
   readonly snapshotIntervalEntries: number;
   readonly writes: number;
   readonly writeSeconds: number;
+  /** Puts that failed (e.g. timed out on an overloaded machine) and were tried again. */
+  readonly failedPuts: number;
   readonly appliedIndex: number;
   readonly firstLogIndex: number;
   readonly logEntriesRetained: number;
@@ -50,21 +52,42 @@ interface ModeResult {
   readonly caughtUpMs: number;
 }
 
+/** Failed puts in a row (all writers together) after which the write phase gives up. */
+const CONSECUTIVE_WRITE_ERRORS_MAX = 1000;
+
+/** Puts `writes` writes with `inFlight` in flight; a put that fails is tried again (counted). */
 async function writeAll(
   target: KvTarget,
   writes: number,
   inFlight: number,
-  progress: (done: number) => void,
-): Promise<void> {
+  progress: (done: number, failed: number) => void,
+): Promise<number> {
   let next = 0;
   let done = 0;
-  const timer = setInterval(() => progress(done), 1000);
+  let failed = 0;
+  let failedInRow = 0;
+  const timer = setInterval(() => progress(done, failed), 1000);
   try {
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
         while (next < writes) {
           const i = next++;
-          await target.put(keyOf(i % KEYS_COUNT), VALUE);
+          for (;;) {
+            try {
+              await target.put(keyOf(i % KEYS_COUNT), VALUE);
+              failedInRow = 0;
+              break;
+            } catch (err) {
+              failed++;
+              if (++failedInRow >= CONSECUTIVE_WRITE_ERRORS_MAX)
+                throw new Error(
+                  `${CONSECUTIVE_WRITE_ERRORS_MAX} failed puts in a row; last: ${String(err)}`,
+                  {
+                    cause: err,
+                  },
+                );
+            }
+          }
           done++;
         }
       }),
@@ -72,6 +95,7 @@ async function writeAll(
   } finally {
     clearInterval(timer);
   }
+  return failed;
 }
 
 async function regionStatus(
@@ -100,9 +124,12 @@ async function runMode(
   try {
     const target = await flotillaSdkTarget({ pdEndpoints: cluster.pdEndpoints(), timeoutMs: 60_000 });
     const t0 = performance.now();
+    let failedPuts = 0;
     try {
-      await writeAll(target, writes, inFlight, (done) =>
-        progress.update(`${mode}: ${done.toLocaleString('en-US')}/${writes.toLocaleString('en-US')} writes`),
+      failedPuts = await writeAll(target, writes, inFlight, (done, failed) =>
+        progress.update(
+          `${mode}: ${done.toLocaleString('en-US')}/${writes.toLocaleString('en-US')} writes (${failed} failed and retried)`,
+        ),
       );
     } finally {
       await target.close();
@@ -150,6 +177,7 @@ async function runMode(
       snapshotIntervalEntries: intervalEntries,
       writes,
       writeSeconds,
+      failedPuts,
       appliedIndex: Number(before.appliedIndex),
       firstLogIndex: Number(before.firstIndex),
       logEntriesRetained: Number(before.lastIndex) - Number(before.firstIndex) + 1,
@@ -188,7 +216,7 @@ export async function runSnapshotSuite(options: SuiteOptions): Promise<SuiteRepo
       'restart → caught up ms',
       'write phase s',
     ],
-    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     rows: results.map((r) => [
       r.mode,
       r.snapshotIntervalEntries === SNAPSHOTS_OFF_INTERVAL_ENTRIES ? 'never' : r.snapshotIntervalEntries,
@@ -199,6 +227,7 @@ export async function runSnapshotSuite(options: SuiteOptions): Promise<SuiteRepo
       r.readyMs,
       r.caughtUpMs,
       r.writeSeconds,
+      r.failedPuts,
     ]),
   };
   const [on, off] = results as [ModeResult, ModeResult];
