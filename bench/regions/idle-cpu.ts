@@ -232,7 +232,7 @@ async function settle(
   }
 }
 
-/** Brings the regions in waves (load everywhere, then campaign), each settled before the next. */
+/** Brings the regions in waves (write everywhere, add everywhere, campaign), each settled before the next. */
 async function bootstrap(
   stores: readonly BenchStore[],
   regions: number,
@@ -241,7 +241,8 @@ async function bootstrap(
   const deadlineMs = Date.now() + settleTimeoutMs;
   for (let from = 1; from <= regions; from += waveRegions) {
     const to = Math.min(regions, from + waveRegions - 1);
-    await Promise.all(stores.map((s) => s.command(`load ${from} ${to}`, 'LOADED', 120_000)));
+    await Promise.all(stores.map((s) => s.command(`write ${from} ${to}`, 'WRITTEN', 120_000)));
+    await Promise.all(stores.map((s) => s.command(`add ${from} ${to}`, 'ADDED', 120_000)));
     await Promise.all(stores.map((s) => s.command(`campaign ${from} ${to}`, 'CAMPAIGNED', 30_000)));
     if (!(await settle(stores, to, mode, deadlineMs))) return false;
   }

@@ -2,12 +2,15 @@
 // machinery of a store node (RaftRuntime: engine, store loop and ticker, gRPC transport)
 // with N regions laid out the way splits would leave them (adjacent ranges covering the key
 // space, one peer per store, peer ids unique per region). Regions come in waves on the
-// parent's command, as splits bring them over time: "load A B" writes regions A..B into the
-// engine and adds their peers; once every store loaded a wave, "campaign A B" makes one
-// designated peer of each (stores in turn) campaign, as a split's new regions do. No client
-// service, TTL sweeper or PD: only what idle regions cost. Prints READY once serving,
-// answers "status" with a STATUS json line (with the event-loop delay since the last
-// status), exits on "stop".
+// parent's command, as splits bring them over time: "write A B" writes regions A..B into the
+// engine; once every store wrote them, "add A B" adds their peers (a peer added on one store
+// campaigns on its own after an election timeout: its vote requests must find the region's
+// state on disk everywhere, so no store creates an uninitialized peer for it, as a split's
+// parent range prevents in a real cluster); once every store added a wave, "campaign A B"
+// makes one designated peer of each (stores in turn) campaign, as a split's new regions do.
+// No client service, TTL sweeper or PD: only what idle regions cost. Prints READY once
+// serving, answers "status" with a STATUS json line (with the event-loop delay since the
+// last status), exits on "stop".
 //
 // Args: --store-id N --cluster 1=host:port,2=host:port,3=host:port --regions N
 //       --data-dir DIR --hibernate on|off
@@ -75,16 +78,18 @@ const runtime = await RaftRuntime.start({
   },
 });
 
-/** Writes regions from..to into the engine (one synced batch) and adds their peers. */
-async function loadRegions(from: number, to: number): Promise<void> {
+/** Writes regions from..to into the engine (one synced batch). */
+async function writeRegions(from: number, to: number): Promise<void> {
   const batch = new WriteBatch();
-  const regions: RegionMeta[] = [];
-  for (let id = from; id <= to; id++) {
-    const region = benchRegion(id, regionsCount, storeIds);
-    writeInitialRegionState(batch, region, undefined);
-    regions.push(region);
-  }
+  for (let id = from; id <= to; id++)
+    writeInitialRegionState(batch, benchRegion(id, regionsCount, storeIds), undefined);
   await runtime.engine.write(batch, { sync: true });
+}
+
+/** Adds the peers of regions from..to (written by writeRegions). */
+async function addRegions(from: number, to: number): Promise<void> {
+  const regions: RegionMeta[] = [];
+  for (let id = from; id <= to; id++) regions.push(benchRegion(id, regionsCount, storeIds));
   const options = {
     engine: runtime.engine,
     config: runtime.config,
@@ -160,7 +165,8 @@ lines.on('line', (line) => {
     process.stdout.write(`STATUS ${JSON.stringify(status())}\n`);
     loopDelay.reset();
   }
-  if (command === 'load') void loadRegions(from, to).then(() => process.stdout.write('LOADED\n'));
+  if (command === 'write') void writeRegions(from, to).then(() => process.stdout.write('WRITTEN\n'));
+  if (command === 'add') void addRegions(from, to).then(() => process.stdout.write('ADDED\n'));
   if (command === 'campaign') {
     campaignRegions(from, to);
     process.stdout.write('CAMPAIGNED\n');
