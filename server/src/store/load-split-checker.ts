@@ -138,8 +138,8 @@ export class LoadSplitChecker {
     state.sampler.reset();
     if (decision.kind === 'none') {
       this.counters.unsplittable++;
-      // Once in a row: a region hot on one key would otherwise log every window.
-      if (previous?.kind !== 'none')
+      // Once per cause in a row: a region hot on one key would otherwise log every window.
+      if (previous?.kind !== 'none' || previous.cause !== decision.cause)
         this.log(`region ${region.id} is hot but not split by load: ${decision.reason}`);
       return;
     }

@@ -50,7 +50,12 @@ export type LoadSplitDecision =
       readonly rightCount: number;
       readonly crossingCount: number;
     }
-  | { readonly kind: 'none'; readonly reason: string };
+  | {
+      readonly kind: 'none';
+      /** Too few samples to judge; all load on one key; no key balanced enough with few straddling. */
+      readonly cause: 'fewSamples' | 'oneKey' | 'unbalanced';
+      readonly reason: string;
+    };
 
 /** A uniform sample of at most `capacity` requests out of all recorded since the last reset. */
 export class LoadSplitSampler {
@@ -145,10 +150,14 @@ export function chooseLoadSplitKey(
   thresholds: LoadSplitThresholds = LOAD_SPLIT_THRESHOLDS_DEFAULTS,
 ): LoadSplitDecision {
   if (samples.length < thresholds.samplesMin)
-    return { kind: 'none', reason: `${samples.length} sampled requests, need ${thresholds.samplesMin}` };
+    return {
+      kind: 'none',
+      cause: 'fewSamples',
+      reason: `${samples.length} sampled requests, need ${thresholds.samplesMin}`,
+    };
   const first = samples[0] as LoadSample;
   if (samples.every((s) => s.endKey === undefined && compareBytes(s.startKey, first.startKey) === 0))
-    return { kind: 'none', reason: 'all sampled load is on one key' };
+    return { kind: 'none', cause: 'oneKey', reason: 'all sampled load is on one key' };
   let best: Extract<LoadSplitDecision, { kind: 'split' }> | undefined;
   let bestBalance = Infinity;
   for (const key of candidateKeys(samples, region)) {
@@ -173,5 +182,7 @@ export function chooseLoadSplitKey(
       best = { kind: 'split', splitKey: key, leftCount: left, rightCount: right, crossingCount: crossing };
     }
   }
-  return best ?? { kind: 'none', reason: 'no sampled key divides the load evenly enough' };
+  return (
+    best ?? { kind: 'none', cause: 'unbalanced', reason: 'no sampled key divides the load evenly enough' }
+  );
 }

@@ -106,7 +106,7 @@ test('a region hot on one key is judged unsplittable and left alone', async () =
   assert.equal(s.store.splits.length, 0);
   assert.ok(s.checker.counters.unsplittable >= 1);
   const last = s.checker.lastDecisions.get(7);
-  assert.equal(last?.kind, 'none');
+  assert.equal(last?.kind === 'none' ? last.cause : last?.kind, 'oneKey');
 });
 
 test('a region this store no longer leads is forgotten and not split', async () => {

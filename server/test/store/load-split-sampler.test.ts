@@ -58,7 +58,7 @@ test('all load on one key is not split', () => {
     Array.from({ length: 300 }, () => point('hot')),
     whole,
   );
-  assert.deepEqual(d, { kind: 'none', reason: 'all sampled load is on one key' });
+  assert.deepEqual(d, { kind: 'none', cause: 'oneKey', reason: 'all sampled load is on one key' });
 });
 
 test('one dominating key with a little load elsewhere is not split (no balanced key)', () => {
