@@ -120,6 +120,7 @@ export class PdHeartbeats {
     const usedBytes = await this.options.engine.approximateSizeBytes(
       dataRange(new Uint8Array(0), new Uint8Array(0)),
     );
+    const traffic = this.options.traffic?.takeStoreTotals();
     return {
       storeId: BigInt(store.storeId),
       regionCount: regions.length,
@@ -132,11 +133,11 @@ export class PdHeartbeats {
       applyingSnapshotCount: 0,
       isBusy: false,
       startTimeUnixMs: BigInt(this.options.startedAtUnixMs),
-      intervalMs: this.options.storeHeartbeatIntervalMs,
-      writtenBytes: 0n,
-      writtenKeys: 0n,
-      readBytes: 0n,
-      readKeys: 0n,
+      intervalMs: traffic?.intervalMs ?? this.options.storeHeartbeatIntervalMs,
+      writtenBytes: BigInt(traffic?.writtenBytes ?? 0),
+      writtenKeys: BigInt(traffic?.writtenKeys ?? 0),
+      readBytes: BigInt(traffic?.readBytes ?? 0),
+      readKeys: BigInt(traffic?.readKeys ?? 0),
     };
   }
 

@@ -33,6 +33,24 @@ test('a region report takes the traffic since the previous report and the length
   });
 });
 
+test('the store heartbeat takes the totals over all regions, each period once', () => {
+  const clock = { now: 0 };
+  const traffic = new RegionTraffic(() => clock.now);
+  traffic.record(5, 'read', 3, 30);
+  traffic.record(6, 'write', 2, 20);
+  traffic.take(5);
+  clock.now = 2000;
+  assert.deepEqual(traffic.takeStoreTotals(), {
+    intervalMs: 2000,
+    readKeys: 3,
+    readBytes: 30,
+    writtenKeys: 2,
+    writtenBytes: 20,
+  });
+  clock.now = 4000;
+  assert.equal(traffic.takeStoreTotals().readKeys, 0);
+});
+
 test('regions no longer led are forgotten', () => {
   const traffic = new RegionTraffic(() => 0);
   traffic.record(5, 'read', 1, 1);
