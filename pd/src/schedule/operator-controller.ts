@@ -59,7 +59,9 @@ export class OperatorController {
         ? this.config.leaderScheduleLimit
         : kind === 'hotRegion'
           ? this.config.hotRegionScheduleLimit
-          : this.config.regionScheduleLimit;
+          : kind === 'merge'
+            ? this.config.mergeScheduleLimit
+            : this.config.regionScheduleLimit;
   }
 
   /** Starts an operator for the region and sends its first step; false if one runs or the kind is full. */
@@ -115,6 +117,14 @@ export class OperatorController {
     if (op === undefined) return;
     this.log(`operator ${op.id} for region ${regionId} cancelled: ${why}`);
     this.finish(op, 'cancelled');
+  }
+
+  /** The region's operator reached its goal without a heartbeat showing it (a merged region is gone). */
+  succeed(regionId: number, why: string): void {
+    const op = this.running.get(regionId);
+    if (op === undefined) return;
+    this.log(`operator ${op.id} for region ${regionId}: ${why}`);
+    this.finish(op, 'succeeded');
   }
 
   /** Drops all running operators (the PD member lost leadership). */

@@ -8,17 +8,23 @@
 // added and promoted before the old one is removed).
 import type { pdpb } from '@flotilla/proto';
 import { metapb, raftpb } from '@flotilla/proto';
-import type { PeerMeta } from '../../../server/src/store/region-meta.js';
+import type { PeerMeta, RegionMeta } from '../../../server/src/store/region-meta.js';
+import { regionToProto } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
 
 export type OperatorStep =
   | { readonly kind: 'addLearner'; readonly peer: PeerMeta }
   | { readonly kind: 'promoteLearner'; readonly peer: PeerMeta }
   | { readonly kind: 'removePeer'; readonly peer: PeerMeta }
-  | { readonly kind: 'transferLeader'; readonly peer: PeerMeta };
+  | { readonly kind: 'transferLeader'; readonly peer: PeerMeta }
+  /**
+   * Merge the region into the adjacent `target`, carried out by the region's leader `peer`.
+   * Done when the region is gone from PD's map (its heartbeats cannot show it).
+   */
+  | { readonly kind: 'merge'; readonly peer: PeerMeta; readonly target: RegionMeta };
 
 /** Why an operator exists: each kind has its own in-flight limit. */
-export type OperatorKind = 'replica' | 'balanceLeader' | 'balanceRegion' | 'hotRegion';
+export type OperatorKind = 'replica' | 'balanceLeader' | 'balanceRegion' | 'hotRegion' | 'merge';
 
 export type OperatorStatus = 'running' | 'succeeded' | 'timedOut' | 'cancelled';
 
@@ -52,6 +58,8 @@ export function stepDone(step: OperatorStep, info: RegionInfo): boolean {
       return peer === undefined;
     case 'transferLeader':
       return info.leader?.id === step.peer.id;
+    case 'merge':
+      return false;
   }
 }
 
@@ -85,6 +93,8 @@ export function stepPossible(step: OperatorStep, info: RegionInfo): boolean {
       return info.leader?.id !== step.peer.id;
     case 'transferLeader':
       return peer !== undefined && peer.role === 'voter';
+    case 'merge':
+      return true;
   }
 }
 
@@ -116,9 +126,12 @@ export function stepToProto(step: OperatorStep): pdpb.RegionHeartbeatResponse['o
         $case: 'transferLeader',
         transferLeader: { peer: peerProto(step.peer, metapb.PeerRole.VOTER) },
       };
+    case 'merge':
+      return { $case: 'merge', merge: { target: regionToProto(step.target) } };
   }
 }
 
 export function describeStep(step: OperatorStep): string {
+  if (step.kind === 'merge') return `merge into region ${step.target.id} (led by store ${step.peer.storeId})`;
   return `${step.kind} peer ${step.peer.id} on store ${step.peer.storeId}`;
 }

@@ -34,6 +34,16 @@ export interface ScheduleConfig {
   readonly hotRegionCooldownMs: number;
   /** A region's rates older than this (no report since) count as unknown. */
   readonly hotRegionReportMaxAgeMs: number;
+  /** Merges (merge-checker.ts): operators running at once. */
+  readonly mergeScheduleLimit: number;
+  /** A region at most this large (approximate, as last reported) may merge into a neighbour. */
+  readonly mergeRegionSizeBytesMax: number;
+  /** A region with at most this many keys may merge into a neighbour. */
+  readonly mergeRegionKeysMax: number;
+  /** A region whose range changed (split, merge) less than this long ago does not merge. */
+  readonly splitMergeIntervalMs: number;
+  /** The stores' split size: a merge never makes a region larger than this. */
+  readonly regionSplitSizeBytes: number;
 }
 
 export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
@@ -53,6 +63,12 @@ export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
   hotRegionTolerancePercent: 25,
   hotRegionCooldownMs: 60_000,
   hotRegionReportMaxAgeMs: 60_000,
+  mergeScheduleLimit: 8,
+  // 1/8 of the default split size (64 MiB) and key count (640,000).
+  mergeRegionSizeBytesMax: 8 * 1024 * 1024,
+  mergeRegionKeysMax: 80_000,
+  splitMergeIntervalMs: 10 * 60_000,
+  regionSplitSizeBytes: 64 * 1024 * 1024,
 };
 
 export class ScheduleConfigError extends Error {

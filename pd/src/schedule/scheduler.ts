@@ -14,6 +14,8 @@ import type { InFlightDeltas } from './balancers.js';
 import type { OperatorKind, OperatorStep } from './operator.js';
 import { OperatorController } from './operator-controller.js';
 import { HotRegionScheduler } from './hot-region-scheduler.js';
+import type { MergePlan } from './merge-checker.js';
+import { MergeChecker } from './merge-checker.js';
 import type { PlacementView, ReplicaPlan } from './replica-checker.js';
 import { checkReplicas } from './replica-checker.js';
 import type { ScheduleConfig } from './schedule-config.js';
@@ -45,6 +47,7 @@ export class Scheduler {
   readonly config: ScheduleConfig;
   readonly operators: OperatorController;
   private readonly hotRegions: HotRegionScheduler;
+  private readonly merges: MergeChecker;
   private stopTimer: (() => void) | undefined;
   /** When this member was first seen leading (0: not leading). */
   private leaderSinceUnixMs = 0;
@@ -63,6 +66,7 @@ export class Scheduler {
       options.log,
     );
     this.hotRegions = new HotRegionScheduler(this.config, options.nowUnixMs);
+    this.merges = new MergeChecker(this.config, options.nowUnixMs);
   }
 
   start(): void {
@@ -163,6 +167,7 @@ export class Scheduler {
       this.leaderSinceUnixMs = 0;
       this.operators.clear();
       this.hotRegions.clear();
+      this.merges.clear();
       return;
     }
     this.leaderSince();
@@ -174,8 +179,15 @@ export class Scheduler {
       const regions = this.allRegions();
       const health = this.storeHealths();
       await this.retireEmptiedStores(regions);
-      const busy = (regionId: number): boolean => this.operators.has(regionId) || this.creating.has(regionId);
+      const mergeTargets = this.mergeTargets();
+      const busy = (regionId: number): boolean =>
+        this.operators.has(regionId) || this.creating.has(regionId) || mergeTargets.has(regionId);
       const inFlight = this.inFlightDeltas();
+      this.endMerges();
+      if (this.operators.hasRoom('merge')) {
+        const plan = this.merges.plan(regions, busy);
+        if (plan !== undefined) await this.createMerge(plan);
+      }
       if (this.operators.hasRoom('hotRegion')) {
         const plan = this.hotRegions.plan(regions, health, busy);
         if (plan !== undefined) await this.create(plan.region, 'hotRegion', plan);
@@ -226,6 +238,45 @@ export class Scheduler {
       if (info.leader === undefined || this.operators.has(info.region.id)) continue;
       this.onRegionHeartbeat(info);
     }
+  }
+
+  /**
+   * Merge operators whose source region is gone from the map succeeded (the target absorbed
+   * it); those whose target is gone or changed are cancelled (the source's store rolls back).
+   */
+  private endMerges(): void {
+    for (const op of this.operators.list().running) {
+      if (op.kind !== 'merge') continue;
+      if (this.options.cluster.getRegionById(op.regionId) === undefined) {
+        this.operators.succeed(op.regionId, 'the source region is gone (merged)');
+        continue;
+      }
+      const step = op.steps[0];
+      if (step?.kind !== 'merge') continue;
+      const target = this.options.cluster.getRegionById(step.target.id)?.region;
+      // The target grows by this merge (version +1 above both); any other change ends it.
+      if (target === undefined || target.epoch.confVer !== step.target.epoch.confVer)
+        this.operators.cancel(op.regionId, `target region ${step.target.id} is gone or changed membership`);
+    }
+  }
+
+  /** Regions a running merge involves, as source or target: no other operator may touch them. */
+  private mergeTargets(): Set<number> {
+    const ids = new Set<number>();
+    for (const op of this.operators.list().running) {
+      const step = op.steps[0];
+      if (op.kind === 'merge' && step?.kind === 'merge') ids.add(step.target.id);
+    }
+    return ids;
+  }
+
+  private async createMerge(plan: MergePlan): Promise<void> {
+    const leader = plan.source.leader;
+    if (leader === undefined) return;
+    const description = `merge region ${plan.source.region.id} into adjacent region ${plan.target.id}`;
+    this.operators.add(plan.source, 'merge', description, [
+      { kind: 'merge', peer: leader, target: plan.target },
+    ]);
   }
 
   /** An Offline store whose last replica has moved away becomes a Tombstone (decommission done). */

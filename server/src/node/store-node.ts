@@ -75,6 +75,8 @@ const LEADER_MISSING_MS = 20_000;
 const STALE_PEER_CHECK_INTERVAL_MS = 5_000;
 /** How often leadership and epochs are compared with what PD was last told. */
 const REGION_WATCH_INTERVAL_MS = 1_000;
+/** How often the store pushes the merges whose source it leads on (merge-coordinator.ts). */
+const MERGE_ADVANCE_INTERVAL_MS = 500;
 
 /** Where the node's store id, cluster id and peers' addresses come from. */
 interface Membership {
@@ -87,6 +89,7 @@ interface Membership {
 
 export class StoreNode {
   private sweepTimer: NodeJS.Timeout | undefined;
+  private mergeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private heartbeats: PdHeartbeats | undefined;
   private splitCheckTimer: NodeJS.Timeout | undefined;
@@ -253,6 +256,8 @@ export class StoreNode {
           .catch((err: unknown) => log(`store ${storeId}: load split check failed: ${String(err)}`));
       }, LOAD_SPLIT_CHECK_INTERVAL_MS);
     }
+    // A merge a leader change interrupted, or one the target refused, ends from here.
+    node.mergeTimer = setInterval(() => store.advanceMerges(), MERGE_ADVANCE_INTERVAL_MS);
     const sweeper = new TtlSweeper(store, clock);
     node.sweepTimer = setInterval(() => {
       sweeper.sweepOnce().catch((err: unknown) => log(`store ${storeId}: TTL sweep failed: ${String(err)}`));
@@ -269,6 +274,7 @@ export class StoreNode {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.mergeTimer);
     clearInterval(this.splitCheckTimer);
     clearInterval(this.stalePeerTimer);
     clearInterval(this.loadSplitTimer);

@@ -1,5 +1,5 @@
 // Carries out the operators PD sends back on the region heartbeat stream: a membership
-// change, a leader transfer, a split. An operator is one step PD computed from a report;
+// change, a leader transfer, a split, a merge (sent to the source region's leader). An operator is one step PD computed from a report;
 // the store checks it still applies before acting — the region must still be led here by
 // the peer PD addressed, at the epoch PD saw — and otherwise ignores it: PD sees the
 // region's new state in the next report and decides again. One operator per region runs
@@ -7,7 +7,7 @@
 import { pdpb } from '@flotilla/proto';
 import { describeRegionError } from '../store/region-error.js';
 import type { RegionEpoch } from '../store/region-meta.js';
-import { epochFromProto, epochMatches } from '../store/region-meta.js';
+import { epochFromProto, epochMatches, regionFromProto } from '../store/region-meta.js';
 import { confChangeOf } from '../store/peer-change.js';
 import type { Store } from '../store/store.js';
 import type { StoreConfig } from '../store/store-config.js';
@@ -104,8 +104,20 @@ export class OperatorRunner {
           if (splitKeys !== 'halve' && splitKeys.length === 0) return 'split without keys';
           return await this.options.split(regionId, epoch, splitKeys);
         }
-        case 'merge':
-          return 'merge is not supported by this store version';
+        case 'merge': {
+          const target = op.merge.target;
+          if (target === undefined) return 'merge without a target region';
+          const targetMeta = regionFromProto(target, 'merge.target');
+          const outcome = await store.mergeRegion(regionId, epoch, targetMeta.id, targetMeta.epoch);
+          switch (outcome.kind) {
+            case 'merged':
+              return undefined;
+            case 'regionError':
+              return describeRegionError(outcome.error);
+            case 'rejected':
+              return outcome.reason;
+          }
+        }
       }
     } catch (err) {
       return err instanceof Error ? err.message : String(err);

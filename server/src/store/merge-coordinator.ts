@@ -39,7 +39,15 @@ export interface MergeHost {
   region(regionId: number): RegionPeer | undefined;
   propose(regionId: number, data: Uint8Array): Promise<CommandResult>;
   transferLeader(regionId: number, toPeerId: number): RegionError | undefined;
+  /** Whether the store's peer of the region was removed for good (a tombstone is on disk). */
+  regionRemoved(regionId: number): boolean;
+  /** Every local peer (to find merges that target a region). */
+  allRegions(): RegionPeer[];
 }
+
+/** How long merge() waits for the source's log to be replicated everywhere: polls × interval. */
+const REPLICATION_WAIT_POLLS = 50;
+const REPLICATION_WAIT_POLL_MS = 10;
 
 export class MergeCoordinator {
   /** Source regions with a merge step in flight (one at a time each). */
@@ -47,7 +55,7 @@ export class MergeCoordinator {
 
   constructor(
     private readonly host: MergeHost,
-    private readonly clock: { nowUnixMs(): number },
+    private readonly clock: { nowUnixMs(): number; sleepMs(ms: number): Promise<void> },
   ) {}
 
   async merge(
@@ -57,11 +65,8 @@ export class MergeCoordinator {
     targetEpoch: RegionEpoch,
   ): Promise<MergeOutcome> {
     const source = this.host.region(sourceRegionId);
-    const target = this.host.region(targetRegionId);
     if (source === undefined || !source.initialized)
       return regionError({ kind: 'regionNotFound', regionId: sourceRegionId });
-    if (target === undefined || !target.initialized)
-      return regionError({ kind: 'regionNotFound', regionId: targetRegionId });
     if (source.node.basicStatus().role !== 'leader') return regionError(source.notLeader());
     const state = source.mergeState;
     if (state !== null) {
@@ -70,6 +75,9 @@ export class MergeCoordinator {
         return rejected(`region ${sourceRegionId} is merging into region ${state.target.id}`);
       return this.finish(source);
     }
+    const target = this.host.region(targetRegionId);
+    if (target === undefined || !target.initialized)
+      return regionError({ kind: 'regionNotFound', regionId: targetRegionId });
     if (!epochMatches(source.region.epoch, sourceEpoch))
       return regionError({ kind: 'epochNotMatch', currentRegions: [source.region] });
     if (!epochMatches(target.region.epoch, targetEpoch))
@@ -77,8 +85,14 @@ export class MergeCoordinator {
     const problem = checkMergePair(source.region, target.region);
     if (problem !== undefined) return rejected(problem);
     if (target.mergeState !== null) return rejected(`target region ${targetRegionId} is itself merging`);
-    const lag = replicationLag(source);
+    // A region a prepared merge will extend must keep its epoch until that merge ends.
+    const incoming = this.host.allRegions().find((p) => p.mergeState?.target.id === sourceRegionId);
+    if (incoming !== undefined)
+      return rejected(`region ${sourceRegionId} is the target of region ${incoming.regionId}'s merge`);
+    const lag = await this.untilReplicated(source);
     if (lag !== undefined) return busy(source, lag);
+    if (source.mergeState !== null || source.node.basicStatus().role !== 'leader')
+      return busy(source, 'the source changed while waiting for its log to replicate');
     if (this.inFlight.has(sourceRegionId)) return busy(source, 'a merge step is in flight');
     this.inFlight.add(sourceRegionId);
     let prepared: CommandResult;
@@ -105,6 +119,20 @@ export class MergeCoordinator {
     }
   }
 
+  /**
+   * Waits (a few rounds at most) for a moment when every source peer holds the whole log:
+   * under steady writes there is one between two rounds, but rarely at the instant PD's
+   * operator arrives. Returns the lag still seen at the end, if any.
+   */
+  private async untilReplicated(source: RegionPeer): Promise<string | undefined> {
+    let lag = replicationLag(source);
+    for (let i = 0; i < REPLICATION_WAIT_POLLS && lag !== undefined; i++) {
+      await this.clock.sleepMs(REPLICATION_WAIT_POLL_MS);
+      lag = replicationLag(source);
+    }
+    return lag;
+  }
+
   /** Starts the next step of `source`'s merge if this store leads it and none is in flight. */
   advance(source: RegionPeer): void {
     if (source.mergeState === null || this.inFlight.has(source.regionId)) return;
@@ -122,8 +150,14 @@ export class MergeCoordinator {
       if (source.mergeRefusedAtIndex === state.prepareIndex)
         return await this.rollback(source, state.prepareIndex, 'the target refused the merge');
       const target = this.host.region(state.target.id);
-      if (target === undefined || !target.initialized)
+      if (target === undefined || !target.initialized) {
+        // Gone for good here (merged away itself, or moved off this store): it applied every
+        // entry before that without absorbing the source, and any commit after would be
+        // refused (its epoch moved on), so no commit of this merge can apply anywhere.
+        if (this.host.regionRemoved(state.target.id))
+          return await this.rollback(source, state.prepareIndex, `target region ${state.target.id} is gone`);
         return busy(source, `target region ${state.target.id} has no peer on store ${this.host.storeId}`);
+      }
       const status = target.node.basicStatus();
       if (status.role !== 'leader') {
         const leader = peerById(target.region, status.leaderId);

@@ -50,7 +50,14 @@ import {
 } from './snapshot-installer.js';
 import { SnapshotShipper } from './snapshot-shipper.js';
 import type { CommandResult } from './command-apply.js';
-import type { AppliedMerge, AppliedSplit, ApplyContext, Completion, MailboxItem, RefusedMerge } from './region-peer.js';
+import type {
+  AppliedMerge,
+  AppliedSplit,
+  ApplyContext,
+  Completion,
+  MailboxItem,
+  RefusedMerge,
+} from './region-peer.js';
 import type { RegionPeer } from './region-peer.js';
 import type { RegionError } from './region-error.js';
 import type { PeerMeta, RegionEpoch, RegionMeta } from './region-meta.js';
@@ -260,7 +267,11 @@ export class Store {
 
   constructor(private readonly deps: StoreDeps) {
     this.splitChecker = new SplitChecker(this, deps.config);
-    this.mergeCoordinator = new MergeCoordinator(this, deps.clock);
+    this.mergeCoordinator = new MergeCoordinator(this, {
+      nowUnixMs: () => deps.clock.nowUnixMs(),
+      // Wall-clock waits: merges are driven by PD or an operator, outside the simulator's time.
+      sleepMs: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
     this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
     this.tickClock = newTickClock(deps.config);
     this.generator = new SnapshotGenerator({
@@ -1086,10 +1097,16 @@ export class Store {
    * on this store when the merge was prepared, and a merging peer is never destroyed, so a
    * missing or diverging source is a broken invariant.
    */
-  private mergeSourceReady(sourceRegionId: number, prepareIndex: number, catchUp: MergeCatchUp): 'ready' | 'waiting' {
+  private mergeSourceReady(
+    sourceRegionId: number,
+    prepareIndex: number,
+    catchUp: MergeCatchUp,
+  ): 'ready' | 'waiting' {
     const source = this.regions.get(sourceRegionId);
     if (source === undefined || !source.initialized)
-      throw new Error(`merge of region ${sourceRegionId}: no initialized local peer of the source on store ${this.storeId}`);
+      throw new Error(
+        `merge of region ${sourceRegionId}: no initialized local peer of the source on store ${this.storeId}`,
+      );
     if (source.storage.appliedIndex < prepareIndex) {
       // Its leader may be gone with the other stores' source peers: hand it the entries.
       const status = source.node.basicStatus();
@@ -1119,7 +1136,8 @@ export class Store {
       for (const refused of target.takeRefusedMerges()) this.noteMergeRefused(refused);
       for (const merge of target.takeAppliedMerges()) {
         const source = this.regions.get(merge.source.id);
-        if (source === undefined) throw new Error(`merge of region ${merge.source.id}: source left the store`);
+        if (source === undefined)
+          throw new Error(`merge of region ${merge.source.id}: source left the store`);
         removeRaftState(batch, source, this.storeId);
         staged.push({ target, merge, source });
       }
@@ -1168,9 +1186,17 @@ export class Store {
     return this.mergeCoordinator.merge(sourceRegionId, sourceEpoch, targetRegionId, targetEpoch);
   }
 
+  /** Whether the store's peer of the region was removed for good (its tombstone is on disk and it is not loaded). */
+  regionRemoved(regionId: number): boolean {
+    return (
+      !this.regions.has(regionId) && readTombstone(this.deps.engine, regionId, this.storeId) !== undefined
+    );
+  }
+
   /** Pushes every merge whose source this store leads towards its end (the node calls it periodically). */
   advanceMerges(): void {
-    for (const peer of this.regions.values()) if (peer.mergeState !== null) this.mergeCoordinator.advance(peer);
+    for (const peer of this.regions.values())
+      if (peer.mergeState !== null) this.mergeCoordinator.advance(peer);
   }
 
   /** Takes a peer out of the store (waiters fail with RegionNotFound); its storage is untouched. */

@@ -80,10 +80,9 @@ async function mergeUntilEnded(c: MemoryCluster, source: number, target: number)
       return { kind: 'merged', region: merged };
     }
     const sourceMeta = leader.store.regionMeta(source) as RegionMeta;
-    const targetMeta = leader.store.regionMeta(target) as RegionMeta;
-    const outcome = await c.ticking(
-      leader.store.mergeRegion(source, sourceMeta.epoch, target, targetMeta.epoch),
-    );
+    // A frozen source carries its merge on whatever epochs are passed (the target may be gone).
+    const targetEpoch = leader.store.regionMeta(target)?.epoch ?? sourceMeta.epoch;
+    const outcome = await c.ticking(leader.store.mergeRegion(source, sourceMeta.epoch, target, targetEpoch));
     if (outcome.kind !== 'regionError') return outcome;
     await c.tickUntil(() => false, 5).catch(() => undefined);
   }
@@ -229,6 +228,57 @@ describe('Region merge', () => {
     await c.tickUntil(() => [1, 2, 3].every((s) => localGet(c, s, 'r') === 'served again'));
     for (const s of c.live()) assert.equal(rangeOf(s.regionMeta(right)), '[m, )');
     assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a source whose target merged away elsewhere rolls back (the target is gone for good)', async () => {
+    const { c, left, right } = await twoRegions();
+    // Cut the right region again: left [, m), middle [m, t), right [t, ).
+    const splitLeader = await c.waitForLeader(right);
+    const middleMeta = splitLeader.store.regionMeta(right) as RegionMeta;
+    const cut = await c.ticking(splitLeader.store.splitRegion(right, middleMeta.epoch, [te.encode('t')]));
+    assert.equal(cut.kind, 'split', JSON.stringify(cut));
+    const far = cut.kind === 'split' ? (cut.regions[1] as RegionMeta).id : 0;
+    await c.tickUntil(() => c.live().every((s) => s.regionMeta(far) !== undefined));
+    await c.waitForLeader(far);
+    const prepare = async (source: number, target: number): Promise<void> => {
+      const leader = await c.waitForLeader(source);
+      const targetMeta = leader.store.regionMeta(target) as RegionMeta;
+      const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+      const result = await c.ticking(leader.store.propose(source, encodePrepareMerge(origin, targetMeta)));
+      assert.equal(result.kind, 'mergePrepared', JSON.stringify(result));
+    };
+    // left freezes to merge into middle; then middle itself merges into the far region.
+    await prepare(left, right);
+    await prepare(right, far);
+    assert.equal((await mergeUntilEnded(c, right, far)).kind, 'merged');
+    await c.tickUntil(() => c.live().every((s) => s.region(right) === undefined));
+    const outcome = await mergeUntilEnded(c, left, right);
+    assert.equal(outcome.kind, 'rejected', JSON.stringify(outcome));
+    await c.tickUntil(() => c.live().every((s) => s.region(left)?.mergeState === null));
+    assert.equal((await put(c, 'a', 'served again')).kind, 'write');
+    assert.equal((await put(c, 'q', 'in the far region')).kind, 'write');
+    for (const s of c.live()) {
+      assert.equal(rangeOf(s.regionMeta(left)), '[, m)');
+      assert.equal(rangeOf(s.regionMeta(far)), '[m, )');
+    }
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a region a prepared merge will extend is not frozen as a source itself', async () => {
+    const { c, left, right } = await twoRegions();
+    const leader = await c.waitForLeader(left);
+    const targetMeta = leader.store.regionMeta(right) as RegionMeta;
+    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+    const prepared = await c.ticking(leader.store.propose(left, encodePrepareMerge(origin, targetMeta)));
+    assert.equal(prepared.kind, 'mergePrepared');
+    const rightLeader = await c.waitForLeader(right);
+    const rightMeta = rightLeader.store.regionMeta(right) as RegionMeta;
+    const leftMeta = rightLeader.store.regionMeta(left) as RegionMeta;
+    const outcome = await c.ticking(
+      rightLeader.store.mergeRegion(right, rightMeta.epoch, left, leftMeta.epoch),
+    );
+    assert.equal(outcome.kind, 'rejected', JSON.stringify(outcome));
+    assert.equal(rightLeader.store.region(right)?.mergeState, null);
   });
 
   it('refuses pairs that are not adjacent or not on the same stores, and stale epochs', async () => {
