@@ -1,5 +1,7 @@
 // What every benchmark result carries about the machine it ran on: cores, memory, Node
 // version, the commit measured (with a flag for uncommitted changes), load and the time.
+// FLOTILLA_BENCH_COMMIT names the commit when the suite runs from an exported clean tree of
+// it (`git archive`, no .git): the shared working tree moves under a long run.
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 
@@ -25,6 +27,7 @@ function run(command: string, args: string[]): string {
 }
 
 export function machineFacts(): MachineFacts {
+  const exportedCommit = process.env.FLOTILLA_BENCH_COMMIT;
   const etcdVersionLine = run('etcd', ['--version']).split('\n')[0] ?? 'unknown';
   return {
     cores: os.cpus().length,
@@ -32,8 +35,10 @@ export function machineFacts(): MachineFacts {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     nodeVersion: process.version,
     etcdVersion: etcdVersionLine.replace(/^etcd Version:\s*/, ''),
-    commit: run('git', ['rev-parse', '--short', 'HEAD']),
-    treeDirty: run('git', ['status', '--porcelain', '--untracked-files=no']).length > 0,
+    commit: exportedCommit ?? run('git', ['rev-parse', '--short', 'HEAD']),
+    treeDirty:
+      exportedCommit === undefined &&
+      run('git', ['status', '--porcelain', '--untracked-files=no']).length > 0,
     loadAverage1m: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
     startedAt: new Date().toISOString(),
   };
