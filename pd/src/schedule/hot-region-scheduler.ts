@@ -9,9 +9,10 @@
 //
 // Rate-limited: operators of kind 'hotRegion' are capped by hotRegionScheduleLimit, and a
 // moved region is not moved again for hotRegionCooldownMs. Until then its rate before the
-// move counts at its new leader's store: the new leader's first report covers only a short
-// interval (or none yet), and without that the destination would look cold and attract
-// every hot region at once. A region whose one hot key outweighs every other store's load
+// move counts at the destination store, from the moment the move is planned: while the
+// transfer is in flight the leader still reports from the source, and the new leader's
+// first report covers only a short interval; without that the destination would look cold
+// and attract every hot region at once. A region whose one hot key outweighs every other store's load
 // is not moved (it would only move the hotspot): load-based split on the store cuts it.
 import type { PeerMeta } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
@@ -33,6 +34,8 @@ export type HotRegionConfig = Pick<
 export interface RecentMove {
   readonly keysPerSecond: number;
   readonly atUnixMs: number;
+  readonly fromStoreId: number;
+  readonly toStoreId: number;
 }
 
 export interface HotLeaderPlan extends BalancePlan {
@@ -71,12 +74,18 @@ export function hotLoadByStore(
     const leaderStore = info.leader?.storeId;
     if (leaderStore === undefined || !loads.has(leaderStore)) continue;
     let rate = regionKeysPerSecond(info, nowUnixMs, config.hotRegionReportMaxAgeMs);
+    let storeId = leaderStore;
     const moved = recentMoves.get(info.region.id);
-    if (moved !== undefined && nowUnixMs - moved.atUnixMs < config.hotRegionCooldownMs)
+    if (moved !== undefined && nowUnixMs - moved.atUnixMs < config.hotRegionCooldownMs) {
       rate = Math.max(rate, moved.keysPerSecond);
+      // In flight or done: the load is (about to be) the destination's. A leader found
+      // elsewhere was moved by something else, and counts where it is.
+      const inMove = leaderStore === moved.fromStoreId || leaderStore === moved.toStoreId;
+      if (inMove && loads.has(moved.toStoreId)) storeId = moved.toStoreId;
+    }
     if (rate < config.hotRegionKeysPerSecondMin) continue;
     hot.set(info.region.id, rate);
-    loads.set(leaderStore, (loads.get(leaderStore) ?? 0) + rate);
+    loads.set(storeId, (loads.get(storeId) ?? 0) + rate);
   }
   return { hot, loads };
 }
@@ -152,7 +161,12 @@ export class HotRegionScheduler {
       if (now - move.atUnixMs >= this.config.hotRegionCooldownMs) this.recentMoves.delete(regionId);
     const plan = planHotLeaderSpread(regions, health, now, this.config, busy, this.recentMoves);
     if (plan === undefined) return undefined;
-    this.recentMoves.set(plan.region.region.id, { keysPerSecond: plan.keysPerSecond, atUnixMs: now });
+    this.recentMoves.set(plan.region.region.id, {
+      keysPerSecond: plan.keysPerSecond,
+      atUnixMs: now,
+      fromStoreId: plan.region.leader?.storeId ?? 0,
+      toStoreId: plan.steps[0]?.peer.storeId ?? 0,
+    });
     if (this.recentMoves.size > RECENT_MOVES_MAX) {
       const oldest = this.recentMoves.keys().next().value;
       if (oldest !== undefined) this.recentMoves.delete(oldest);

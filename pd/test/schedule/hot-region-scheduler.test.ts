@@ -110,7 +110,7 @@ test('regions below the hot threshold, busy regions and stores not up are left o
   assert.equal(planHotLeaderSpread(hot, twoUp, NOW, config, never)?.steps[0]?.peer.storeId, 3);
 });
 
-test('a moved region counts at its new leader during the cooldown, so the next moves go elsewhere', () => {
+test('a planned move counts at its destination at once, while the transfer is still in flight', () => {
   const scheduler = new HotRegionScheduler(config, () => NOW);
   const regions = [
     hotRegion(1, 1, 1000),
@@ -121,40 +121,33 @@ test('a moved region counts at its new leader during the cooldown, so the next m
   const first = scheduler.plan(regions, up3, never);
   assert.ok(first);
   const firstTo = first.steps[0]?.peer.storeId as number;
-  // The leader moved; its new leader's first report covers almost nothing yet.
-  const moved = regions.map((r) =>
-    r.region.id === first.region.region.id
-      ? {
-          ...r,
-          leader: r.region.peers.find((p) => p.storeId === firstTo),
-          load: { ...EMPTY_REGION_LOAD, intervalMs: 50, readKeys: 1 },
-        }
-      : r,
-  );
-  const { loads } = hotLoadByStore(
-    moved,
-    up3,
-    NOW,
-    config,
-    new Map([[first.region.region.id, { keysPerSecond: 1000, atUnixMs: NOW }]]),
-  );
-  assert.equal(loads.get(firstTo), 1000, 'the old rate counts at the new leader');
-  const second = scheduler.plan(moved, up3, never);
+  // Same reports (the leader has not moved yet): the next move must not pick the same
+  // destination as if it were still cold, nor the region already being moved.
+  const second = scheduler.plan(regions, up3, never);
   assert.ok(second);
-  assert.notEqual(second.region.region.id, first.region.region.id, 'the moved region stays put');
-  assert.notEqual(second.steps[0]?.peer.storeId, firstTo, 'the destination of the first move is not cold');
-  // Store 1 now leads 2000 keys/s, the others 1000 each: above tolerance (2000 > 1333 * 1.25), but...
-  const third = scheduler.plan(
-    moved.map((r) =>
-      r.region.id === second.region.region.id
-        ? { ...r, leader: r.region.peers.find((p) => p.storeId === second.steps[0]?.peer.storeId) }
-        : r,
-    ),
-    up3,
-    never,
-  );
-  // ...any further move would leave some store at 2000: no better, so none.
-  assert.equal(third, undefined);
+  assert.notEqual(second.region.region.id, first.region.region.id);
+  assert.notEqual(second.steps[0]?.peer.storeId, firstTo);
+  // Store 1 now counts 2000 keys/s, the others 1000 each: above tolerance (2000 > 1333 * 1.25),
+  // but any further move would leave some store at 2000 — no better, so none.
+  assert.equal(scheduler.plan(regions, up3, never), undefined);
+});
+
+test('a moved region keeps its old rate at its new leader during the cooldown', () => {
+  const moved = {
+    ...hotRegion(1, 2, 0),
+    // The new leader's first report covers almost nothing yet.
+    load: { ...EMPTY_REGION_LOAD, intervalMs: 50, readKeys: 1 },
+  };
+  const recent = new Map([[1, { keysPerSecond: 1000, atUnixMs: NOW - 1000, fromStoreId: 1, toStoreId: 2 }]]);
+  const { loads, hot } = hotLoadByStore([moved], up3, NOW, config, recent);
+  assert.equal(loads.get(2), 1000);
+  assert.equal(hot.get(1), 1000);
+  // After the cooldown only its own report counts.
+  const later = hotLoadByStore([moved], up3, NOW + config.hotRegionCooldownMs, config, recent);
+  assert.equal(later.loads.get(2), 0);
+  // A leader that something else moved to a third store counts where it is.
+  const elsewhere = { ...moved, leader: moved.region.peers.find((p) => p.storeId === 3) };
+  assert.equal(hotLoadByStore([elsewhere], up3, NOW, config, recent).loads.get(3), 1000);
 });
 
 test('the leader-count balancer is told which regions are hot (recent moves included)', () => {
