@@ -185,7 +185,13 @@ export class Scheduler {
       const inFlight = this.inFlightDeltas();
       this.endMerges();
       if (this.operators.hasRoom('merge')) {
-        const plan = this.merges.plan(regions, busy);
+        // A hot region is not merged (as TiKV's merge checker skips them): a region split by
+        // load would otherwise be merged back once small and stable, and split again.
+        const busyOrHot = (id: number): boolean => {
+          const info = this.options.cluster.getRegionById(id);
+          return busy(id) || (info !== undefined && this.hotRegions.isHot(info));
+        };
+        const plan = this.merges.plan(regions, busyOrHot);
         if (plan !== undefined) await this.createMerge(plan);
       }
       if (this.operators.hasRoom('hotRegion')) {
