@@ -174,6 +174,21 @@ describe('region changes', () => {
     assert.equal(k.stats().pdCalls, pdCalls, 'no PD call once the merged region is cached');
   });
 
+  it('after a split, the new region is served at once by its peer on the store that answered EpochNotMatch', async () => {
+    const { cluster: c, client: k } = await setup();
+    region1(c).leaderStoreId = 2n;
+    await k.put('x', '1');
+    // The right half's leader is on store 2 too, as after a real split (its peer there campaigns at once).
+    c.state.split(1n, 'm', 5n);
+    const before = k.stats();
+    await k.put('x', '2');
+    const after = k.stats();
+    assert.equal(after.retries.epochNotMatch - before.retries.epochNotMatch, 1);
+    assert.equal(after.retries.notLeader, before.retries.notLeader, 'no NotLeader: the guess was right');
+    assert.equal(after.pdCalls, before.pdCalls, 'no PD call: the EpochNotMatch carried the new region');
+    assert.equal(c.state.data.get('x')?.toString(), '2');
+  });
+
   it('deleteRange re-splits a part whose region split', async () => {
     const { cluster: c, client: k } = await setup();
     await k.batchPut([
@@ -404,7 +419,8 @@ describe('coalescing and PD', () => {
       assert.ok(second.count('scanRegions') >= 1 && c.pd.count('scanRegions') === 0);
       leader = c.pd.address;
       second.stop();
-      c.state.split(1n, 'm', 2n);
+      // A cold cache: the next call must ask PD (an EpochNotMatch would carry the regions).
+      client['runner'].locator.cache.clear();
       await client.put('z', '2');
       assert.ok(c.pd.count('scanRegions') >= 1, 'asked the new leader');
     } finally {

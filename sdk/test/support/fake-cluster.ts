@@ -20,6 +20,19 @@ export interface FakeRegion {
   leaderStoreId: bigint;
   /** Peer ids by position in storeIds; default store id * 100 + region id. A real static cluster uses the store id. */
   peerIds?: bigint[];
+  /** The range the region had at earlier versions (splits and merges record it). */
+  rangeAtVersion?: Map<bigint, { startKey: Buffer; endKey: Buffer }>;
+}
+
+function recordRange(r: FakeRegion): void {
+  r.rangeAtVersion ??= new Map();
+  r.rangeAtVersion.set(r.version, { startKey: r.startKey, endKey: r.endKey });
+}
+
+function overlaps(r: { startKey: Buffer; endKey: Buffer }, start: Buffer, end: Buffer): boolean {
+  const startsBeforeEnd = end.length === 0 || Buffer.compare(r.startKey, end) < 0;
+  const endsAfterStart = r.endKey.length === 0 || Buffer.compare(r.endKey, start) > 0;
+  return startsBeforeEnd && endsAfterStart;
 }
 
 export type RequestBody = NonNullable<kvpb.BatchedRequest['request']>;
@@ -77,7 +90,9 @@ export class FakeKvState {
       startKey: Buffer.from(splitKey),
       version: r.version + 1n,
       storeIds: [...r.storeIds],
+      rangeAtVersion: undefined,
     };
+    recordRange(r);
     r.endKey = Buffer.from(splitKey);
     r.version += 1n;
     this.regions.push(right);
@@ -99,6 +114,7 @@ export class FakeKvState {
     if (left === undefined || right === undefined) throw new Error('no such regions');
     if (!left.endKey.equals(right.startKey))
       throw new Error(`regions ${leftId} and ${rightId} are not adjacent`);
+    recordRange(left);
     left.endKey = right.endKey;
     left.version = (left.version > right.version ? left.version : right.version) + 1n;
     this.regions = this.regions.filter((r) => r !== right);
@@ -123,11 +139,21 @@ export class FakeKvState {
         message: 'region not found',
         error: { $case: 'regionNotFound', regionNotFound: { regionId: context?.regionId ?? 0n } },
       };
-    if (context?.regionEpoch?.version !== r.version)
+    if (context?.regionEpoch?.version !== r.version) {
+      // Like a real store: the region first, then the others now covering the range it had
+      // at the version the request named (the other halves of a split).
+      const then = r.rangeAtVersion?.get(context?.regionEpoch?.version ?? 0n) ?? r;
+      const others = this.regions.filter(
+        (o) => o !== r && o.storeIds.includes(storeId) && overlaps(o, then.startKey, then.endKey),
+      );
       return {
         message: 'epoch not match',
-        error: { $case: 'epochNotMatch', epochNotMatch: { currentRegions: [regionProto(r)] } },
+        error: {
+          $case: 'epochNotMatch',
+          epochNotMatch: { currentRegions: [r, ...others].map(regionProto) },
+        },
       };
+    }
     const stale = context.readConsistency === kvpb.ReadConsistency.STALE;
     if (r.leaderStoreId !== storeId && !stale) {
       const leader = r.leaderStoreId === 0n ? undefined : peerOf(r, r.leaderStoreId);

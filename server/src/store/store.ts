@@ -164,6 +164,8 @@ export interface StoreDeps {
   readonly onRegionsChanged?: (event: RegionsChangedEvent) => void;
   /** Seeds the election jitter of peers the store creates (split, uninitialized); default: seeded by store and region id. */
   readonly randomFor?: (regionId: number) => RandomSource;
+  /** Resolves after `ms` (a merge waiting for its source's log to replicate); default: a real timer. */
+  readonly sleepMs?: (ms: number) => Promise<void>;
 }
 
 /** Regions an EpochNotMatch lists at most (the client asks PD for the rest). */
@@ -269,8 +271,7 @@ export class Store {
     this.splitChecker = new SplitChecker(this, deps.config);
     this.mergeCoordinator = new MergeCoordinator(this, {
       nowUnixMs: () => deps.clock.nowUnixMs(),
-      // Wall-clock waits: merges are driven by PD or an operator, outside the simulator's time.
-      sleepMs: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleepMs: deps.sleepMs ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     });
     this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
     this.tickClock = newTickClock(deps.config);
@@ -936,7 +937,8 @@ export class Store {
     }
     const sleepers = this.followersToSleep(readies);
     this.send(readies, sleepers);
-    for (const staged of splits) await this.finishSplit(staged);
+    // Merges first: a region that split and then absorbed a neighbour within one round (log
+    // replay) is indexed with its final range only once the absorbed source has left.
     for (const staged of merges) this.finishMerge(staged);
     this.roundInstalls = [];
     for (const complete of completions) complete();

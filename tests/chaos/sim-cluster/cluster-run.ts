@@ -82,6 +82,8 @@ export const KNOWN_ISSUE_STALE_PEER =
 const WATCH_EVERY_TICKS = 2;
 /** The stale-peer check (server/src/pd-client/stale-peer-check.ts): how often, and after how long without a leader. */
 const STALE_PEER_CHECK_EVERY_TICKS = 50;
+/** Ticks between two pushes of the merges a store's leaders drive (the node does it every 500 ms). */
+const MERGE_ADVANCE_EVERY_TICKS = 50;
 const LEADER_MISSING_TICKS = 200;
 /** Ticks to wait for the final reads and for replicas to converge after the settle. */
 const CONVERGE_TICKS_MAX = 400;
@@ -245,6 +247,8 @@ class ClusterRun {
     for (const store of up) store.tick();
     for (const store of up) {
       if (tick % this.config.splitCheckTicks === 0) this.background('split check', store.checkSplits());
+      // As the node's merge timer: merges a leader change interrupted, or a refused one, end.
+      if (tick % MERGE_ADVANCE_EVERY_TICKS === 0) store.advanceMerges();
       if (tick % WATCH_EVERY_TICKS === 0) this.background('region reports', this.pd.watchRegions(store));
       if (tick % this.config.storeHeartbeatTicks === 0) this.pd.storeHeartbeat(store);
       if (tick % STALE_PEER_CHECK_EVERY_TICKS === 0)

@@ -7,9 +7,9 @@
 //                  back) and restarts later; long enough and PD replaces its replicas
 //   transferLeader a region's leader hands leadership to a random voter
 //   split          a region splits at a random key, on its leader, ids from PD
-// Merges do not exist yet. Extension point: a 'merge' kind picks two adjacent regions from
-// PD and asks the source's leader to merge into the target; the range invariants and the
-// replica agreement check cover it unchanged, and the client routing follows EpochNotMatch.
+//   merge          a region's leader merges it into an adjacent region it holds (PD's merge
+//                  checker merges small neighbours too); the range invariants and the
+//                  replica agreement check cover merges unchanged
 import { compareBytes } from '../../../server/src/storage/bytes.js';
 import type { Store } from '../../../server/src/store/store.js';
 import type { SimRandom } from '../sim/prng.js';
@@ -20,7 +20,7 @@ import type { SimNetwork } from './sim-network.js';
 import type { SimStoreNode } from './sim-store-node.js';
 
 export type FaultKind =
-  'partition' | 'isolate' | 'oneWayCut' | 'badNetwork' | 'crash' | 'transferLeader' | 'split';
+  'partition' | 'isolate' | 'oneWayCut' | 'badNetwork' | 'crash' | 'transferLeader' | 'split' | 'merge';
 
 /** Relative weights of the fault kinds. */
 const FAULT_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
@@ -31,6 +31,7 @@ const FAULT_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ['crash', 3],
   ['transferLeader', 3],
   ['split', 3],
+  ['merge', 3],
 ];
 
 export interface FaultWorld {
@@ -93,6 +94,8 @@ export class FaultInjector {
         return this.transferLeader();
       case 'split':
         return this.split();
+      case 'merge':
+        return this.merge();
     }
   }
 
@@ -221,6 +224,35 @@ export class FaultInjector {
       ),
     );
     return `region ${regionId} at ${splitKey.toString()} on store ${store.storeId}`;
+  }
+
+  private merge(): string | undefined {
+    const led = this.ledRegions();
+    if (led.length === 0) return undefined;
+    const { store, regionId } = this.random.pick(led);
+    const source = store.region(regionId);
+    if (source === undefined) return undefined;
+    const { startKey, endKey } = source.region;
+    const neighbours = store
+      .allRegions()
+      .filter(
+        (p) =>
+          p.initialized &&
+          ((endKey.length > 0 && compareBytes(p.region.startKey, endKey) === 0) ||
+            (p.region.endKey.length > 0 && compareBytes(p.region.endKey, startKey) === 0)),
+      );
+    if (neighbours.length === 0) return undefined;
+    const target = this.random.pick(neighbours);
+    const outcome = store.mergeRegion(regionId, source.region.epoch, target.regionId, target.region.epoch);
+    this.world.background(
+      `merge of region ${regionId}`,
+      outcome.then((o) =>
+        this.world.trace(
+          `merge of region ${regionId} into ${target.regionId}: ${o.kind}${o.kind === 'rejected' ? ` (${o.reason})` : ''}`,
+        ),
+      ),
+    );
+    return `region ${regionId} into region ${target.regionId} on store ${store.storeId}`;
   }
 
   private ledRegions(): Array<{ store: Store; regionId: number }> {

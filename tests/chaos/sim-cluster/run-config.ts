@@ -71,6 +71,8 @@ export function drawRunConfig(seed: number): RunConfig {
       operatorTimeoutMs: 8000,
       balanceIntervalMs: 300,
       balanceTolerance: random.intBetween(1, 2),
+      // PD merges small neighbours back soon after they split (sizes here are a few KB).
+      splitMergeIntervalMs: random.intBetween(1_000, 6_000),
     },
     splitCheckTicks: random.intBetween(20, 60),
     faultGapTicksMin: 15,

@@ -16,6 +16,7 @@ import { resolveStoreConfig } from '../../../server/src/store/store-config.js';
 import { Store } from '../../../server/src/store/store.js';
 import { SimRandom } from '../sim/prng.js';
 import type { SimLoop } from './sim-loop.js';
+import { STEPS_PER_TICK, TICK_MS } from './sim-loop.js';
 import type { SimNetwork } from './sim-network.js';
 import type { SimPd } from './sim-pd.js';
 
@@ -69,6 +70,7 @@ export class SimStoreNode {
       config: this.config,
       engine: this.engine,
       clock: { nowUnixMs: () => loop.nowUnixMs(), defer: (fn) => loop.defer(fn) },
+      sleepMs: (ms) => loop.sleep(Math.max(1, Math.ceil((ms * STEPS_PER_TICK) / TICK_MS))),
       outbox: network.outboxFor(this.storeId),
       onFatal: (error) => this.deps.onFatal(this.storeId, error),
       splitIds: pd.splitIds(),
