@@ -67,6 +67,11 @@ export interface StoreConfig {
    * and an ack on both stores, the main idle cost of a store whose regions all sleep.
    */
   readonly storePingIntervalTicks: number;
+  /**
+   * Quiesced regions a store suspicion wakes per tick at most (wake-pacer.ts): the rest wait
+   * for the next ticks, and are not woken at all if the store is heard again meanwhile.
+   */
+  readonly wakeRegionsPerTickMax: number;
 }
 
 export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
@@ -96,6 +101,7 @@ export const STORE_CONFIG_DEFAULTS: Omit<StoreConfig, 'storeId'> = {
   hibernateAfterIdleTicks: 20,
   storeSuspectAfterTicks: 30,
   storePingIntervalTicks: 10,
+  wakeRegionsPerTickMax: 256,
 };
 
 /** Election timeouts of silence before a peer store is suspected (default of storeSuspectAfterTicks). */

@@ -89,6 +89,7 @@ import {
 } from './hibernation.js';
 import { StoreLiveness } from './store-liveness.js';
 import { TickClock } from './tick-clock.js';
+import { WakePacer } from './wake-pacer.js';
 
 /** A Raft message between two peers of a region, with what the receiving store needs to route it. */
 export interface RaftEnvelope {
@@ -195,6 +196,8 @@ export interface StoreStats {
   readonly regionsQuiescedCount: number;
   readonly regionsWokenCount: number;
   readonly suspectedStoresCount: number;
+  /** Quiesced regions a store suspicion still has to wake (wake-pacer.ts). */
+  readonly pendingWakeUpsCount: number;
   /** Raft ticks the rounds handed out (tick-clock.ts), and tick intervals lost to slow rounds. */
   readonly ticksDeliveredCount: number;
   readonly ticksLostCount: number;
@@ -231,6 +234,7 @@ export class Store {
   private readonly awake = new Set<RegionPeer>();
   private readonly liveness: StoreLiveness;
   private readonly tickClock: TickClock;
+  private readonly wakePacer: WakePacer;
   private regionsQuiescedCount = 0;
   private regionsWokenCount = 0;
   private running = false;
@@ -275,6 +279,7 @@ export class Store {
     });
     this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
     this.tickClock = newTickClock(deps.config);
+    this.wakePacer = new WakePacer(deps.config.wakeRegionsPerTickMax);
     this.generator = new SnapshotGenerator({
       engine: deps.engine,
       onGenerated: (regionId, snapshot) => {
@@ -375,6 +380,7 @@ export class Store {
   private tickLiveness(): void {
     const liveness = this.liveness;
     for (const storeId of liveness.tick()) this.wakeRegionsLedFrom(storeId);
+    this.wakePaced();
     if (liveness.tickCount % PEER_STORES_REFRESH_TICKS === 0) {
       for (const peer of this.regions.values()) for (const p of peer.region.peers) liveness.expect(p.storeId);
     }
@@ -386,26 +392,47 @@ export class Store {
 
   /** A frame from `storeId` arrived (the transport calls this for every frame, pings included). */
   noteStoreHeard(storeId: number): void {
-    if (this.hibernating) this.liveness.heard(storeId);
+    if (this.hibernating) this.heardFrom(storeId);
   }
 
-  /** The quiesced regions whose leader is on `storeId` (suspected down) wake up, to campaign if it is gone. */
+  /** Any frame from `storeId` proves it alive: if it was suspected, the wake-ups still queued for it are dropped. */
+  private heardFrom(storeId: number): void {
+    if (this.liveness.heard(storeId)) this.wakePacer.cancel(storeId);
+  }
+
+  /** The quiesced regions whose leader is on `storeId` (suspected down) wake up (paced), to campaign if it is gone. */
   private wakeRegionsLedFrom(storeId: number): void {
-    let nudged = false;
+    const regionIds: number[] = [];
     for (const peer of this.regions.values()) {
       if (!peer.hibernation.asleep) continue;
       const leader = peerById(peer.region, peer.node.basicStatus().leaderId);
-      if (leader === undefined || leader.storeId === storeId) nudged = this.wake(peer) || nudged;
+      if (leader === undefined || leader.storeId === storeId) regionIds.push(peer.regionId);
     }
-    if (nudged) this.deps.outbox.flush();
+    this.wakePacer.schedule(storeId, regionIds);
+    this.wakePaced();
   }
 
-  /** Every quiesced region with a peer on `storeId` wakes up (the store was reported unreachable). */
+  /** Every quiesced region with a peer on `storeId` wakes up, paced (the store was reported unreachable). */
   private wakeRegionsWithPeerOn(storeId: number): void {
-    let nudged = false;
+    const regionIds: number[] = [];
     for (const peer of this.regions.values()) {
       if (peer.hibernation.asleep && peer.region.peers.some((p) => p.storeId === storeId))
+        regionIds.push(peer.regionId);
+    }
+    this.wakePacer.schedule(storeId, regionIds);
+    this.wakePaced();
+  }
+
+  /** Wakes this tick's share of the regions queued by suspicions (wake-pacer.ts). */
+  private wakePaced(): void {
+    if (this.wakePacer.pendingWakeUpsCount === 0) return;
+    let nudged = false;
+    for (const regionId of this.wakePacer.take()) {
+      const peer = this.regions.get(regionId);
+      if (peer !== undefined && peer.hibernation.asleep) {
         nudged = this.wake(peer) || nudged;
+        this.markBusyAsleep(peer);
+      }
     }
     if (nudged) this.deps.outbox.flush();
   }
@@ -448,7 +475,7 @@ export class Store {
   /** Inbound Raft messages from other stores; never blocks, drops what cannot be queued. */
   deliver(envelopes: readonly RaftEnvelope[]): void {
     for (const env of envelopes) {
-      if (this.hibernating) this.liveness.heard(env.fromPeer.storeId);
+      if (this.hibernating) this.heardFrom(env.fromPeer.storeId);
       if (!this.deliverOne(env)) this.droppedRaftMessagesCount++;
     }
   }
@@ -460,7 +487,7 @@ export class Store {
    * the leader's appends create missing peers).
    */
   deliverHeartbeats(fromStoreId: number, records: readonly HeartbeatRecord[]): void {
-    if (this.hibernating) this.liveness.heard(fromStoreId);
+    if (this.hibernating) this.heardFrom(fromStoreId);
     for (const record of records) {
       const env = this.expandHeartbeat(fromStoreId, record);
       if (env === undefined || !this.deliverOne(env)) this.droppedRaftMessagesCount++;
@@ -1351,6 +1378,7 @@ export class Store {
       regionsQuiescedCount: this.regionsQuiescedCount,
       regionsWokenCount: this.regionsWokenCount,
       suspectedStoresCount: [...this.liveness.stores()].filter((id) => this.liveness.isSuspected(id)).length,
+      pendingWakeUpsCount: this.wakePacer.pendingWakeUpsCount,
       ticksDeliveredCount: this.tickClock.ticksDeliveredCount,
       ticksLostCount: this.tickClock.ticksLostCount,
     };
