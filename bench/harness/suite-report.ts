@@ -100,8 +100,9 @@ export function summaryText(report: SuiteReport): string {
   return out.join('\n');
 }
 
+/** Numbers of 100 and more as integers with thousands separators; smaller ones to 2 decimals. */
 export function formatCell(cell: Cell): string {
   if (typeof cell === 'string') return cell;
-  if (Number.isInteger(cell) && Math.abs(cell) >= 1000) return cell.toLocaleString('en-US');
-  return String(cell);
+  if (Math.abs(cell) >= 100) return Math.round(cell).toLocaleString('en-US');
+  return String(Math.round(cell * 100) / 100);
 }
