@@ -134,7 +134,8 @@ async function oneTry(
   writers: number,
   steadyMs: number,
 ): Promise<TryResult> {
-  const leader = await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
+  let leader = await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
+  let killed: number | undefined;
   const completions: number[] = [];
   let failedOps = 0;
   let stop = false;
@@ -154,7 +155,11 @@ async function oneTry(
   const running = Array.from({ length: writers }, (_, w) => writer(w));
   try {
     await delay(steadyMs);
+    // Asked again right before the kill: under load a short election timeout can move
+    // leadership during the steady phase, and killing a follower would measure nothing.
+    leader = await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
     const killedAt = performance.now();
+    killed = leader.member;
     await cluster.kill9(leader.member);
     // The election started after the last poll that saw no survivor campaigning: from that
     // poll's start to the end of the poll that saw the leader is an upper bound on it.
@@ -194,8 +199,10 @@ async function oneTry(
   } finally {
     stop = true;
     await Promise.all(running);
-    await cluster.restart(leader.member);
-    await delay(SETTLE_AFTER_RESTART_MS);
+    if (killed !== undefined) {
+      await cluster.restart(killed);
+      await delay(SETTLE_AFTER_RESTART_MS);
+    }
   }
 }
 
