@@ -4,17 +4,22 @@
 // its old range blocks the creation of peers for regions split from it. So, like TiKV's
 // "leader missing" check, a peer that has not heard its leader for maxLeaderMissingMs asks
 // PD about its region; when PD knows a newer membership (higher confVer) that does not
-// include the peer, the store destroys it. A peer PD still lists stays: it is only cut off,
-// and the leader will catch it up once it can. PD calls per pass are bounded.
+// include the peer, the store destroys it. A region PD no longer knows was merged away when
+// PD's regions cover the peer's whole range, all newer than the peer: the peer is destroyed
+// too (a frozen merge source never is: only its merge ends it).
+// A peer PD still lists stays: it is only cut off, and the leader will catch it up once it
+// can. PD calls per pass are bounded.
 import type { PdClient } from './pd-client.js';
 import type { Store } from '../store/store.js';
 import { epochFromProto } from '../store/region-meta.js';
 
 /** Regions asked about per pass at most; the rest wait for the next pass. */
 const PD_QUERIES_PER_PASS_MAX = 32;
+/** Regions of PD's map looked at to decide a peer's region was merged away. */
+const MERGED_AWAY_REGIONS_MAX = 64;
 
 export interface StalePeerCheckOptions {
-  readonly pd: Pick<PdClient, 'getRegionById'>;
+  readonly pd: Pick<PdClient, 'getRegionById' | 'scanRegions'>;
   readonly store: Store;
   /** Ticks a peer may go without hearing its leader before PD is asked. */
   readonly leaderMissingTicks: number;
@@ -41,7 +46,10 @@ export class StalePeerCheck {
         this.counters.queries++;
         const res = await pd.getRegionById(peer.regionId);
         const known = res.region?.region;
-        if (known === undefined) continue; // PD has not heard of it (yet): not evidence of removal
+        if (known === undefined) {
+          await this.checkMergedAway(peer);
+          continue;
+        }
         const epoch = epochFromProto(known.regionEpoch, 'region.regionEpoch');
         const member = known.peers.some((p) => Number(p.id) === peer.peerId);
         if (member || epoch.confVer <= peer.region.epoch.confVer) continue;
@@ -54,6 +62,44 @@ export class StalePeerCheck {
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * PD does not know the region: either not yet (a split's new region not reported), or it
+   * was merged into a neighbour (which may have split again since). Only the second is
+   * evidence: PD's regions cover the peer's whole range without a gap, and every one of them
+   * has a newer version than the peer's. A split's unreported region fails that test: its
+   * range is a gap in PD's map, or lies inside its parent at an older version.
+   */
+  private async checkMergedAway(peer: ReturnType<Store['allRegions']>[number]): Promise<void> {
+    const { store, pd } = this.options;
+    if (peer.mergeState !== null) return;
+    this.counters.queries++;
+    const { startKey, endKey, epoch } = peer.region;
+    const res = await pd.scanRegions(startKey, endKey, MERGED_AWAY_REGIONS_MAX);
+    const regions = res.regions.flatMap((r) => (r.region === undefined ? [] : [r.region]));
+    let cursor = Buffer.from(startKey);
+    let covered = false;
+    for (const r of regions) {
+      const version = epochFromProto(r.regionEpoch, 'region.regionEpoch').version;
+      if (Number(r.id) === peer.regionId || version <= epoch.version) return;
+      if (Buffer.compare(r.startKey, cursor) > 0) return; // a gap
+      if (
+        r.endKey.length === 0 ||
+        (endKey.length > 0 && Buffer.compare(r.endKey, Buffer.from(endKey)) >= 0)
+      ) {
+        covered = true;
+        break;
+      }
+      cursor = Buffer.from(r.endKey);
+    }
+    if (!covered) return;
+    if (store.destroyStalePeer(peer.regionId, peer.peerId)) {
+      this.counters.destroyed++;
+      this.options.log(
+        `peer ${peer.peerId} of region ${peer.regionId} is stale (PD has no such region, and newer regions cover its range): destroying it`,
+      );
     }
   }
 }

@@ -37,6 +37,7 @@ import type { ConfChange, HardState, Message, RandomSource, RawNode, Ready } fro
 import { SeededRandom } from '@flotilla/raft';
 import type { Engine, KeyRange, KeyValue, ScanOptions, WriteBatch } from '../storage/engine.js';
 import { raftHardStateKey } from '../storage/keys.js';
+import { compareBytes } from '../storage/bytes.js';
 import { decodeHardState } from '../storage/raft-state-codec.js';
 import { ApplyWriter } from './apply-writer.js';
 import { compactionIndex } from './log-compaction.js';
@@ -658,6 +659,33 @@ export class Store {
     return true;
   }
 
+  /**
+   * The local regions overlapping a snapshot of `regionId` that it proves stale, if all of
+   * them are: each is older (lower version) and the snapshot's region holds its start key. A
+   * region keeps its leftmost range as long as it lives (a split hands out the right parts, a
+   * merge as target only grows it), so another, newer region holding its start key means it
+   * was merged away (a merge this store missed; a frozen source whose target can no longer
+   * catch up by log). None if any overlap is newer or begins before the snapshot's range.
+   */
+  private staleOverlaps(regionId: number, snapshotRegion: RegionMeta): RegionPeer[] {
+    const out: RegionPeer[] = [];
+    for (const range of this.rangeIndex.overlapping(snapshotRegion.startKey, snapshotRegion.endKey)) {
+      if (range.id === regionId) continue;
+      const peer = this.regions.get(range.id);
+      if (peer === undefined) return [];
+      const holdsStart = compareBytes(snapshotRegion.startKey, peer.region.startKey) <= 0;
+      if (!holdsStart || peer.region.epoch.version >= snapshotRegion.epoch.version) return [];
+      out.push(peer);
+    }
+    return out;
+  }
+
+  /** Destroys a peer a newer region's snapshot proved stale, a frozen merge source included. */
+  private destroyStale(peer: RegionPeer): void {
+    peer.mergeState = null;
+    this.requestDestroy(peer);
+  }
+
   private requestDestroy(peer: RegionPeer): void {
     // A merge source leaves only through its target's CommitMerge (which keeps its data) or
     // serves again after a rollback: destroying it would delete data the target takes over.
@@ -688,8 +716,16 @@ export class Store {
       this.maybeCreatePeer(envelope);
     const descriptor = checkSnapshotHeader(envelope, this.regions.get(envelope.regionId));
     const overlap = this.overlapOfOthers(envelope.regionId, descriptor.region);
-    if (overlap !== undefined)
-      throw new SnapshotRejectedError(envelope.regionId, `its range overlaps local region ${overlap}`);
+    if (overlap !== undefined) {
+      const stale = this.staleOverlaps(envelope.regionId, descriptor.region);
+      for (const peer of stale) this.destroyStale(peer);
+      throw new SnapshotRejectedError(
+        envelope.regionId,
+        stale.length > 0
+          ? `its range overlaps local region(s) ${stale.map((p) => p.regionId).join(', ')} of older versions (merged into it elsewhere): removing them first`
+          : `its range overlaps local region ${overlap}`,
+      );
+    }
     // Not newer than what the peer applied: the core will only answer with its commit index.
     const stale = descriptor.index <= (this.regions.get(envelope.regionId)?.storage.appliedIndex ?? 0);
     const records = stale ? [] : await readSnapshotData(descriptor, data);
@@ -967,6 +1003,7 @@ export class Store {
     // Merges first: a region that split and then absorbed a neighbour within one round (log
     // replay) is indexed with its final range only once the absorbed source has left.
     for (const staged of merges) this.finishMerge(staged);
+    for (const staged of splits) await this.finishSplit(staged);
     this.roundInstalls = [];
     for (const complete of completions) complete();
     for (const [peer, ready] of readies) {

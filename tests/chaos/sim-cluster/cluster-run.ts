@@ -219,6 +219,16 @@ class ClusterRun {
         leaderMissingTicks: LEADER_MISSING_TICKS,
         log: () => undefined,
         pd: {
+          scanRegions: (startKey, endKey, limit) =>
+            Promise.resolve({
+              header: undefined,
+              regions: cluster.scanRegions(startKey, endKey, limit).map((info) => ({
+                region: regionToProto(info.region),
+                leader: undefined,
+                downPeers: [],
+                pendingPeers: [],
+              })),
+            }),
           getRegionById: (regionId) => {
             const info = cluster.getRegionById(regionId);
             return Promise.resolve({
@@ -444,7 +454,7 @@ class ClusterRun {
           .map((p) => `${p.id}:${p.state} m${p.match} n${p.next}${p.recentActive ? '' : ' inactive'}`)
           .join(', ');
         lines.push(
-          `    store ${node.storeId} peer ${peer.peerId}: ${st.role} term ${st.term} lead ${st.leaderId} commit ${st.commit} applied ${peer.storage.appliedIndex} last ${st.lastIndex}${peer.initialized ? '' : ' uninitialized'}${peer.hibernation.asleep ? ' asleep' : ''} epoch ${JSON.stringify(peer.region.epoch)} voters ${st.confState.voters.join(',')} learners ${st.confState.learners.join(',')}${progress ? ` progress [${progress}]` : ''}`,
+          `    store ${node.storeId} peer ${peer.peerId}: ${st.role} term ${st.term} lead ${st.leaderId} commit ${st.commit} applied ${peer.storage.appliedIndex} last ${st.lastIndex}${peer.initialized ? '' : ' uninitialized'}${peer.hibernation.asleep ? ' asleep' : ''}${peer.mergeState ? ` merging into ${peer.mergeState.target.id}` : ''}${peer.applyWaitsForMerge ? ' apply waits for a merge source' : ''}${peer.droppedRaftMessages > 0 ? ` dropped ${peer.droppedRaftMessages}` : ''} epoch ${JSON.stringify(peer.region.epoch)} voters ${st.confState.voters.join(',')} learners ${st.confState.learners.join(',')}${progress ? ` progress [${progress}]` : ''}`,
         );
       }
     }
@@ -457,7 +467,7 @@ class ClusterRun {
         const st = peer.node.basicStatus();
         const range = peer.initialized ? describeRange(peer.region) : `region ${peer.regionId} uninitialized`;
         lines.push(
-          `  not a member per PD: store ${node.storeId} peer ${peer.peerId} of ${range}: ${st.role} term ${st.term} lead ${st.leaderId} applied ${peer.storage.appliedIndex} epoch ${JSON.stringify(peer.region.epoch)} peers ${peer.region.peers.map((p) => `${p.id}@${p.storeId}/${p.role}`).join(' ')}`,
+          `  not a member per PD: store ${node.storeId} peer ${peer.peerId} of ${range}: ${st.role} term ${st.term} lead ${st.leaderId} applied ${peer.storage.appliedIndex}${peer.mergeState ? ` merging into ${peer.mergeState.target.id} (prepared at ${peer.mergeState.prepareIndex})` : ''} epoch ${JSON.stringify(peer.region.epoch)} peers ${peer.region.peers.map((p) => `${p.id}@${p.storeId}/${p.role}`).join(' ')}`,
         );
       }
     }
