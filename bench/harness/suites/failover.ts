@@ -134,7 +134,8 @@ async function oneTry(
   writers: number,
   steadyMs: number,
 ): Promise<TryResult> {
-  let leader = await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
+  // A leader first, so the steady phase measures a serving cluster.
+  await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
   let killed: number | undefined;
   const completions: number[] = [];
   let failedOps = 0;
@@ -157,7 +158,7 @@ async function oneTry(
     await delay(steadyMs);
     // Asked again right before the kill: under load a short election timeout can move
     // leadership during the steady phase, and killing a follower would measure nothing.
-    leader = await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
+    const leader = await waitFor(() => cluster.leader(), NEW_LEADER_WAIT_MS_MAX, 'a leader');
     const killedAt = performance.now();
     killed = leader.member;
     await cluster.kill9(leader.member);
