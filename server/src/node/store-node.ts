@@ -76,7 +76,7 @@ const STALE_PEER_CHECK_INTERVAL_MS = 5_000;
 /** How often leadership and epochs are compared with what PD was last told. */
 const REGION_WATCH_INTERVAL_MS = 1_000;
 /** How often the store pushes the merges whose source it leads on (merge-coordinator.ts). */
-const MERGE_ADVANCE_INTERVAL_MS = 500;
+const MERGE_ADVANCE_INTERVAL_MS = 100;
 
 /** Where the node's store id, cluster id and peers' addresses come from. */
 interface Membership {

@@ -1217,6 +1217,7 @@ export class Store {
     this.generator.expire(source.regionId, Number.MAX_SAFE_INTEGER);
     if (this.regions.get(target.regionId) === target) this.rangeIndex.upsert(target.region);
     this.mergesCount++;
+    this.advanceMergesInto(source.regionId);
     this.deps.onRegionsChanged?.({ kind: 'merge', region: merge.merged, sourceRegionId: merge.source.id });
   }
 
@@ -1292,7 +1293,14 @@ export class Store {
       this.syncedWritesCount++;
       this.generator.expire(peer.regionId, Number.MAX_SAFE_INTEGER);
       this.peersDestroyedCount++;
+      this.advanceMergesInto(peer.regionId);
     }
+  }
+
+  /** The local target of frozen merge sources is gone: their leaders roll back now, not at the next timer. */
+  private advanceMergesInto(regionId: number): void {
+    for (const source of this.regions.values())
+      if (source.mergeState?.target.id === regionId) this.mergeCoordinator.advance(source);
   }
 
   /** A received snapshot waiting for this peer: into the round's batch (if the core will take it), message stepped first. */

@@ -82,8 +82,8 @@ export const KNOWN_ISSUE_STALE_PEER =
 const WATCH_EVERY_TICKS = 2;
 /** The stale-peer check (server/src/pd-client/stale-peer-check.ts): how often, and after how long without a leader. */
 const STALE_PEER_CHECK_EVERY_TICKS = 50;
-/** Ticks between two pushes of the merges a store's leaders drive (the node does it every 500 ms). */
-const MERGE_ADVANCE_EVERY_TICKS = 50;
+/** Ticks between two pushes of the merges a store's leaders drive (the node does it every 100 ms). */
+const MERGE_ADVANCE_EVERY_TICKS = 10;
 const LEADER_MISSING_TICKS = 200;
 /** Ticks to wait for the final reads and for replicas to converge after the settle. */
 const CONVERGE_TICKS_MAX = 400;
@@ -368,7 +368,10 @@ class ClusterRun {
       const done = client.run({ kind: 'get', key });
       const outcome = await this.tickUntilSettled(done, CONVERGE_TICKS_MAX);
       if (outcome !== 'ok')
-        return this.fail('liveness', `final read of ${key} after the settle: ${outcome ?? 'no answer'}`);
+        return this.fail(
+          'liveness',
+          `final read of ${key} after the settle: ${outcome ?? 'no answer'}\n${this.describeRegions()}`,
+        );
     }
   }
 
