@@ -12,6 +12,6 @@ for (const path of paths) {
   const report = JSON.parse(readFileSync(path, 'utf8')) as SuiteReport;
   if (typeof report.suite !== 'string' || !Array.isArray(report.tables))
     throw new Error(`${path}: not a suite report`);
-  const files = writeSuiteReport(report, dirname(path));
+  const files = await writeSuiteReport(report, dirname(path));
   console.log(`wrote ${[files.json, files.md, files.svg].filter((f) => f !== undefined).join(', ')}`);
 }

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const run = SUITES[suite] as (options: SuiteOptions) => Promise<SuiteReport>;
   try {
     const report = await run(options);
-    const files = writeSuiteReport(report, options.outDir);
+    const files = await writeSuiteReport(report, options.outDir);
     console.log(summaryText(report));
     console.log(`\nwrote ${[files.json, files.md, files.svg].filter((f) => f !== undefined).join(', ')}`);
   } finally {

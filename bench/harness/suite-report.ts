@@ -3,6 +3,7 @@
 // and <suite>.svg (the chart), and the summary table printed at the end of a run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as prettier from 'prettier';
 import type { MachineFacts } from './machine-facts.js';
 import { renderChart } from './svg-chart.js';
 import type { Chart } from './svg-chart.js';
@@ -39,11 +40,13 @@ export interface WrittenFiles {
   readonly svg?: string;
 }
 
-export function writeSuiteReport(report: SuiteReport, outDir: string): WrittenFiles {
+/** Writes the three files; the JSON formatted as the repository's prettier config wants it (lint stays green). */
+export async function writeSuiteReport(report: SuiteReport, outDir: string): Promise<WrittenFiles> {
   mkdirSync(outDir, { recursive: true });
   const base = join(outDir, report.suite);
   const files: { json: string; md: string; svg?: string } = { json: `${base}.json`, md: `${base}.md` };
-  writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
+  const config = (await prettier.resolveConfig(files.json)) ?? {};
+  writeFileSync(files.json, await prettier.format(JSON.stringify(report), { ...config, parser: 'json' }));
   if (report.chart !== undefined) {
     files.svg = `${base}.svg`;
     writeFileSync(files.svg, renderChart(report.chart));
