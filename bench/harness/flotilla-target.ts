@@ -12,12 +12,15 @@ export interface FlotillaSdkTargetOptions {
   readonly pdEndpoints: readonly string[];
   /** Time budget of one call, retries included. */
   readonly timeoutMs?: number;
+  /** SDK request coalescing (default on); off, every put is its own request and Raft entry. */
+  readonly coalesce?: boolean;
 }
 
 export async function flotillaSdkTarget(options: FlotillaSdkTargetOptions): Promise<KvTarget> {
   const client: FlotillaClient = await createClient({
     pdEndpoints: options.pdEndpoints,
     timeoutMs: options.timeoutMs ?? 10_000,
+    coalesce: options.coalesce ?? true,
     // The workload keeps at most 256 operations in flight; the default queue bound is ample.
   });
   return {

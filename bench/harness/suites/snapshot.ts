@@ -2,8 +2,8 @@
 // applied many writes (default 1,000,000), with log compaction by snapshot every 10,000
 // entries vs snapshots off (interval and log-size bound set beyond reach), and how many bytes
 // the Raft log and the data directory hold in both. Per mode: a fresh 3 PD + 3 stores cluster
-// (splits disabled, so one region takes every write), the writes through the SDK with 256 in
-// flight, then a follower store is killed with SIGKILL and restarted on its data: time to its
+// (splits disabled, so one region takes every write), the writes through the SDK with
+// coalescing off (one put per Raft entry) and 256 in flight, then a follower store is killed with SIGKILL and restarted on its data: time to its
 // READY line (open LevelDB, load and verify the region) and to having applied the leader's
 // index. Flags: --writes N (default 1,000,000; quick 20,000), --snapshot-interval-entries N
 // (default 10,000; quick 2,000), --in-flight N (256).
@@ -122,7 +122,13 @@ async function runMode(
   progress.update(`${mode}: starting 3 PD + 3 stores`);
   const cluster = await FlotillaCluster.startWithPd(storeArgs);
   try {
-    const target = await flotillaSdkTarget({ pdEndpoints: cluster.pdEndpoints(), timeoutMs: 60_000 });
+    // Coalescing off: each put is its own request and so its own Raft entry (coalesced, one
+    // BatchWrite entry carries up to hundreds of puts and the log would hardly grow).
+    const target = await flotillaSdkTarget({
+      pdEndpoints: cluster.pdEndpoints(),
+      timeoutMs: 60_000,
+      coalesce: false,
+    });
     const t0 = performance.now();
     let failedPuts = 0;
     try {
@@ -243,7 +249,7 @@ export async function runSnapshotSuite(options: SuiteOptions): Promise<SuiteRepo
     ],
     tables: [table],
     notes: [
-      `3 PD + 3 stores, splits disabled (one region), writes through the SDK with ${inFlight} in flight: 16 B keys cycling over ${KEYS_COUNT.toLocaleString('en-US')} keys, 256 B values. Snapshots off: --snapshot-interval-entries ${SNAPSHOTS_OFF_INTERVAL_ENTRIES} and --raft-log-size-bytes-max 64 GiB.`,
+      `3 PD + 3 stores, splits disabled (one region), writes through the SDK with coalescing off (one put, one Raft entry) and ${inFlight} in flight: 16 B keys cycling over ${KEYS_COUNT.toLocaleString('en-US')} keys, 256 B values. Snapshots off: --snapshot-interval-entries ${SNAPSHOTS_OFF_INTERVAL_ENTRIES} and --raft-log-size-bytes-max 64 GiB.`,
       "The follower is killed with SIGKILL once it has applied every write, and restarted on its data: READY is the process printing its READY line (LevelDB opened, regions loaded, log checked); caught up is its applied index reaching the leader's (Admin Status polled every 50 ms).",
       "Raft log size is the region's retained log as the store reports it (Admin Status log_size_bytes); data dir is `du -sb` of the store directory (LevelDB: state machine, log, compaction leftovers).",
       'The machine is shared with other engineers: the write phase duration in particular moves with their load.',
