@@ -3,9 +3,9 @@
 // entries vs snapshots off (interval and log-size bound set beyond reach), and how many bytes
 // the Raft log and the data directory hold in both. Per mode: a fresh 3 PD + 3 stores cluster
 // (splits disabled, so one region takes every write), the writes through the SDK with
-// coalescing off (one put per Raft entry) and 256 in flight, then a follower store is killed with SIGKILL and restarted on its data: time to its
-// READY line (open LevelDB, load and verify the region) and to having applied the leader's
-// index. Flags: --writes N (default 1,000,000; quick 20,000), --snapshot-interval-entries N
+// coalescing off (one put per Raft entry) and 256 in flight, then a follower store is killed
+// with SIGKILL and restarted on its data: time to its READY line (open LevelDB, load and
+// verify the region) and to having applied the leader's index. Flags: --writes N (default 1,000,000; quick 20,000), --snapshot-interval-entries N
 // (default 10,000; quick 2,000), --in-flight N (256).
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
