@@ -7,14 +7,13 @@
 // stores and clients ride through.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
-import { metapb, raftpb } from '@flotilla/proto';
+import { metapb } from '@flotilla/proto';
 import { runClientCommand } from '../../server/src/cli/client-commands.js';
 import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
 import { PdClient } from '../../server/src/pd-client/pd-client.js';
 import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, adminStatus, eventually } from '../support/store-processes.js';
+import { StoreProcesses, adminStatus, eventually, adminSplitRegion } from '../support/store-processes.js';
 
 /** Generous bounds: a busy 2-core CI machine runs 3 PD members and 4 stores here. */
 const SETTLE_MS = 90_000;
@@ -39,25 +38,6 @@ async function regionsFromPd(
       endKey: Buffer.from(r.region?.endKey ?? []).toString(),
     };
   });
-}
-
-function splitRegion(
-  address: string,
-  request: raftpb.SplitRegionRequest,
-): Promise<raftpb.SplitRegionResponse> {
-  const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) =>
-    client.splitRegion(
-      request,
-      new grpc.Metadata(),
-      { deadline: new Date(Date.now() + 10_000) },
-      (err, res) => {
-        client.close();
-        if (err) reject(err);
-        else resolve(res);
-      },
-    ),
-  );
 }
 
 describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, () => {
@@ -141,7 +121,7 @@ describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, 
         written++;
       }
     })();
-    const res = await splitRegion(stores.addresses.get(slot) as string, {
+    const res = await adminSplitRegion(stores.addresses.get(slot) as string, {
       regionId: BigInt(region.id),
       regionEpoch: local.region.regionEpoch,
       splitKeys: [Buffer.from(key(150))],

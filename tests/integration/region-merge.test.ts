@@ -6,13 +6,12 @@
 // key exactly once, in order; PD's operator status shows the merges as succeeded.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
 import { pdpb, raftpb } from '@flotilla/proto';
 import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
 import { PdClient } from '../../server/src/pd-client/pd-client.js';
 import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, adminStatus, eventually } from '../support/store-processes.js';
+import { StoreProcesses, adminSplitRegion, adminStatus, eventually } from '../support/store-processes.js';
 
 /** Generous: a busy 2-core machine runs PD, 3 stores, a writer and a scanner here. */
 const SETTLE_MS = 150_000;
@@ -41,7 +40,7 @@ async function splitAt(stores: StoreProcesses, splitKey: string): Promise<void> 
             Buffer.compare(k, region.startKey) > 0 &&
             (region.endKey.length === 0 || Buffer.compare(k, region.endKey) < 0);
           if (!inside) continue;
-          const res = await adminSplit(address, {
+          const res = await adminSplitRegion(address, {
             regionId: region.id,
             regionEpoch: region.regionEpoch,
             splitKeys: [k],
@@ -53,25 +52,6 @@ async function splitAt(stores: StoreProcesses, splitKey: string): Promise<void> 
     },
     SETTLE_MS,
     `a split at ${splitKey}`,
-  );
-}
-
-function adminSplit(
-  address: string,
-  request: raftpb.SplitRegionRequest,
-): Promise<raftpb.SplitRegionResponse> {
-  const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) =>
-    client.splitRegion(
-      request,
-      new grpc.Metadata(),
-      { deadline: new Date(Date.now() + 20_000) },
-      (err, res) => {
-        client.close();
-        if (err) reject(err);
-        else resolve(res);
-      },
-    ),
   );
 }
 

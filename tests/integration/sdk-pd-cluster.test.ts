@@ -10,12 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { raftpb } from '@flotilla/proto';
 import { ResultUnknownError, createClient } from '../../sdk/src/index.js';
 import type { ClientStats, FlotillaClient, RetryReason } from '../../sdk/src/index.js';
 import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, adminStatus, eventually } from '../support/store-processes.js';
+import { StoreProcesses, adminStatus, eventually, adminSplitRegion } from '../support/store-processes.js';
 
 /** Generous bounds: a busy 2-core machine runs a PD member and 3 stores here. */
 const SETTLE_MS = 90_000;
@@ -45,30 +44,11 @@ async function leaderOf(stores: StoreProcesses, key: string): Promise<LocalRegio
   return undefined;
 }
 
-function splitRegion(
-  address: string,
-  request: raftpb.SplitRegionRequest,
-): Promise<raftpb.SplitRegionResponse> {
-  const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) =>
-    client.splitRegion(
-      request,
-      new grpc.Metadata(),
-      { deadline: new Date(Date.now() + 20_000) },
-      (err, res) => {
-        client.close();
-        if (err) reject(err);
-        else resolve(res);
-      },
-    ),
-  );
-}
-
 /** Splits the region holding `splitKeys[0]` at `splitKeys` through its leader's Admin service. */
 async function split(stores: StoreProcesses, splitKeys: readonly string[]): Promise<void> {
   const first = splitKeys[0] as string;
   const leader = await eventually(() => leaderOf(stores, first), SETTLE_MS, `a leader for ${first}`);
-  const res = await splitRegion(stores.addresses.get(leader.slot) as string, {
+  const res = await adminSplitRegion(stores.addresses.get(leader.slot) as string, {
     regionId: leader.region.id,
     regionEpoch: leader.region.regionEpoch,
     splitKeys: splitKeys.map((k) => Buffer.from(k)),

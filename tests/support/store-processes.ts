@@ -181,6 +181,27 @@ export function adminStatus(address: string): Promise<raftpb.StatusResponse> {
   });
 }
 
+/** Splits a region through a store's Admin service (the store must lead it). */
+export function adminSplitRegion(
+  address: string,
+  request: raftpb.SplitRegionRequest,
+  deadlineMs = 20_000,
+): Promise<raftpb.SplitRegionResponse> {
+  const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) =>
+    client.splitRegion(
+      request,
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + deadlineMs) },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res);
+      },
+    ),
+  );
+}
+
 /** Polls `check` (an event we cannot subscribe to across processes) until it holds or `timeoutMs` passes. */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
