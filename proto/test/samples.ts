@@ -469,6 +469,17 @@ const peerChange = (changeType = raftpb.ConfChangeType.REMOVE_NODE): raftpb.Peer
 const changePeerCommand = (): raftpb.ChangePeerCommand => ({
   changes: [peerChange(raftpb.ConfChangeType.ADD_VOTER), peerChange()],
 });
+const prepareMergeCommand = (): raftpb.PrepareMergeCommand => ({ target: region() });
+const commitMergeCommand = (): raftpb.CommitMergeCommand => ({
+  source: region(),
+  prepareIndex: u64(),
+  sourceEntries: [entry(), entry()],
+  entriesPrevIndex: u64(),
+  entriesPrevTerm: u64(),
+  sourceLeaderTerm: u64(),
+  sourceLeaderPeerId: u64(),
+});
+const rollbackMergeCommand = (): raftpb.RollbackMergeCommand => ({ prepareIndex: u64() });
 const raftCommandCases = (): NonNullable<raftpb.RaftCommand['command']>[] => [
   { $case: 'write', write: writeCommand() },
   { $case: 'compareAndSwap', compareAndSwap: casCommand() },
@@ -476,6 +487,9 @@ const raftCommandCases = (): NonNullable<raftpb.RaftCommand['command']>[] => [
   { $case: 'split', split: splitCommand() },
   { $case: 'compactLog', compactLog: compactLogCommand() },
   { $case: 'changePeer', changePeer: changePeerCommand() },
+  { $case: 'prepareMerge', prepareMerge: prepareMergeCommand() },
+  { $case: 'commitMerge', commitMerge: commitMergeCommand() },
+  { $case: 'rollbackMerge', rollbackMerge: rollbackMergeCommand() },
 ];
 
 full(raftpb.RaftCommandHeader, commandHeader());
@@ -502,20 +516,26 @@ full(raftpb.SplitCommand, splitCommand());
 full(raftpb.CompactLogCommand, compactLogCommand());
 full(raftpb.PeerChange, peerChange());
 full(raftpb.ChangePeerCommand, changePeerCommand());
+full(raftpb.PrepareMergeCommand, prepareMergeCommand());
+full(raftpb.CommitMergeCommand, commitMergeCommand());
+full(raftpb.RollbackMergeCommand, rollbackMergeCommand());
 for (const command of raftCommandCases()) {
   full(raftpb.RaftCommand, { header: commandHeader(), command }, command.$case);
 }
 
 // ---- raftpb: persisted state -----------------------------------------------------------
 
+const mergeState = (): raftpb.MergeState => ({ prepareIndex: u64(), target: region() });
 const regionLocalState = (state = raftpb.PeerState.APPLYING): raftpb.RegionLocalState => ({
   state,
   region: region(),
+  mergeState: mergeState(),
 });
 
 full(raftpb.StoreIdent, { clusterId: u64(), storeId: u64() });
 full(raftpb.RaftTruncatedState, { index: u64(), term: u64() });
 full(raftpb.RaftApplyState, { appliedIndex: u64(), truncatedState: { index: u64(), term: u64() } });
+full(raftpb.MergeState, mergeState());
 full(raftpb.RegionLocalState, regionLocalState());
 enumVariants(raftpb.PeerState, raftpb.RegionLocalState, (state: raftpb.PeerState) => regionLocalState(state));
 
@@ -559,6 +579,13 @@ full(raftpb.SplitRegionRequest, {
   splitKeys: [bytes('k1'), bytes('k2')],
 });
 full(raftpb.SplitRegionResponse, { regionError: regionError(), regions: [region(), region()] });
+full(raftpb.MergeRegionRequest, {
+  sourceRegionId: u64(),
+  sourceRegionEpoch: epoch(),
+  targetRegionId: u64(),
+  targetRegionEpoch: epoch(),
+});
+full(raftpb.MergeRegionResponse, { regionError: regionError(), region: region() });
 enumVariants(raftpb.RaftRole, raftpb.RegionStatus, (role: raftpb.RaftRole) => regionStatus(role));
 
 // ---- pdpb ------------------------------------------------------------------------------
@@ -686,6 +713,34 @@ enumVariants(pdpb.ErrorType, pdpb.Error, (type: pdpb.ErrorType) => pdError(type)
 enumVariants(pdpb.SplitPolicy, pdpb.SplitRegionOperator, (policy: pdpb.SplitPolicy) =>
   splitRegionOperator(policy),
 );
+const operatorInfo = (status = pdpb.OperatorStatus.SUCCEEDED): pdpb.OperatorInfo => ({
+  id: u64(),
+  regionId: u64(),
+  kind: str('kind'),
+  description: str('description'),
+  fromStoreIds: [u64(), u64()],
+  toStoreIds: [u64()],
+  steps: [str('step'), str('step')],
+  stepIndex: u32(),
+  status,
+  ageMs: u64(),
+  durationMs: u64(),
+});
+const operatorKindLimit = (): pdpb.OperatorKindLimit => ({
+  kind: str('kind'),
+  runningCount: u32(),
+  limit: u32(),
+});
+full(pdpb.OperatorInfo, operatorInfo());
+enumVariants(pdpb.OperatorStatus, pdpb.OperatorInfo, (status: pdpb.OperatorStatus) => operatorInfo(status));
+full(pdpb.OperatorKindLimit, operatorKindLimit());
+full(pdpb.GetOperatorsRequest, { header: header() });
+full(pdpb.GetOperatorsResponse, {
+  header: responseHeader(),
+  running: [operatorInfo()],
+  finished: [operatorInfo(), operatorInfo()],
+  limits: [operatorKindLimit(), operatorKindLimit()],
+});
 
 /** Every sample, in the order registered. */
 export const roundTripSamples: readonly Sample[] = samples;

@@ -252,9 +252,12 @@ describe('Region merge', () => {
     await prepare(right, far);
     assert.equal((await mergeUntilEnded(c, right, far)).kind, 'merged');
     await c.tickUntil(() => c.live().every((s) => s.region(right) === undefined));
-    const outcome = await mergeUntilEnded(c, left, right);
-    assert.equal(outcome.kind, 'rejected', JSON.stringify(outcome));
-    await c.tickUntil(() => c.live().every((s) => s.region(left)?.mergeState === null));
+    // The store holding left's leader rolls it back by itself once its target is gone (at
+    // once when the target's peer leaves, else from the node's periodic push).
+    await c.tickUntil(() => {
+      for (const s of c.live()) s.advanceMerges();
+      return c.live().every((s) => s.region(left)?.mergeState === null);
+    });
     assert.equal((await put(c, 'a', 'served again')).kind, 'write');
     assert.equal((await put(c, 'q', 'in the far region')).kind, 'write');
     for (const s of c.live()) {
