@@ -47,13 +47,21 @@ async function leaderOf(stores: StoreProcesses, key: string): Promise<LocalRegio
 /** Splits the region holding `splitKeys[0]` at `splitKeys` through its leader's Admin service. */
 async function split(stores: StoreProcesses, splitKeys: readonly string[]): Promise<void> {
   const first = splitKeys[0] as string;
-  const leader = await eventually(() => leaderOf(stores, first), SETTLE_MS, `a leader for ${first}`);
-  const res = await adminSplitRegion(stores.addresses.get(leader.slot) as string, {
-    regionId: leader.region.id,
-    regionEpoch: leader.region.regionEpoch,
-    splitKeys: splitKeys.map((k) => Buffer.from(k)),
-  });
-  assert.equal(res.regionError, undefined, res.regionError?.message);
+  // PD may be moving a replica or the leader meanwhile (a new epoch, another leader): ask again.
+  const res = await eventually(
+    async () => {
+      const leader = await leaderOf(stores, first);
+      if (leader === undefined) return undefined;
+      const answer = await adminSplitRegion(stores.addresses.get(leader.slot) as string, {
+        regionId: leader.region.id,
+        regionEpoch: leader.region.regionEpoch,
+        splitKeys: splitKeys.map((k) => Buffer.from(k)),
+      }).catch(() => undefined);
+      return answer?.regionError === undefined ? answer : undefined;
+    },
+    SETTLE_MS,
+    `a split at ${first}`,
+  );
   assert.equal(res.regions.length, splitKeys.length + 1);
 }
 
