@@ -240,8 +240,10 @@ export class RequestRunner {
   }
 
   private async pause(wait: 'backoff' | { ms: number }, index: number, call: CallState): Promise<void> {
-    const ms =
-      wait === 'backoff' ? backoffMs(index, this.options.backoffBaseMs, this.options.backoffMaxMs) : wait.ms;
+    // A pause the server asked for is a floor: repeated answers (a region frozen for a merge,
+    // a busy store) still back off exponentially, so the attempts last as long as the deadline.
+    const backoff = backoffMs(index, this.options.backoffBaseMs, this.options.backoffMaxMs);
+    const ms = wait === 'backoff' ? backoff : Math.max(wait.ms, backoff);
     await call.deadline
       .sleep(Math.min(ms, call.deadline.remainingMs()), 'backing off before a retry')
       .catch((err: unknown) => {

@@ -64,11 +64,13 @@ describe('PD cluster (3 real member processes)', () => {
   it('elects a leader that every member names, and followers answer NOT_LEADER with its address', async () => {
     const leaderId = await leader();
     for (const id of [1, 2, 3]) {
-      // A follower names the leader once its first heartbeat arrived: wait for that event.
+      // A follower names the leader once its first heartbeat arrived, and the cluster id once
+      // it applied the entry holding it: wait for both events.
       const members = await eventually(
         async () => {
           const res = await pdCall(pd.client(id), 'getMembers', { header: undefined }).catch(() => undefined);
-          return res !== undefined && Number(res.leader?.memberId) === leaderId ? res : undefined;
+          const named = res !== undefined && Number(res.leader?.memberId) === leaderId;
+          return named && (res.header?.clusterId ?? 0n) > 0n ? res : undefined;
         },
         LEADER_TIMEOUT_MS,
         `member ${id} naming leader ${leaderId}`,
