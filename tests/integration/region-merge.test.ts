@@ -119,6 +119,8 @@ describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_00
     let stopped = false;
     const acknowledged = new Map<string, string>();
     let writes = 0;
+    // A failed load ends the wait below at once and fails the test with its error.
+    let loadError: unknown;
     const writer = (async () => {
       for (let n = 0; !stopped; n++) {
         const i = (n * 37) % KEYS_COUNT;
@@ -127,7 +129,9 @@ describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_00
         acknowledged.set(key(i), value);
         writes++;
       }
-    })();
+    })().catch((err: unknown) => {
+      loadError ??= err;
+    });
     let scans = 0;
     const scanner = (async () => {
       while (!stopped) {
@@ -138,19 +142,31 @@ describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_00
         for (let i = 0; i < KEYS_COUNT; i++) assert.equal(seen[i], key(i), `scan ${scans} at ${i}`);
         scans++;
       }
-    })();
+    })().catch((err: unknown) => {
+      loadError ??= err;
+    });
     const startedAtMs = Date.now();
     try {
       await eventually(
-        async () => ((await regionCount(pd)) === 1 ? true : undefined),
+        async () => {
+          if (loadError !== undefined) throw loadError;
+          return (await regionCount(pd)) === 1 ? true : undefined;
+        },
         SETTLE_MS,
         'one region left',
       );
+      if (loadError !== undefined) throw loadError;
     } catch (err) {
       // What PD and the stores did, for the failure report.
       const ops = await pd.getOperators().catch(() => undefined);
       for (const op of [...(ops?.running ?? []), ...(ops?.finished ?? [])])
         console.log(`# operator ${op.kind} region ${op.regionId}: ${op.steps.join('; ')} -> ${op.status}`);
+      for (const line of pds
+        .log(1)
+        .split('\n')
+        .filter((l) => /region|stale/i.test(l))
+        .slice(-25))
+        console.log(`# pd: ${line}`);
       for (const slot of [1, 2, 3])
         for (const line of stores
           .log(slot)
