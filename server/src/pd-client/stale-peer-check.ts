@@ -84,6 +84,10 @@ export class StalePeerCheck {
     for (const r of regions) {
       const version = epochFromProto(r.regionEpoch, 'region.regionEpoch').version;
       if (Number(r.id) === peer.regionId || version <= epoch.version) return;
+      // A local replica of the absorbing region that has not caught up yet may still apply
+      // the merge by log, and needs this peer (its data) to do so: leave it to that merge.
+      const local = store.region(Number(r.id));
+      if (local !== undefined && local.initialized && local.region.epoch.version < version) return;
       if (Buffer.compare(r.startKey, cursor) > 0) return; // a gap
       if (
         r.endKey.length === 0 ||
