@@ -55,6 +55,11 @@ async function splitAt(stores: StoreProcesses, splitKey: string): Promise<void> 
   );
 }
 
+function describeRegion(r: raftpb.RegionStatus['region']): string {
+  const range = `[${Buffer.from(r?.startKey ?? []).toString()}, ${Buffer.from(r?.endKey ?? []).toString()})`;
+  return `region ${r?.id} v${r?.regionEpoch?.version} c${r?.regionEpoch?.confVer} ${range}`;
+}
+
 describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_000 }, () => {
   let pds: PdProcesses;
   let stores: StoreProcesses;
@@ -174,6 +179,16 @@ describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_00
           .filter((l) => /merge|operator/i.test(l))
           .slice(-15))
           console.log(`# store ${slot}: ${line}`);
+      const map = await pd.scanRegions(new Uint8Array(0), new Uint8Array(0), 100).catch(() => undefined);
+      for (const r of map?.regions ?? [])
+        console.log(`# pd map: ${describeRegion(r.region)} leader store ${r.leader?.storeId}`);
+      for (const slot of [1, 2, 3]) {
+        const status = await adminStatus(stores.addresses.get(slot) as string).catch(() => undefined);
+        for (const r of status?.regions ?? [])
+          console.log(
+            `# store ${slot} holds ${describeRegion(r.region)} role ${r.role} term ${r.term} commit ${r.commitIndex} applied ${r.appliedIndex}`,
+          );
+      }
       throw err;
     } finally {
       stopped = true;
