@@ -6,7 +6,6 @@
 // again; a restarted store loads the merged region and not the source.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { dataKey } from '../../src/storage/keys.js';
 import { regionStateKey } from '../../src/storage/keys.js';
 import { encodeWrite } from '../../src/store/command-builder.js';
 import type { CommandResult } from '../../src/store/command-apply.js';
@@ -15,8 +14,7 @@ import type { RegionMeta } from '../../src/store/region-meta.js';
 import { decodeRegionLocalState } from '../../src/store/region-meta.js';
 import { encodePrepareMerge } from '../../src/store/region-merge.js';
 import type { Store } from '../../src/store/store.js';
-import { liveValue } from '../../src/store/user-value.js';
-import { MemoryCluster } from './helpers/memory-cluster.js';
+import { MemoryCluster, localGet, putKey as put } from './helpers/memory-cluster.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -41,23 +39,6 @@ async function twoRegions(): Promise<{ c: MemoryCluster; left: number; right: nu
   await c.tickUntil(() => c.live().every((s) => s.regionMeta(right) !== undefined));
   await c.waitForLeader(right);
   return { c, left: 1, right };
-}
-
-async function put(c: MemoryCluster, key: string, value: string): Promise<CommandResult> {
-  await c.tickUntil(() => c.leaderOfKey(te.encode(key)) !== undefined);
-  const { store, peer } = c.leaderOfKey(te.encode(key)) as {
-    store: Store;
-    peer: { region: RegionMeta; peerId: number };
-  };
-  const data = encodeWrite({ region: peer.region, peerId: peer.peerId, nowUnixMs: Date.now() }, [
-    { kind: 'put', key: te.encode(key), value: te.encode(value) },
-  ]);
-  return c.ticking(store.propose(peer.region.id, data));
-}
-
-function localGet(c: MemoryCluster, storeId: number, key: string): string | undefined {
-  const bytes = liveValue(c.engines.get(storeId)?.getSync(dataKey(te.encode(key))), Date.now());
-  return bytes === undefined ? undefined : td.decode(bytes);
 }
 
 function rangeOf(meta: RegionMeta | undefined): string {

@@ -7,17 +7,15 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { kvpb, raftpb } from '@flotilla/proto';
-import { dataKey } from '../../src/storage/keys.js';
 import { encodeWrite } from '../../src/store/command-builder.js';
 import type { CommandResult } from '../../src/store/command-apply.js';
 import type { RegionMeta } from '../../src/store/region-meta.js';
 import { epochToProto } from '../../src/store/region-meta.js';
 import { encodeSplit } from '../../src/store/region-split.js';
 import type { Store } from '../../src/store/store.js';
-import { liveValue } from '../../src/store/user-value.js';
 import { KvHandlers } from '../../src/service/kv-handlers.js';
 import { KV_LIMITS_DEFAULTS } from '../../src/service/kv-limits.js';
-import { MemoryCluster } from './helpers/memory-cluster.js';
+import { MemoryCluster, localGet, putKey as put } from './helpers/memory-cluster.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -37,23 +35,6 @@ async function started(): Promise<{ c: MemoryCluster; leader: Store }> {
 }
 
 /** Proposes a put to the region holding `key`, on its current leader. */
-async function put(c: MemoryCluster, key: string, value: string): Promise<CommandResult> {
-  await c.tickUntil(() => c.leaderOfKey(te.encode(key)) !== undefined);
-  const { store, peer } = c.leaderOfKey(te.encode(key)) as {
-    store: Store;
-    peer: { region: RegionMeta; peerId: number };
-  };
-  const data = encodeWrite({ region: peer.region, peerId: peer.peerId, nowUnixMs: Date.now() }, [
-    { kind: 'put', key: te.encode(key), value: te.encode(value) },
-  ]);
-  return c.ticking(store.propose(peer.region.id, data));
-}
-
-function localGet(c: MemoryCluster, storeId: number, key: string): string | undefined {
-  const bytes = liveValue(c.engines.get(storeId)?.getSync(dataKey(te.encode(key))), Date.now());
-  return bytes === undefined ? undefined : td.decode(bytes);
-}
-
 function metaJson(meta: RegionMeta | undefined): string {
   return JSON.stringify(meta, (_, v: unknown) => (v instanceof Uint8Array ? td.decode(v) : v));
 }

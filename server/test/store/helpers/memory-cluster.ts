@@ -12,6 +12,10 @@ import { coalescedHeartbeatOf } from '../../../src/transport/raft-message-codec.
 import { resolveStoreConfig } from '../../../src/store/store-config.js';
 import type { StoreConfig } from '../../../src/store/store-config.js';
 import type { RegionMeta } from '../../../src/store/region-meta.js';
+import type { CommandResult } from '../../../src/store/command-apply.js';
+import { encodeWrite } from '../../../src/store/command-builder.js';
+import { dataKey } from '../../../src/storage/keys.js';
+import { liveValue } from '../../../src/store/user-value.js';
 import { bootstrapRegionIfEmpty, loadRegionPeers } from '../../../src/store/region-loader.js';
 import type { RegionPeer } from '../../../src/store/region-peer.js';
 import type { RegionsChangedEvent, SplitIdSource } from '../../../src/store/split-ids.js';
@@ -265,6 +269,26 @@ export class MemoryCluster {
 
 async function* chunksOf(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
   yield* chunks;
+}
+
+/** Proposes a put of `key` to the region holding it, on its current leader (ticking until one exists). */
+export async function putKey(c: MemoryCluster, key: string, value: string): Promise<CommandResult> {
+  const k = new TextEncoder().encode(key);
+  await c.tickUntil(() => c.leaderOfKey(k) !== undefined);
+  const { store, peer } = c.leaderOfKey(k) as { store: Store; peer: RegionPeer };
+  const data = encodeWrite({ region: peer.region, peerId: peer.peerId, nowUnixMs: Date.now() }, [
+    { kind: 'put', key: k, value: new TextEncoder().encode(value) },
+  ]);
+  return c.ticking(store.propose(peer.region.id, data));
+}
+
+/** The live value of `key` in a store's engine, read directly (no request path). */
+export function localGet(c: MemoryCluster, storeId: number, key: string): string | undefined {
+  const bytes = liveValue(
+    c.engines.get(storeId)?.getSync(dataKey(new TextEncoder().encode(key))),
+    Date.now(),
+  );
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
 }
 
 /** Lets queued rounds and message deliveries run (a few macrotask turns). */
