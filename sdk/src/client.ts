@@ -405,6 +405,7 @@ export class FlotillaClient {
       retries: 0,
       maybeApplied: false,
       lastRetry: undefined,
+      pauses: 0,
     };
   }
 

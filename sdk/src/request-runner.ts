@@ -32,6 +32,12 @@ export interface CallState {
   maybeApplied: boolean;
   /** Why the last retry happened, for the error when the deadline ends the call. */
   lastRetry: RetryReason | undefined;
+  /**
+   * Backoff pauses taken so far across all regions of the call: the next pause grows from
+   * it. Kept per call, not per region, so a region PD has not yet learned is merged or split
+   * (RegionNotFound, then the same stale answer from PD) is retried with a growing pause.
+   */
+  pauses: number;
 }
 
 export type RegionOutcome =
@@ -100,20 +106,19 @@ export class RequestRunner {
     let region = initial;
     /** Peers that did not lead or could not be reached since the last backoff. */
     const tried = new Set<bigint>();
-    let backoffIndex = 0;
     for (;;) {
       checkDeadline(call, `sending to ${describeRegion(region)}`);
       if (region.peers.length === 0) {
         // PD described a region without peers: nothing to send to; ask again later.
         this.locator.cache.invalidate(region.id);
-        await this.pause('backoff', backoffIndex, call);
+        await this.pause('backoff', call);
         return { kind: 'resplit' };
       }
       const peer = pickPeer(region, tried);
       if (peer === undefined) {
         // Every peer refused or was unreachable: an election is probably under way.
         tried.clear();
-        await this.pause('backoff', backoffIndex++, call);
+        await this.pause('backoff', call);
         const fresh = this.locator.cache.get(region.id);
         if (fresh === undefined) return { kind: 'resplit' };
         region = fresh;
@@ -135,7 +140,7 @@ export class RequestRunner {
         );
       const next = this.applyFix(decision.fix, region, peer, tried);
       if (decision.wait !== 'now' || (next !== 'resplit' && next.wait)) {
-        await this.pause(decision.wait === 'now' ? 'backoff' : decision.wait, backoffIndex++, call);
+        await this.pause(decision.wait === 'now' ? 'backoff' : decision.wait, call);
       }
       if (next === 'resplit') return { kind: 'resplit' };
       region = next.region;
@@ -239,10 +244,10 @@ export class RequestRunner {
     }
   }
 
-  private async pause(wait: 'backoff' | { ms: number }, index: number, call: CallState): Promise<void> {
+  private async pause(wait: 'backoff' | { ms: number }, call: CallState): Promise<void> {
     // A pause the server asked for is a floor: repeated answers (a region frozen for a merge,
     // a busy store) still back off exponentially, so the attempts last as long as the deadline.
-    const backoff = backoffMs(index, this.options.backoffBaseMs, this.options.backoffMaxMs);
+    const backoff = backoffMs(call.pauses++, this.options.backoffBaseMs, this.options.backoffMaxMs);
     const ms = wait === 'backoff' ? backoff : Math.max(wait.ms, backoff);
     await call.deadline
       .sleep(Math.min(ms, call.deadline.remainingMs()), 'backing off before a retry')

@@ -174,6 +174,24 @@ describe('region changes', () => {
     assert.equal(k.stats().pdCalls, pdCalls, 'no PD call once the merged region is cached');
   });
 
+  it('while PD still describes a merged-away region, retries back off (growing pauses) until PD catches up, within the deadline', async () => {
+    const { cluster: c, client: k } = await setup({ timeoutMs: 30_000 });
+    c.state.split(1n, 'm', 2n);
+    await k.put('x', '1');
+    // PD lags: it keeps answering with the regions as they were before the merge.
+    const before = c.state.regions.map((r) => ({ ...r }));
+    c.state.merge(1n, 2n);
+    const lagMs = 2_000;
+    const lagEndsAtMs = Date.now() + lagMs;
+    c.pd.regions = () => (Date.now() < lagEndsAtMs ? before : c.state.regions);
+    const startedMs = Date.now();
+    // 64 retries with a pause that restarted at 10 ms for every lookup gave up in well under a second.
+    await k.put('x', '2');
+    assert.ok(Date.now() - startedMs >= lagMs, 'the write waited for PD');
+    assert.equal(c.state.data.get('x')?.toString(), '2');
+    assert.ok(k.stats().retries.regionNotFound < 64, `${k.stats().retries.regionNotFound} retries`);
+  });
+
   it('after a split, the new region is served at once by its peer on the store that answered EpochNotMatch', async () => {
     const { cluster: c, client: k } = await setup();
     region1(c).leaderStoreId = 2n;
