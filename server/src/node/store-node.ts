@@ -137,6 +137,7 @@ export class StoreNode {
     let loadSplit: LoadSplitChecker | undefined;
     const traffic = pd === undefined ? undefined : new RegionTraffic(() => Date.now());
     let runtime: RaftRuntime;
+    let heartbeats: PdHeartbeats | undefined;
     try {
       runtime = await RaftRuntime.start({
         nodeId: storeId,
@@ -149,9 +150,11 @@ export class StoreNode {
         splitIds: pd ? pdSplitIds(pd) : undefined,
         onRegionsChanged: pd
           ? (event) => {
-              // A merge reaches PD with the target's next region heartbeat (its epoch changed).
+              // A split is reported at once; a merge reaches PD with the target's region
+              // heartbeat, sent now rather than at the next watch period (its epoch changed).
               if (event.kind === 'split')
                 reportSplit(pd, event.regions, (line) => log(`store ${storeId}: ${line}`));
+              heartbeats?.watchSoon();
             }
           : undefined,
         addServices: (server, { store, clock, config }) => {
@@ -232,6 +235,7 @@ export class StoreNode {
         log: (line) => log(`store ${storeId}: ${line}`),
       });
       node.heartbeats.start();
+      heartbeats = node.heartbeats;
       const stalePeers = new StalePeerCheck({
         pd,
         store,

@@ -58,6 +58,8 @@ export class PdHeartbeats {
   private watchTimer: NodeJS.Timeout | undefined;
   private storeHeartbeatInFlight = false;
   private watching = false;
+  /** A watch was asked for while one ran (or is queued): run one more when it ends. */
+  private watchWanted = false;
   private stopped = false;
   /** Set when PD says this store is a tombstone: it must stop serving. */
   tombstoned = false;
@@ -81,6 +83,17 @@ export class PdHeartbeats {
     clearInterval(this.storeTimer);
     clearInterval(this.watchTimer);
     this.stream.close();
+  }
+
+  /**
+   * Compares leadership and epochs with the last reports soon instead of at the next watch
+   * period: called when a split or merge applies here, so PD (and through it the clients
+   * that find the old region gone) learns of the new ranges within a moment.
+   */
+  watchSoon(): void {
+    if (this.stopped || this.watchWanted) return;
+    this.watchWanted = true;
+    if (!this.watching) setImmediate(() => void this.watchRegions());
   }
 
   get streamCounters(): RegionHeartbeatStream['counters'] {
@@ -145,6 +158,7 @@ export class PdHeartbeats {
   private async watchRegions(): Promise<void> {
     if (this.watching || this.stopped || !this.stream.isOpen) return;
     this.watching = true;
+    this.watchWanted = false;
     try {
       const now = Date.now();
       let sent = 0;
@@ -175,6 +189,7 @@ export class PdHeartbeats {
       this.options.traffic?.retainOnly(led);
     } finally {
       this.watching = false;
+      if (this.watchWanted) setImmediate(() => void this.watchRegions());
     }
   }
 
