@@ -89,6 +89,22 @@ describe('Store (3 stores, one region)', () => {
     assert.equal(localGet(cluster, store.storeId, 'rk'), 'before');
   });
 
+  it('confirms the reads that arrive in one round with one ReadIndex (one heartbeat round, not one per read)', async () => {
+    cluster = new MemoryCluster([1, 2, 3]);
+    await cluster.start();
+    const { store } = await cluster.waitForLeader(1);
+    await put(cluster, store, 'rk', 'before');
+    const readsCount = 200;
+    const sentCount = (): number => cluster.messagesSentCount + cluster.heartbeatsSentCount;
+    const sentBefore = sentCount();
+    const reads = Array.from({ length: readsCount }, () => store.readBarrier(1, 'safe'));
+    const errors = await cluster.ticking(Promise.all(reads));
+    assert.ok(errors.every((e) => e === undefined));
+    const sent = sentCount() - sentBefore;
+    // One read per heartbeat round would send 2 heartbeats (and get 2 answers) per read.
+    assert.ok(sent < readsCount / 4, `${readsCount} reads sent ${sent} Raft messages`);
+  });
+
   it('refuses proposals on a follower with NotLeader naming the leader', async () => {
     cluster = new MemoryCluster([1, 2, 3]);
     await cluster.start();
