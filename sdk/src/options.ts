@@ -3,8 +3,13 @@
 // visible that nothing grows without bound.
 import { InvalidArgumentError } from './errors.js';
 
-/** How fresh a read must be. */
-export type Consistency = 'linearizable' | 'lease' | 'stale';
+/**
+ * How fresh a read must be, and how it is made linearizable: 'linearizable' (ReadIndex, a
+ * heartbeat round), 'log' (a read entry through the Raft log: replicated, persisted and
+ * applied like a write; slower, for comparison and for callers that want the read ordered in
+ * the log), 'lease' (the leader's lease) or 'stale' (no freshness).
+ */
+export type Consistency = 'linearizable' | 'log' | 'lease' | 'stale';
 
 export interface ClientOptions {
   /** host:port of one or more PD members; the client follows PD's leader among them. */
@@ -138,9 +143,9 @@ export function checkCount(field: string, value: number, min: number): void {
 
 export function checkConsistency(value: unknown): Consistency {
   if (value === undefined) return 'linearizable';
-  if (value === 'linearizable' || value === 'lease' || value === 'stale') return value;
+  if (value === 'linearizable' || value === 'log' || value === 'lease' || value === 'stale') return value;
   throw new InvalidArgumentError(
     'consistency',
-    `expected 'linearizable', 'lease' or 'stale', got ${String(value)}`,
+    `expected 'linearizable', 'log', 'lease' or 'stale', got ${String(value)}`,
   );
 }

@@ -47,6 +47,7 @@ export type RegionOutcome =
 
 const READ_CONSISTENCY: Record<Consistency, kvpb.ReadConsistency> = {
   linearizable: kvpb.ReadConsistency.LINEARIZABLE,
+  log: kvpb.ReadConsistency.LOG,
   lease: kvpb.ReadConsistency.LEASE,
   stale: kvpb.ReadConsistency.STALE,
 };

@@ -2,6 +2,7 @@
 // does what it says, across several regions, and close() releases everything.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { kvpb } from '@flotilla/proto';
 import { ClientClosedError, InvalidArgumentError, createClient } from '../src/index.js';
 import type { FlotillaClient } from '../src/index.js';
 import { FakeCluster } from './support/fake-cluster.js';
@@ -125,10 +126,25 @@ describe('client API against fake stores', () => {
     assert.throws(() => client.scan({ start: 'b', end: 'a' }), InvalidArgumentError);
   });
 
-  it('reads with lease and stale consistency', async () => {
+  it('reads with log, lease and stale consistency, each asked of the store as such', async () => {
     await client.put('cons', 'x');
-    assert.equal((await client.get('cons', { consistency: 'lease' }))?.toString(), 'x');
-    assert.equal((await client.get('cons', { consistency: 'stale' }))?.toString(), 'x');
+    const asked: Array<kvpb.ReadConsistency | undefined> = [];
+    cluster.setIntercept((_storeId, body) => {
+      if (body.$case === 'get') asked.push(body.get.context?.readConsistency);
+      return undefined;
+    });
+    try {
+      for (const consistency of ['linearizable', 'log', 'lease', 'stale'] as const)
+        assert.equal((await client.get('cons', { consistency }))?.toString(), 'x');
+    } finally {
+      cluster.setIntercept(undefined);
+    }
+    assert.deepEqual(asked, [
+      kvpb.ReadConsistency.LINEARIZABLE,
+      kvpb.ReadConsistency.LOG,
+      kvpb.ReadConsistency.LEASE,
+      kvpb.ReadConsistency.STALE,
+    ]);
   });
 
   it('fails calls after close with ClientClosedError', async () => {

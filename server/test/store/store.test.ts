@@ -90,15 +90,16 @@ describe('Store (3 stores, one region)', () => {
   });
 
   it('confirms the reads that arrive in one round with one ReadIndex (one heartbeat round, not one per read)', async () => {
-    cluster = new MemoryCluster([1, 2, 3]);
-    await cluster.start();
-    const { store } = await cluster.waitForLeader(1);
-    await put(cluster, store, 'rk', 'before');
+    const c = new MemoryCluster([1, 2, 3]);
+    cluster = c;
+    await c.start();
+    const { store } = await c.waitForLeader(1);
+    await put(c, store, 'rk', 'before');
     const readsCount = 200;
-    const sentCount = (): number => cluster.messagesSentCount + cluster.heartbeatsSentCount;
+    const sentCount = (): number => c.messagesSentCount + c.heartbeatsSentCount;
     const sentBefore = sentCount();
     const reads = Array.from({ length: readsCount }, () => store.readBarrier(1, 'safe'));
-    const errors = await cluster.ticking(Promise.all(reads));
+    const errors = await c.ticking(Promise.all(reads));
     assert.ok(errors.every((e) => e === undefined));
     const sent = sentCount() - sentBefore;
     // One read per heartbeat round would send 2 heartbeats (and get 2 answers) per read.
