@@ -1,11 +1,10 @@
 // Flotilla as a KvTarget: through the SDK (a PD cluster; coalesced BatchCommands streams, the
 // way applications use it), or through the unary Kv client (server/src/cli/kv-client.ts, a
-// static one-region cluster) for the 'log' read mode, which the SDK does not offer.
+// static one-region cluster; one gRPC call per operation).
 import { kvpb } from '@flotilla/proto';
 import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
 import { KvClient } from '../../server/src/cli/kv-client.js';
-import { UnsupportedReadModeError } from './kv-target.js';
 import type { KvTarget, ReadMode } from './kv-target.js';
 
 export interface FlotillaSdkTargetOptions {
@@ -25,12 +24,9 @@ export async function flotillaSdkTarget(options: FlotillaSdkTargetOptions): Prom
   });
   return {
     name: 'flotilla',
-    readModes: ['linearizable', 'lease', 'stale'],
+    readModes: ['linearizable', 'log', 'lease', 'stale'],
     put: async (key, value) => client.put(key, value),
-    get: async (key, mode) => {
-      if (mode === 'log') throw new UnsupportedReadModeError('the Flotilla SDK', mode);
-      return client.get(key, { consistency: mode });
-    },
+    get: async (key, mode) => client.get(key, { consistency: mode }),
     close: () => client.close(),
   };
 }

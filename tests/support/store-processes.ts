@@ -94,6 +94,7 @@ export class StoreProcesses {
         ? ['--store-id', String(id), '--initial-cluster', formatClusterSpec(this.addresses)]
         : ['--pd-endpoints', this.pdEndpoints.join(','), '--listen', this.addresses.get(id) as string];
     const args = [
+      ...cpuProfileArgs(),
       '--import',
       'tsx',
       storeMain,
@@ -146,7 +147,9 @@ export class StoreProcesses {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.children.keys()].map((id) => this.kill9(id)));
+    // A profiled store must exit by itself to write its profile: stop it gracefully.
+    const profiling = cpuProfileArgs().length > 0;
+    await Promise.all([...this.children.keys()].map((id) => (profiling ? this.stop(id) : this.kill9(id))));
     rmSync(this.baseDir, { recursive: true, force: true });
   }
 
@@ -215,4 +218,14 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+}
+
+/**
+ * With FLOTILLA_CPU_PROF_DIR set (a benchmark run to profile), each store process writes a
+ * V8 CPU profile there when it exits (a graceful stop; not after SIGKILL). Open it in Chrome
+ * DevTools or speedscope.
+ */
+function cpuProfileArgs(): string[] {
+  const dir = process.env.FLOTILLA_CPU_PROF_DIR;
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
 }
