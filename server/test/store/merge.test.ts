@@ -248,6 +248,36 @@ describe('Region merge', () => {
     assert.deepEqual(c.fatalErrors, []);
   });
 
+  it('two regions prepared to merge into each other both roll back and serve again', async () => {
+    // Two merge operators raced on different stores: each froze its source before seeing
+    // the other's PrepareMerge. Each commit reaches the frozen target's log, is refused
+    // there, and its source rolls back (neither waits on the other for ever).
+    const { c, left, right } = await twoRegions();
+    const leftBefore = c.live()[0]?.regionMeta(left) as RegionMeta;
+    const rightBefore = c.live()[0]?.regionMeta(right) as RegionMeta;
+    for (const [source, target] of [
+      [left, rightBefore],
+      [right, leftBefore],
+    ] as const) {
+      const leader = await c.waitForLeader(source);
+      const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+      const prepared = await c.ticking(leader.store.propose(source, encodePrepareMerge(origin, target)));
+      assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    }
+    assert.equal((await mergeUntilEnded(c, right, left)).kind, 'rejected');
+    assert.equal((await mergeUntilEnded(c, left, right)).kind, 'rejected');
+    await c.tickUntil(() =>
+      c.live().every((s) => s.region(left)?.mergeState === null && s.region(right)?.mergeState === null),
+    );
+    assert.equal((await put(c, 'a', 'left serves')).kind, 'write');
+    assert.equal((await put(c, 'x', 'right serves')).kind, 'write');
+    for (const s of c.live()) {
+      assert.equal(rangeOf(s.regionMeta(left)), '[, m)');
+      assert.equal(rangeOf(s.regionMeta(right)), '[m, )');
+    }
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
   it('a region a prepared merge will extend is not frozen as a source itself', async () => {
     const { c, left, right } = await twoRegions();
     const leader = await c.waitForLeader(left);
