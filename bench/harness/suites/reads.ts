@@ -6,8 +6,9 @@
 // the way applications read, with requests coalesced into BatchCommands frames, so the
 // servers' CPU goes to the read path rather than to one gRPC call per read. `--client unary`
 // drives a static cluster through the unary Kv client instead (one call per operation).
-// Modes alternate within each repeat. Flags: --concurrency N (default 64), --modes
-// linearizable,log,lease, --keys N, --client sdk|unary.
+// Modes alternate within each repeat, at each concurrency (one table each: at 1 in flight
+// the read path's own latency shows, at 64 the queueing of a loaded cluster). Flags:
+// --concurrency 1,64 (default), --modes linearizable,log,lease, --keys N, --client sdk|unary.
 import { FlotillaCluster } from '../flotilla-cluster.js';
 import { flotillaSdkTarget, flotillaUnaryTarget } from '../flotilla-target.js';
 import type { KvTarget } from '../kv-target.js';
@@ -32,7 +33,12 @@ const MODE_LABEL: Record<Mode, string> = {
 export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport> {
   const startedMs = Date.now();
   const facts = machineFacts();
-  const concurrency = intFlag(options, 'concurrency', 64);
+  const concurrencies = listFlag(options, 'concurrency', ['1', '64']).map((c) => {
+    const n = Number(c);
+    if (!Number.isInteger(n) || n < 1 || n > 4096)
+      throw new Error(`--concurrency: integers from 1 to 4096, comma-separated; got '${c}'`);
+    return n;
+  });
   const keysCount = intFlag(options, 'keys', options.quick ? 1000 : KEYS_COUNT_DEFAULT, 2);
   const modes = listFlag(options, 'modes', MODES).map((m) => {
     if (!(MODES as readonly string[]).includes(m))
@@ -43,7 +49,9 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
   if (clientKind !== 'sdk' && clientKind !== 'unary')
     throw new Error(`--client: sdk or unary; got '${String(clientKind)}'`);
   const progress = new ProgressLine('reads');
-  const runs = new Map<Mode, WorkloadResult[]>(modes.map((m) => [m, []]));
+  const runKey = (concurrency: number, mode: Mode): string => `${concurrency}/${mode}`;
+  const runs = new Map<string, WorkloadResult[]>();
+  for (const c of concurrencies) for (const m of modes) runs.set(runKey(c, m), []);
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     progress.update(`run ${repeat + 1}/${options.repeats}: starting 3 stores`);
     const cluster =
@@ -56,42 +64,43 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
       progress.update(`run ${repeat + 1}/${options.repeats}: loading ${keysCount} keys`);
       await loadKeys(target, keysCount);
       const order = repeat % 2 === 0 ? modes : [...modes].reverse();
-      for (const mode of order) {
-        const result = await runWorkload(
-          target,
-          {
-            label: `YCSB-B ${mode}`,
-            readFraction: 0.95,
-            readMode: mode as ReadMode,
-            distribution: { kind: 'zipf', theta: 0.99 },
-            concurrency,
-            durationMs: options.durationMs,
-            warmUpMs: options.quick ? 200 : 1000,
-          },
-          {
-            keysCount,
-            seed: 11 + repeat,
-            serverPids: () => cluster.serverPids(),
-            onProgress: (done, ms) =>
-              progress.update(
-                `run ${repeat + 1}/${options.repeats}: ${mode}: ${done} ops in ${(ms / 1000).toFixed(0)} s`,
-              ),
-          },
-        );
-        runs.get(mode)?.push(result);
-        progress.update(
-          `run ${repeat + 1}/${options.repeats}: ${mode}: read p99 ${result.readLatency.p99Ms} ms`,
-        );
-      }
+      for (const concurrency of concurrencies)
+        for (const mode of order) {
+          const result = await runWorkload(
+            target,
+            {
+              label: `YCSB-B ${mode}`,
+              readFraction: 0.95,
+              readMode: mode as ReadMode,
+              distribution: { kind: 'zipf', theta: 0.99 },
+              concurrency,
+              durationMs: options.durationMs,
+              warmUpMs: options.quick ? 200 : 1000,
+            },
+            {
+              keysCount,
+              seed: 11 + repeat,
+              serverPids: () => cluster.serverPids(),
+              onProgress: (done, ms) =>
+                progress.update(
+                  `run ${repeat + 1}/${options.repeats}: ${mode} at ${concurrency}: ${done} ops in ${(ms / 1000).toFixed(0)} s`,
+                ),
+            },
+          );
+          runs.get(runKey(concurrency, mode))?.push(result);
+          progress.update(
+            `run ${repeat + 1}/${options.repeats}: ${mode} at ${concurrency}: read p99 ${result.readLatency.p99Ms} ms`,
+          );
+        }
     } finally {
       await target.close();
       await cluster.stop();
     }
   }
   progress.done();
-  const med = (mode: Mode): Record<string, number> =>
+  const med = (concurrency: number, mode: Mode): Record<string, number> =>
     medianOfFields(
-      (runs.get(mode) ?? []).map((r) => ({
+      (runs.get(runKey(concurrency, mode)) ?? []).map((r) => ({
         opsPerSecond: r.opsPerSecond,
         readP50Ms: r.readLatency.p50Ms,
         readP90Ms: r.readLatency.p90Ms,
@@ -102,7 +111,7 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
         errors: r.errors,
       })),
     );
-  const table: Table = {
+  const tableAt = (concurrency: number): Table => ({
     title: `YCSB-B, ${concurrency} in flight, median of ${options.repeats} run(s) of ${options.durationMs / 1000} s`,
     columns: [
       'read path',
@@ -118,8 +127,8 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
     ],
     align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     rows: modes.map((mode) => {
-      const m = med(mode);
-      const list = runs.get(mode) ?? [];
+      const m = med(concurrency, mode);
+      const list = runs.get(runKey(concurrency, mode)) ?? [];
       const noisy = list.length > 1 && isNoisy(repeatedMetric(list.map((r) => r.opsPerSecond)));
       return [
         MODE_LABEL[mode],
@@ -134,21 +143,24 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
         `${list.map((r) => r.opsPerSecond).join(', ')}${noisy ? ' **noisy**' : ''}`,
       ];
     }),
-  };
+  });
   const headline: string[] = [];
-  if (modes.includes('linearizable') && modes.includes('log')) {
-    const ri = med('linearizable').readP99Ms as number;
-    const log = med('log').readP99Ms as number;
-    const r = ratio(ri, log);
-    headline.push(
-      `ReadIndex read p99 ${ri} ms vs log read p99 ${log} ms: **${r}** of it (target <= 0.33): ` +
-        (r <= 1 / 3 ? '**met**' : `**missed** (${ratio(r, 1 / 3)}x the target ratio)`),
-    );
+  for (const concurrency of concurrencies) {
+    const at = `at ${concurrency} in flight`;
+    if (modes.includes('linearizable') && modes.includes('log')) {
+      const ri = med(concurrency, 'linearizable').readP99Ms as number;
+      const log = med(concurrency, 'log').readP99Ms as number;
+      const r = ratio(ri, log);
+      headline.push(
+        `${at}: ReadIndex read p99 ${ri} ms vs log read p99 ${log} ms: **${r}** of it (target <= 0.33): ` +
+          (r <= 1 / 3 ? '**met**' : `**missed** (${ratio(r, 1 / 3)}x the target ratio)`),
+      );
+    }
+    if (modes.includes('lease') && modes.includes('linearizable'))
+      headline.push(
+        `${at}: lease read p99 ${med(concurrency, 'lease').readP99Ms} ms vs ReadIndex ${med(concurrency, 'linearizable').readP99Ms} ms.`,
+      );
   }
-  if (modes.includes('lease') && modes.includes('linearizable'))
-    headline.push(
-      `Lease read p99 ${med('lease').readP99Ms} ms vs ReadIndex ${med('linearizable').readP99Ms} ms.`,
-    );
   return {
     suite: 'reads',
     command: options.command,
@@ -156,7 +168,7 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
     facts,
     durationS: Math.round((Date.now() - startedMs) / 1000),
     headline,
-    tables: [table],
+    tables: concurrencies.map(tableAt),
     notes: [
       clientKind === 'sdk'
         ? `3 store processes and 3 PD members (one region, defaults), the SDK (coalesced BatchCommands streams) from this process; ${keysCount.toLocaleString('en-US')} keys of 16 B loaded first, 256 B values, zipf 0.99 (scrambled).`
@@ -167,12 +179,18 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
       kind: 'bar',
       title: 'reads: YCSB-B read latency by read path (ms)',
       yLabel: 'ms',
-      categories: modes.map((m) => MODE_LABEL[m]),
+      categories: concurrencies.flatMap((c) => modes.map((m) => `${MODE_LABEL[m]}, ${c} in flight`)),
       series: [
-        { name: 'read p50', values: modes.map((m) => med(m).readP50Ms as number) },
-        { name: 'read p99', values: modes.map((m) => med(m).readP99Ms as number) },
+        {
+          name: 'read p50',
+          values: concurrencies.flatMap((c) => modes.map((m) => med(c, m).readP50Ms as number)),
+        },
+        {
+          name: 'read p99',
+          values: concurrencies.flatMap((c) => modes.map((m) => med(c, m).readP99Ms as number)),
+        },
       ],
     },
-    data: { client: clientKind, concurrency, keysCount, modes, runs: Object.fromEntries(runs) },
+    data: { client: clientKind, concurrencies, keysCount, modes, runs: Object.fromEntries(runs) },
   };
 }
