@@ -187,6 +187,8 @@ export class RegionPeer {
   mergeState: MergeState | null = null;
   /** The local target peer refused the CommitMerge of this prepare index: the merge must roll back. */
   mergeRefusedAtIndex = 0;
+  /** The store tick at which a target last handed this (merging source) peer its catch-up append. */
+  mergeCatchUpHandedAtTick = -1;
   /** Merges (as target) and refused merges applied this round, taken by the store. */
   private appliedMerges: AppliedMerge[] = [];
   private refusedMerges: RefusedMerge[] = [];

@@ -1175,10 +1175,16 @@ export class Store {
       );
     if (source.storage.appliedIndex < prepareIndex) {
       // Its leader may be gone with the other stores' source peers: hand it the entries.
+      // At most once a tick: a catch-up the source cannot take (it rejects the append) must
+      // not be handed again every round, or rounds without a write run back to back.
       const status = source.node.basicStatus();
-      if (status.role === 'follower' || status.role === 'preCandidate') {
+      const handable = status.role === 'follower' || status.role === 'preCandidate';
+      if (handable && source.mergeCatchUpHandedAtTick !== this.tickClock.ticksDeliveredCount) {
         const message = mergeCatchUpMessage(catchUp, prepareIndex, source.peerId, status.term);
-        if (source.enqueueRaftMessage(message)) this.markBusy(source);
+        if (source.enqueueRaftMessage(message)) {
+          source.mergeCatchUpHandedAtTick = this.tickClock.ticksDeliveredCount;
+          this.markBusy(source);
+        }
       }
       return 'waiting';
     }
