@@ -6,7 +6,8 @@
 // PD about its region; when PD knows a newer membership (higher confVer) that does not
 // include the peer, the store destroys it. A region PD no longer knows was merged away when
 // PD's regions cover the peer's whole range, all newer than the peer: the peer is destroyed
-// too (a frozen merge source never is: only its merge ends it).
+// too (a frozen merge source is not: only its merge ends it; left out of a newer membership,
+// it is, as its merge was rolled back: Store.destroyStalePeer).
 // A peer PD still lists stays: it is only cut off, and the leader will catch it up once it
 // can. PD calls per pass are bounded.
 import type { PdClient } from './pd-client.js';
@@ -53,7 +54,7 @@ export class StalePeerCheck {
         const epoch = epochFromProto(known.regionEpoch, 'region.regionEpoch');
         const member = known.peers.some((p) => Number(p.id) === peer.peerId);
         if (member || epoch.confVer <= peer.region.epoch.confVer) continue;
-        if (store.destroyStalePeer(peer.regionId, peer.peerId)) {
+        if (store.destroyStalePeer(peer.regionId, peer.peerId, 'newerMembership')) {
           this.counters.destroyed++;
           this.options.log(
             `peer ${peer.peerId} of region ${peer.regionId} is stale (PD has confVer ${epoch.confVer} without it, ours ${peer.region.epoch.confVer}): destroying it`,
@@ -99,7 +100,7 @@ export class StalePeerCheck {
       cursor = Buffer.from(r.endKey);
     }
     if (!covered) return;
-    if (store.destroyStalePeer(peer.regionId, peer.peerId)) {
+    if (store.destroyStalePeer(peer.regionId, peer.peerId, 'mergedAway')) {
       this.counters.destroyed++;
       this.options.log(
         `peer ${peer.peerId} of region ${peer.regionId} is stale (PD has no such region, and newer regions cover its range): destroying it`,

@@ -510,6 +510,11 @@ export class RegionPeer {
     return this.applyBacklog !== null;
   }
 
+  /** The merge source region this peer's apply waits for, if any. */
+  get awaitedMergeSourceId(): number | undefined {
+    return this.applyBacklog?.sourceRegionId;
+  }
+
   /** Whether the merge source the backlog waits for is ready now. */
   mergeSourceCaughtUp(context: ApplyContext): boolean {
     const backlog = this.applyBacklog;

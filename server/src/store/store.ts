@@ -647,16 +647,33 @@ export class Store {
   }
 
   /**
-   * PD says the region moved on without this peer (a newer epoch whose peers do not include
-   * it): destroy it, as a tombstone message would. Returns whether it was scheduled.
+   * PD says the region moved on without this peer: destroy it, as a tombstone message would.
+   * `evidence` is what PD showed: a newer membership of the region without the peer, or no
+   * such region and newer regions over its range (merged away). Returns whether it was
+   * scheduled.
+   *
+   * A frozen merge source goes too on the first kind: a frozen region takes no membership
+   * change, so a newer membership proves the region served again after this peer's
+   * PrepareMerge, i.e. that merge was rolled back and can complete nowhere (unless a local
+   * target's apply waits for this source, which then keeps it). Merged away, it stays: a
+   * local target may still absorb it by log.
    */
-  destroyStalePeer(regionId: number, peerId: number): boolean {
+  destroyStalePeer(regionId: number, peerId: number, evidence: 'newerMembership' | 'mergedAway'): boolean {
     const peer = this.regions.get(regionId);
     if (peer === undefined || peer.peerId !== peerId || peer.node.basicStatus().role === 'leader')
       return false;
-    if (peer.mergeState !== null) return false;
+    if (peer.mergeState !== null) {
+      if (evidence === 'mergedAway' || this.mergeTargetAwaits(regionId)) return false;
+      this.destroyStale(peer);
+      return true;
+    }
     this.requestDestroy(peer);
     return true;
+  }
+
+  private mergeTargetAwaits(sourceRegionId: number): boolean {
+    for (const target of this.mergeWaiting) if (target.awaitedMergeSourceId === sourceRegionId) return true;
+    return false;
   }
 
   /**

@@ -14,7 +14,7 @@ import type { RegionMeta } from '../../src/store/region-meta.js';
 import { decodeRegionLocalState } from '../../src/store/region-meta.js';
 import { encodeCommitMerge, encodePrepareMerge } from '../../src/store/region-merge.js';
 import type { Store } from '../../src/store/store.js';
-import { MemoryCluster, localGet, putKey as put } from './helpers/memory-cluster.js';
+import { MemoryCluster, changePeer, localGet, putKey as put } from './helpers/memory-cluster.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -255,6 +255,40 @@ describe('Region merge', () => {
     assert.equal((await put(c, 'r', 'served again')).kind, 'write');
     await c.tickUntil(() => [1, 2, 3].every((s) => localGet(c, s, 'r') === 'served again'));
     for (const s of c.live()) assert.equal(rangeOf(s.regionMeta(right)), '[m, )');
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a frozen source peer left out of a newer membership is destroyed as stale; merged away it stays', async () => {
+    // Store 3 applied the PrepareMerge, then was cut off while the merge was refused and
+    // rolled back and its peer removed: it stays frozen for ever, and its range blocks the
+    // region's new peers on store 3. PD's newer membership without it proves the rollback.
+    const { c, left, right } = await twoRegions();
+    const leader = await c.waitForLeader(right);
+    const targetBefore = leader.store.regionMeta(left) as RegionMeta;
+    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+    const prepared = await c.ticking(leader.store.propose(right, encodePrepareMerge(origin, targetBefore)));
+    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    const s3 = c.stores.get(3) as Store;
+    await c.tickUntil(() => s3.region(right)?.mergeState !== null);
+    await leadersOffStore3(c, [left, right]);
+    c.isolate(3);
+    const targetLeader = await c.waitForLeader(left);
+    const split = await c.ticking(targetLeader.store.splitRegion(left, targetBefore.epoch, [te.encode('c')]));
+    assert.equal(split.kind, 'split', JSON.stringify(split));
+    assert.equal((await mergeUntilEnded(c, right, left)).kind, 'rejected');
+    const peer3 = s3.region(right)?.peerId ?? 0;
+    const sourceLeader = await c.waitForLeader(right);
+    const removed = await c.ticking(
+      sourceLeader.store.proposeConfChange(
+        right,
+        changePeer('removeNode', { id: peer3, storeId: 3, role: 'voter' }),
+      ),
+    );
+    assert.notEqual(removed.kind, 'regionError', JSON.stringify(removed));
+    assert.notEqual(s3.region(right)?.mergeState, null, 'store 3 is still frozen');
+    assert.equal(s3.destroyStalePeer(right, peer3, 'mergedAway'), false);
+    assert.equal(s3.destroyStalePeer(right, peer3, 'newerMembership'), true);
+    await c.tickUntil(() => s3.region(right) === undefined);
     assert.deepEqual(c.fatalErrors, []);
   });
 

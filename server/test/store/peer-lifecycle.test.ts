@@ -6,8 +6,7 @@
 // never saw creates nothing when its range overlaps a local region or a tombstone covers it.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConfChange, ConfChangeSingle, Message } from '@flotilla/raft';
-import { raftpb } from '@flotilla/proto';
+import type { ConfChange, Message } from '@flotilla/raft';
 import {
   applyStateKey,
   dataKey,
@@ -17,10 +16,10 @@ import {
 } from '../../src/storage/keys.js';
 import { encodeWrite } from '../../src/store/command-builder.js';
 import type { PeerMeta } from '../../src/store/region-meta.js';
-import { decodeRegionLocalState, peerToProto } from '../../src/store/region-meta.js';
+import { decodeRegionLocalState } from '../../src/store/region-meta.js';
 import type { RaftEnvelope, Store } from '../../src/store/store.js';
 import { liveValue } from '../../src/store/user-value.js';
-import { MemoryCluster } from './helpers/memory-cluster.js';
+import { MemoryCluster, changePeer } from './helpers/memory-cluster.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -30,18 +29,6 @@ afterEach(async () => {
   await cluster?.stopAll();
   cluster = undefined;
 });
-
-function changePeer(type: ConfChangeSingle['type'], peer: PeerMeta): ConfChange {
-  const changeType = {
-    addVoter: raftpb.ConfChangeType.ADD_VOTER,
-    addLearner: raftpb.ConfChangeType.ADD_LEARNER,
-    removeNode: raftpb.ConfChangeType.REMOVE_NODE,
-  }[type];
-  const context = raftpb.RaftCommand.encode({
-    command: { $case: 'changePeer', changePeer: { changes: [{ changeType, peer: peerToProto(peer) }] } },
-  }).finish();
-  return { transition: 'auto', changes: [{ type, nodeId: peer.id }], context };
-}
 
 async function put(c: MemoryCluster, key: string, value: string): Promise<void> {
   const { store, peer } = await c.waitForLeader(1);

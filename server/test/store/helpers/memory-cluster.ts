@@ -3,7 +3,8 @@
 // expanded by the receiving store, as over gRPC; store liveness pings likewise) (and streams snapshots store to store, the
 // way the gRPC transport does: the whole body read, then handed to the receiving store). Time advances only when the test ticks, so
 // tests await conditions tick by tick instead of sleeping.
-import type { RandomSource } from '@flotilla/raft';
+import type { ConfChange, ConfChangeSingle, RandomSource } from '@flotilla/raft';
+import { raftpb } from '@flotilla/proto';
 import { SeededRandom } from '@flotilla/raft';
 import { MemoryEngine } from '../../../src/storage/memory-engine.js';
 import { Store } from '../../../src/store/store.js';
@@ -11,7 +12,8 @@ import type { HeartbeatRecord, RaftEnvelope, RaftOutbox } from '../../../src/sto
 import { coalescedHeartbeatOf } from '../../../src/transport/raft-message-codec.js';
 import { resolveStoreConfig } from '../../../src/store/store-config.js';
 import type { StoreConfig } from '../../../src/store/store-config.js';
-import type { RegionMeta } from '../../../src/store/region-meta.js';
+import type { PeerMeta, RegionMeta } from '../../../src/store/region-meta.js';
+import { peerToProto } from '../../../src/store/region-meta.js';
 import type { CommandResult } from '../../../src/store/command-apply.js';
 import { encodeWrite } from '../../../src/store/command-builder.js';
 import { dataKey } from '../../../src/storage/keys.js';
@@ -294,4 +296,17 @@ export function localGet(c: MemoryCluster, storeId: number, key: string): string
 /** Lets queued rounds and message deliveries run (a few macrotask turns). */
 export async function settle(turns = 4): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** A single-peer membership change as the store proposes it (the command in the context). */
+export function changePeer(type: ConfChangeSingle['type'], peer: PeerMeta): ConfChange {
+  const changeType = {
+    addVoter: raftpb.ConfChangeType.ADD_VOTER,
+    addLearner: raftpb.ConfChangeType.ADD_LEARNER,
+    removeNode: raftpb.ConfChangeType.REMOVE_NODE,
+  }[type];
+  const context = raftpb.RaftCommand.encode({
+    command: { $case: 'changePeer', changePeer: { changes: [{ changeType, peer: peerToProto(peer) }] } },
+  }).finish();
+  return { transition: 'auto', changes: [{ type, nodeId: peer.id }], context };
 }
