@@ -158,6 +158,17 @@ export class MergeCoordinator {
           return await this.rollback(source, state.prepareIndex, `target region ${state.target.id} is gone`);
         return busy(source, `target region ${state.target.id} has no peer on store ${this.host.storeId}`);
       }
+      // The local target replica applied an epoch change past the one PrepareMerge recorded:
+      // a CommitMerge before it in the target's log would have blocked its apply (or merged
+      // the source away here), and one after it is refused on every replica. No commit of
+      // this merge can apply anywhere, and its leader may sit on a store without a source
+      // peer (a replica moved): roll back here rather than wait for a refusal.
+      if (epochPassed(target.region.epoch, state.target.epoch))
+        return await this.rollback(
+          source,
+          state.prepareIndex,
+          `target region ${state.target.id} moved on to epoch ${JSON.stringify(target.region.epoch)}`,
+        );
       const status = target.node.basicStatus();
       if (status.role !== 'leader') {
         const leader = peerById(target.region, status.leaderId);
@@ -260,6 +271,11 @@ function catchUpOf(source: RegionPeer, prepareIndex: number): MergeCatchUp | str
     leaderTerm: status.term,
     leaderPeerId: source.peerId,
   };
+}
+
+/** Whether `current` moved past `recorded` (either part grew; epochs never shrink). */
+function epochPassed(current: RegionEpoch, recorded: RegionEpoch): boolean {
+  return current.confVer > recorded.confVer || current.version > recorded.version;
 }
 
 function regionError(error: RegionError): MergeOutcome {

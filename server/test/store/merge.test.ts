@@ -26,8 +26,10 @@ afterEach(async () => {
 });
 
 /** Three stores, region 1 split at 'm': returns [left id, right id]. */
-async function twoRegions(): Promise<{ c: MemoryCluster; left: number; right: number }> {
-  const c = new MemoryCluster([1, 2, 3]);
+async function twoRegions(
+  storeIds: readonly number[] = [1, 2, 3],
+): Promise<{ c: MemoryCluster; left: number; right: number }> {
+  const c = new MemoryCluster(storeIds, 1, {}, { regionStoreIds: [1, 2, 3] });
   cluster = c;
   await c.start();
   const { store } = await c.waitForLeader(1);
@@ -36,7 +38,7 @@ async function twoRegions(): Promise<{ c: MemoryCluster; left: number; right: nu
   assert.equal(outcome.kind, 'split', JSON.stringify(outcome));
   const regions = outcome.kind === 'split' ? outcome.regions : [];
   const right = (regions[1] as RegionMeta).id;
-  await c.tickUntil(() => c.live().every((s) => s.regionMeta(right) !== undefined));
+  await c.tickUntil(() => [1, 2, 3].every((id) => c.stores.get(id)?.regionMeta(right) !== undefined));
   await c.waitForLeader(right);
   return { c, left: 1, right };
 }
@@ -289,6 +291,35 @@ describe('Region merge', () => {
     assert.equal(s3.destroyStalePeer(right, peer3, 'mergedAway'), false);
     assert.equal(s3.destroyStalePeer(right, peer3, 'newerMembership'), true);
     await c.tickUntil(() => s3.region(right) === undefined);
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
+  it('a source rolls back once its target moved a replica, even when the target is led from a store without a source peer', async () => {
+    // The target's membership changed after the PrepareMerge (PD moved a replica to store 4
+    // and its leadership followed): no CommitMerge can apply any more, and the source's
+    // leadership cannot follow the target's to store 4. The source's store sees the target
+    // past the recorded epoch and rolls back.
+    const { c, left, right } = await twoRegions([1, 2, 3, 4]);
+    const leader = await c.waitForLeader(right);
+    const targetBefore = leader.store.regionMeta(left) as RegionMeta;
+    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+    const prepared = await c.ticking(leader.store.propose(right, encodePrepareMerge(origin, targetBefore)));
+    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    const moved = { id: 5000, storeId: 4, role: 'learner' as const };
+    for (const cc of [changePeer('addLearner', moved), changePeer('addVoter', { ...moved, role: 'voter' })]) {
+      const targetLeader = await c.waitForLeader(left);
+      const result = await c.ticking(targetLeader.store.proposeConfChange(left, cc));
+      assert.notEqual(result.kind, 'regionError', JSON.stringify(result));
+      await c.tickUntil(() => c.stores.get(4)?.region(left)?.initialized === true);
+    }
+    const s4 = c.stores.get(4) as Store;
+    await c.tickUntil(() => s4.regionMeta(left)?.peers.find((p) => p.id === moved.id)?.role === 'voter');
+    const from = await c.waitForLeader(left);
+    from.store.transferLeader(left, moved.id);
+    await c.tickUntil(() => c.leaderOf(left)?.store.storeId === 4);
+    assert.equal((await mergeUntilEnded(c, right, left)).kind, 'rejected');
+    await c.tickUntil(() => [1, 2, 3].every((id) => c.stores.get(id)?.region(right)?.mergeState === null));
+    assert.equal((await put(c, 'x', 'right serves again')).kind, 'write');
     assert.deepEqual(c.fatalErrors, []);
   });
 
