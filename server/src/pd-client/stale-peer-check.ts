@@ -6,8 +6,9 @@
 // PD about its region; when PD knows a newer membership (higher confVer) that does not
 // include the peer, the store destroys it. A region PD no longer knows was merged away when
 // PD's regions cover the peer's whole range, all newer than the peer: the peer is destroyed
-// too (a frozen merge source is not: only its merge ends it; left out of a newer membership,
-// it is, as its merge was rolled back: Store.destroyStalePeer).
+// too. A frozen merge source goes only when its merge can no longer end here: left out of a
+// newer membership (its merge was rolled back), or merged away with no local peer that could
+// absorb it by log (Store.destroyStalePeer).
 // A peer PD still lists stays: it is only cut off, and the leader will catch it up once it
 // can. PD calls per pass are bounded.
 import type { PdClient } from './pd-client.js';
@@ -75,7 +76,6 @@ export class StalePeerCheck {
    */
   private async checkMergedAway(peer: ReturnType<Store['allRegions']>[number]): Promise<void> {
     const { store, pd } = this.options;
-    if (peer.mergeState !== null) return;
     this.counters.queries++;
     const { startKey, endKey, epoch } = peer.region;
     const res = await pd.scanRegions(startKey, endKey, MERGED_AWAY_REGIONS_MAX);

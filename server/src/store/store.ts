@@ -655,20 +655,32 @@ export class Store {
    * A frozen merge source goes too on the first kind: a frozen region takes no membership
    * change, so a newer membership proves the region served again after this peer's
    * PrepareMerge, i.e. that merge was rolled back and can complete nowhere (unless a local
-   * target's apply waits for this source, which then keeps it). Merged away, it stays: a
-   * local target may still absorb it by log.
+   * target's apply waits for this source, which then keeps it). Merged away, it stays while
+   * a local target may still absorb it by log: a peer of the target, or a local region over
+   * the target's range as PrepareMerge recorded it (which may yet split into the target).
+   * Without either it is an orphan: it blocks the creation of the target's peer here (their
+   * ranges overlap), and that peer's snapshot brings the source's data back.
    */
   destroyStalePeer(regionId: number, peerId: number, evidence: 'newerMembership' | 'mergedAway'): boolean {
     const peer = this.regions.get(regionId);
     if (peer === undefined || peer.peerId !== peerId || peer.node.basicStatus().role === 'leader')
       return false;
-    if (peer.mergeState !== null) {
-      if (evidence === 'mergedAway' || this.mergeTargetAwaits(regionId)) return false;
+    const merge = peer.mergeState;
+    if (merge !== null) {
+      if (this.mergeTargetAwaits(regionId)) return false;
+      if (evidence === 'mergedAway' && !this.orphanedMergeSource(regionId, merge.target)) return false;
       this.destroyStale(peer);
       return true;
     }
     this.requestDestroy(peer);
     return true;
+  }
+
+  /** Whether no local peer could absorb a frozen source by log (see destroyStalePeer). */
+  private orphanedMergeSource(sourceRegionId: number, target: RegionMeta): boolean {
+    if (this.regions.has(target.id)) return false;
+    const overlaps = this.rangeIndex.overlapping(target.startKey, target.endKey);
+    return overlaps.every((range) => range.id === sourceRegionId);
   }
 
   private mergeTargetAwaits(sourceRegionId: number): boolean {

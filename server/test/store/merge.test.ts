@@ -323,6 +323,39 @@ describe('Region merge', () => {
     assert.deepEqual(c.fatalErrors, []);
   });
 
+  it('a frozen source merged away elsewhere stays while a local target may absorb it, and goes once none can', async () => {
+    // Store 3 froze the source and was cut off; the merge committed on stores 1 and 2, then
+    // store 3's target replica was removed. Its frozen source can no longer be absorbed
+    // here, and its range would block the merged region's new peer on store 3.
+    const { c, left, right } = await twoRegions();
+    const leader = await c.waitForLeader(right);
+    const targetMeta = leader.store.regionMeta(left) as RegionMeta;
+    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+    const prepared = await c.ticking(leader.store.propose(right, encodePrepareMerge(origin, targetMeta)));
+    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    const s3 = c.stores.get(3) as Store;
+    await c.tickUntil(() => s3.region(right)?.mergeState !== null);
+    await leadersOffStore3(c, [left, right]);
+    c.isolate(3);
+    assert.equal((await mergeUntilEnded(c, right, left)).kind, 'merged');
+    const source3 = s3.region(right)?.peerId ?? 0;
+    assert.equal(s3.destroyStalePeer(right, source3, 'mergedAway'), false, 'its target peer is still here');
+    const target3 = s3.region(left)?.peerId ?? 0;
+    const targetLeader = await c.waitForLeader(left);
+    const removed = await c.ticking(
+      targetLeader.store.proposeConfChange(
+        left,
+        changePeer('removeNode', { id: target3, storeId: 3, role: 'voter' }),
+      ),
+    );
+    assert.notEqual(removed.kind, 'regionError', JSON.stringify(removed));
+    assert.equal(s3.destroyStalePeer(left, target3, 'newerMembership'), true);
+    await c.tickUntil(() => s3.region(left) === undefined);
+    assert.equal(s3.destroyStalePeer(right, source3, 'mergedAway'), true);
+    await c.tickUntil(() => s3.region(right) === undefined);
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
   it('a source whose target merged away elsewhere rolls back (the target is gone for good)', async () => {
     const { c, left, right } = await twoRegions();
     // Cut the right region again: left [, m), middle [m, t), right [t, ).
