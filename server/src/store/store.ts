@@ -1001,6 +1001,10 @@ export class Store {
       this.settleHibernation(peers, []);
       return;
     }
+    // Replication leaves before the round's write (Raft thesis §10.2.1): followers persist
+    // while the leader does, and ReadIndex confirmations do not wait for anyone's fsync.
+    // Safe because every response is stepped in a later round, after this write is durable.
+    const sentEarly = this.send(readies, [], sendableBeforeWrite);
     let mustSync = false;
     for (const [peer, ready] of readies) {
       peer.persist(ready, writer.batch);
@@ -1028,7 +1032,7 @@ export class Store {
       if (mustSync) this.syncedWritesCount++;
     }
     const sleepers = this.followersToSleep(readies);
-    this.send(readies, sleepers);
+    this.send(readies, sleepers, (_, message) => !sentEarly.has(message));
     // Merges first: a region that split and then absorbed a neighbour within one round (log
     // replay) is indexed with its final range only once the absorbed source has left.
     for (const staged of merges) this.finishMerge(staged);
@@ -1391,17 +1395,28 @@ export class Store {
     this.generator.expire(peer.regionId, index);
   }
 
-  private send(readies: ReadonlyArray<[RegionPeer, Ready]>, sleepers: readonly RegionPeer[]): void {
+  /**
+   * Sends the messages of `readies` that `which` picks (all but the silenced sleepers') and
+   * returns those handed to the transport.
+   */
+  private send(
+    readies: ReadonlyArray<[RegionPeer, Ready]>,
+    sleepers: readonly RegionPeer[],
+    which: (peer: RegionPeer, message: Message) => boolean,
+  ): Set<Message> {
     const outbox = this.deps.outbox;
     const silenced = new Set(sleepers);
+    const sent = new Set<Message>();
     for (const [peer, ready] of readies) {
       if (silenced.has(peer)) continue; // only responses to a quiesce notice (followersToSleep)
       const region = peer.region;
       const fromPeer = peerById(region, peer.peerId);
       if (fromPeer === undefined) continue; // removed from the region: it sends nothing more
       for (const message of ready.messages) {
+        if (!which(peer, message)) continue;
         const toPeer = peer.addressOf(message.to);
         if (toPeer === undefined) continue;
+        sent.add(message);
         const envelope: RaftEnvelope = {
           regionId: region.id,
           fromPeer,
@@ -1417,6 +1432,7 @@ export class Store {
       }
     }
     outbox.flush();
+    return sent;
   }
 
   /** Stops taking work, waits for the round in progress, fails what is still queued. */
@@ -1492,4 +1508,17 @@ function newTickClock(config: StoreConfig): TickClock {
     Math.max(1, leaseTicks),
     config.electionTimeoutTicks * config.tickIntervalMs,
   );
+}
+
+/**
+ * Whether a message may leave before its round's write: a leader's appends and heartbeats
+ * (they promise nothing about the leader's disk) and ReadIndex heartbeat responses (they
+ * carry the read's context, and confirm only the term, which a vote would have persisted).
+ * Append and vote responses promise durable state: they wait for the write, as do
+ * responses to a quiesce notice (followersToSleep may silence them).
+ */
+function sendableBeforeWrite(peer: RegionPeer, message: Message): boolean {
+  if (message.type === 'heartbeatResp') return message.context.length > 0;
+  if (message.type !== 'app' && message.type !== 'heartbeat') return false;
+  return peer.node.basicStatus().role === 'leader';
 }

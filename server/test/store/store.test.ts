@@ -59,6 +59,49 @@ describe('Store (3 stores, one region)', () => {
     assert.deepEqual(cluster.fatalErrors, []);
   });
 
+  it("sends the leader's appends before its own write, and commits only after that write", async () => {
+    // Raft thesis §10.2.1: followers persist in parallel with the leader. The leader's own
+    // entry counts only once its write is durable: acks are stepped in a later round.
+    cluster = new MemoryCluster([1, 2, 3]);
+    const c = cluster;
+    await c.start();
+    const { store, peer } = await c.waitForLeader(1);
+    assert.equal((await put(c, store, 'warm', 'up')).kind, 'write');
+    const engine = c.engines.get(store.storeId);
+    assert.ok(engine);
+    const write = engine.write.bind(engine);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let heldWrites = 0;
+    engine.write = async (batch, options) => {
+      if (options.sync) {
+        heldWrites++;
+        await gate;
+      }
+      return write(batch, options);
+    };
+    const before = peer.node.basicStatus();
+    let answered = false;
+    const pending = store
+      .propose(1, encodeWrite(origin(store), [{ kind: 'put', key: te.encode('k'), value: te.encode('v') }]))
+      .then((result) => {
+        answered = true;
+        return result;
+      });
+    const followers = c.live().filter((s) => s !== store);
+    await c.tickUntil(() =>
+      followers.every((s) => (s.region(1)?.node.basicStatus().lastIndex ?? 0) > before.lastIndex),
+    );
+    assert.equal(heldWrites, 1, "the leader's write is still held");
+    assert.equal(peer.node.basicStatus().commit, before.commit, 'nothing commits before the leader wrote');
+    assert.equal(answered, false);
+    engine.write = write;
+    release();
+    assert.equal((await c.ticking(pending)).kind, 'write');
+    await c.tickUntil(() => [1, 2, 3].every((id) => localGet(c, id, 'k') === 'v'));
+    assert.deepEqual(c.fatalErrors, []);
+  });
+
   it('batches many regions-worth of proposals into few synced writes', async () => {
     cluster = new MemoryCluster([1, 2, 3]);
     await cluster.start();
