@@ -84,6 +84,25 @@ async function leadersOffStore3(c: MemoryCluster, regionIds: readonly number[]):
   }
 }
 
+/**
+ * Freezes `source` by proposing its PrepareMerge into `target` directly (as a racing or
+ * interrupted coordinator leaves it), recording `targetMeta` (default: the source leader's
+ * view of the target). Returns the prepare index.
+ */
+async function prepareMerge(
+  c: MemoryCluster,
+  source: number,
+  target: number,
+  targetMeta?: RegionMeta,
+): Promise<number> {
+  const leader = await c.waitForLeader(source);
+  const meta = targetMeta ?? (leader.store.regionMeta(target) as RegionMeta);
+  const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
+  const prepared = await c.ticking(leader.store.propose(source, encodePrepareMerge(origin, meta)));
+  assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+  return prepared.kind === 'mergePrepared' ? prepared.prepareIndex : 0;
+}
+
 describe('Region merge', () => {
   it('the target absorbs the source on every replica; data stays; the source is gone', async () => {
     const { c, left, right } = await twoRegions();
@@ -157,20 +176,8 @@ describe('Region merge', () => {
     await c.tickUntil(() => localGet(c, 3, 'p') === 'before');
     await leadersOffStore3(c, [left, right]);
     c.isolate(3);
-    const leader = c.leaderOf(right);
-    assert.ok(leader);
     // Freeze the source with store 3 away (the coordinator would wait for it; go direct).
-    const target = leader.store.regionMeta(left) as RegionMeta;
-    const prepared = await c.ticking(
-      leader.store.propose(
-        right,
-        encodePrepareMerge(
-          { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() },
-          target,
-        ),
-      ),
-    );
-    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    await prepareMerge(c, right, left);
     const outcome = await mergeUntilEnded(c, right, left);
     assert.equal(outcome.kind, 'merged', JSON.stringify(outcome));
     const s3 = c.stores.get(3) as Store;
@@ -193,13 +200,10 @@ describe('Region merge', () => {
     await leadersOffStore3(c, [left, right]);
     c.isolate(3);
     for (const k of ['q', 'r', 's']) assert.equal((await put(c, k, 'missed by store 3')).kind, 'write');
+    const prepareIndex = await prepareMerge(c, right, left);
     const source = c.leaderOf(right);
     assert.ok(source);
     const targetMeta = source.store.regionMeta(left) as RegionMeta;
-    const origin = { region: source.peer.region, peerId: source.peer.peerId, nowUnixMs: Date.now() };
-    const prepared = await c.ticking(source.store.propose(right, encodePrepareMerge(origin, targetMeta)));
-    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
-    const prepareIndex = prepared.kind === 'mergePrepared' ? prepared.prepareIndex : 0;
     const { storage } = source.peer;
     const catchUp = {
       entries: storage.entries(prepareIndex, prepareIndex + 1, 1 << 20),
@@ -231,19 +235,8 @@ describe('Region merge', () => {
 
   it('a commit the target refuses (its epoch moved) rolls the source back, and it serves again', async () => {
     const { c, left, right } = await twoRegions();
-    const leader = c.leaderOf(right);
-    assert.ok(leader);
-    const targetBefore = leader.store.regionMeta(left) as RegionMeta;
-    const prepared = await c.ticking(
-      leader.store.propose(
-        right,
-        encodePrepareMerge(
-          { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() },
-          targetBefore,
-        ),
-      ),
-    );
-    assert.equal(prepared.kind, 'mergePrepared');
+    const targetBefore = (await c.waitForLeader(right)).store.regionMeta(left) as RegionMeta;
+    await prepareMerge(c, right, left, targetBefore);
     // The frozen source refuses writes.
     const refused = await put(c, 'r', 'frozen');
     assert.equal(refused.kind, 'regionError');
@@ -265,11 +258,8 @@ describe('Region merge', () => {
     // rolled back and its peer removed: it stays frozen for ever, and its range blocks the
     // region's new peers on store 3. PD's newer membership without it proves the rollback.
     const { c, left, right } = await twoRegions();
-    const leader = await c.waitForLeader(right);
-    const targetBefore = leader.store.regionMeta(left) as RegionMeta;
-    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
-    const prepared = await c.ticking(leader.store.propose(right, encodePrepareMerge(origin, targetBefore)));
-    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    const targetBefore = (await c.waitForLeader(right)).store.regionMeta(left) as RegionMeta;
+    await prepareMerge(c, right, left, targetBefore);
     const s3 = c.stores.get(3) as Store;
     await c.tickUntil(() => s3.region(right)?.mergeState !== null);
     await leadersOffStore3(c, [left, right]);
@@ -300,11 +290,8 @@ describe('Region merge', () => {
     // leadership cannot follow the target's to store 4. The source's store sees the target
     // past the recorded epoch and rolls back.
     const { c, left, right } = await twoRegions([1, 2, 3, 4]);
-    const leader = await c.waitForLeader(right);
-    const targetBefore = leader.store.regionMeta(left) as RegionMeta;
-    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
-    const prepared = await c.ticking(leader.store.propose(right, encodePrepareMerge(origin, targetBefore)));
-    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    const targetBefore = (await c.waitForLeader(right)).store.regionMeta(left) as RegionMeta;
+    await prepareMerge(c, right, left, targetBefore);
     const moved = { id: 5000, storeId: 4, role: 'learner' as const };
     for (const cc of [changePeer('addLearner', moved), changePeer('addVoter', { ...moved, role: 'voter' })]) {
       const targetLeader = await c.waitForLeader(left);
@@ -328,11 +315,7 @@ describe('Region merge', () => {
     // store 3's target replica was removed. Its frozen source can no longer be absorbed
     // here, and its range would block the merged region's new peer on store 3.
     const { c, left, right } = await twoRegions();
-    const leader = await c.waitForLeader(right);
-    const targetMeta = leader.store.regionMeta(left) as RegionMeta;
-    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
-    const prepared = await c.ticking(leader.store.propose(right, encodePrepareMerge(origin, targetMeta)));
-    assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
+    await prepareMerge(c, right, left);
     const s3 = c.stores.get(3) as Store;
     await c.tickUntil(() => s3.region(right)?.mergeState !== null);
     await leadersOffStore3(c, [left, right]);
@@ -366,16 +349,9 @@ describe('Region merge', () => {
     const far = cut.kind === 'split' ? (cut.regions[1] as RegionMeta).id : 0;
     await c.tickUntil(() => c.live().every((s) => s.regionMeta(far) !== undefined));
     await c.waitForLeader(far);
-    const prepare = async (source: number, target: number): Promise<void> => {
-      const leader = await c.waitForLeader(source);
-      const targetMeta = leader.store.regionMeta(target) as RegionMeta;
-      const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
-      const result = await c.ticking(leader.store.propose(source, encodePrepareMerge(origin, targetMeta)));
-      assert.equal(result.kind, 'mergePrepared', JSON.stringify(result));
-    };
     // left freezes to merge into middle; then middle itself merges into the far region.
-    await prepare(left, right);
-    await prepare(right, far);
+    await prepareMerge(c, left, right);
+    await prepareMerge(c, right, far);
     assert.equal((await mergeUntilEnded(c, right, far)).kind, 'merged');
     await c.tickUntil(() => c.live().every((s) => s.region(right) === undefined));
     // The store holding left's leader rolls it back by itself once its target is gone (at
@@ -400,15 +376,8 @@ describe('Region merge', () => {
     const { c, left, right } = await twoRegions();
     const leftBefore = c.live()[0]?.regionMeta(left) as RegionMeta;
     const rightBefore = c.live()[0]?.regionMeta(right) as RegionMeta;
-    for (const [source, target] of [
-      [left, rightBefore],
-      [right, leftBefore],
-    ] as const) {
-      const leader = await c.waitForLeader(source);
-      const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
-      const prepared = await c.ticking(leader.store.propose(source, encodePrepareMerge(origin, target)));
-      assert.equal(prepared.kind, 'mergePrepared', JSON.stringify(prepared));
-    }
+    await prepareMerge(c, left, right, rightBefore);
+    await prepareMerge(c, right, left, leftBefore);
     assert.equal((await mergeUntilEnded(c, right, left)).kind, 'rejected');
     assert.equal((await mergeUntilEnded(c, left, right)).kind, 'rejected');
     await c.tickUntil(() =>
@@ -425,11 +394,7 @@ describe('Region merge', () => {
 
   it('a region a prepared merge will extend is not frozen as a source itself', async () => {
     const { c, left, right } = await twoRegions();
-    const leader = await c.waitForLeader(left);
-    const targetMeta = leader.store.regionMeta(right) as RegionMeta;
-    const origin = { region: leader.peer.region, peerId: leader.peer.peerId, nowUnixMs: Date.now() };
-    const prepared = await c.ticking(leader.store.propose(left, encodePrepareMerge(origin, targetMeta)));
-    assert.equal(prepared.kind, 'mergePrepared');
+    await prepareMerge(c, left, right);
     const rightLeader = await c.waitForLeader(right);
     const rightMeta = rightLeader.store.regionMeta(right) as RegionMeta;
     const leftMeta = rightLeader.store.regionMeta(left) as RegionMeta;
