@@ -103,6 +103,17 @@ async function prepareMerge(
   return prepared.kind === 'mergePrepared' ? prepared.prepareIndex : 0;
 }
 
+/** Removes store 3's peer of the region (store 3 need not hear of it); returns its id. */
+async function removeStore3Peer(c: MemoryCluster, regionId: number): Promise<number> {
+  const leader = await c.waitForLeader(regionId);
+  const peer = leader.peer.region.peers.find((p) => p.storeId === 3);
+  assert.ok(peer);
+  const cc = changePeer('removeNode', { ...peer, role: 'voter' });
+  const removed = await c.ticking(leader.store.proposeConfChange(regionId, cc));
+  assert.notEqual(removed.kind, 'regionError', JSON.stringify(removed));
+  return peer.id;
+}
+
 describe('Region merge', () => {
   it('the target absorbs the source on every replica; data stays; the source is gone', async () => {
     const { c, left, right } = await twoRegions();
@@ -268,15 +279,7 @@ describe('Region merge', () => {
     const split = await c.ticking(targetLeader.store.splitRegion(left, targetBefore.epoch, [te.encode('c')]));
     assert.equal(split.kind, 'split', JSON.stringify(split));
     assert.equal((await mergeUntilEnded(c, right, left)).kind, 'rejected');
-    const peer3 = s3.region(right)?.peerId ?? 0;
-    const sourceLeader = await c.waitForLeader(right);
-    const removed = await c.ticking(
-      sourceLeader.store.proposeConfChange(
-        right,
-        changePeer('removeNode', { id: peer3, storeId: 3, role: 'voter' }),
-      ),
-    );
-    assert.notEqual(removed.kind, 'regionError', JSON.stringify(removed));
+    const peer3 = await removeStore3Peer(c, right);
     assert.notEqual(s3.region(right)?.mergeState, null, 'store 3 is still frozen');
     assert.equal(s3.destroyStalePeer(right, peer3, 'mergedAway'), false);
     assert.equal(s3.destroyStalePeer(right, peer3, 'newerMembership'), true);
@@ -323,15 +326,7 @@ describe('Region merge', () => {
     assert.equal((await mergeUntilEnded(c, right, left)).kind, 'merged');
     const source3 = s3.region(right)?.peerId ?? 0;
     assert.equal(s3.destroyStalePeer(right, source3, 'mergedAway'), false, 'its target peer is still here');
-    const target3 = s3.region(left)?.peerId ?? 0;
-    const targetLeader = await c.waitForLeader(left);
-    const removed = await c.ticking(
-      targetLeader.store.proposeConfChange(
-        left,
-        changePeer('removeNode', { id: target3, storeId: 3, role: 'voter' }),
-      ),
-    );
-    assert.notEqual(removed.kind, 'regionError', JSON.stringify(removed));
+    const target3 = await removeStore3Peer(c, left);
     assert.equal(s3.destroyStalePeer(left, target3, 'newerMembership'), true);
     await c.tickUntil(() => s3.region(left) === undefined);
     assert.equal(s3.destroyStalePeer(right, source3, 'mergedAway'), true);
