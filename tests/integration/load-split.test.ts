@@ -7,13 +7,14 @@
 // moves one leader to another store, and GetOperators (flotilla status) shows the operator.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
 import { pdpb } from '@flotilla/proto';
 import { runClientCommand } from '../../server/src/cli/client-commands.js';
-import { PdClient } from '../../server/src/pd-client/pd-client.js';
-import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, eventually } from '../support/store-processes.js';
+import type { PdClient } from '../../server/src/pd-client/pd-client.js';
+import type { PdProcesses } from '../support/pd-processes.js';
+import { PdClusterProcesses } from '../support/pd-cluster-processes.js';
+import type { StoreProcesses } from '../support/store-processes.js';
+import { eventually } from '../support/store-processes.js';
 
 /** Generous: a busy 2-core machine runs 3 PD members, 3 stores and the load here. */
 const SETTLE_MS = 90_000;
@@ -45,6 +46,7 @@ async function regionsFromPd(pd: PdClient): Promise<RegionView[]> {
 }
 
 describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
+  let cluster: PdClusterProcesses | undefined;
   let pds: PdProcesses;
   let stores: StoreProcesses;
   let pd: PdClient;
@@ -52,9 +54,9 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
   let load: SkewedLoad | undefined;
 
   before(async () => {
-    pds = await PdProcesses.create(
-      [1, 2, 3],
-      [
+    cluster = await PdClusterProcesses.start({
+      pdMemberIds: [1, 2, 3],
+      pdArgs: [
         '--balance-interval-ms',
         '200',
         '--hot-region-keys-per-second-min',
@@ -64,34 +66,28 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
         '--leader-schedule-limit',
         '0',
       ],
-    );
-    await pds.startAll();
-    stores = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
-      '--store-heartbeat-interval-ms',
-      '300',
-      '--region-heartbeat-interval-ms',
-      '1000',
-      '--region-split-size-bytes',
-      String(REGION_SPLIT_SIZE_BYTES),
-      '--load-split-qps-threshold',
-      String(QPS_THRESHOLD),
-      '--load-split-window-ms',
-      String(WINDOW_MS),
-    ]);
-    await stores.start(1);
-    await Promise.all([stores.start(2), stores.start(3)]);
-    pd = new PdClient({ endpoints: pds.endpoints() });
-    client = await createClient({ pdEndpoints: pds.endpoints(), timeoutMs: 20_000 });
+      storeArgs: [
+        '--store-heartbeat-interval-ms',
+        '300',
+        '--region-heartbeat-interval-ms',
+        '1000',
+        '--region-split-size-bytes',
+        String(REGION_SPLIT_SIZE_BYTES),
+        '--load-split-qps-threshold',
+        String(QPS_THRESHOLD),
+        '--load-split-window-ms',
+        String(WINDOW_MS),
+      ],
+      clientTimeoutMs: 20_000,
+    });
+    ({ pds, stores, pd, client } = cluster);
   });
 
   after(async () => {
     try {
       await load?.stop();
-      await client?.close();
-      pd?.close();
     } finally {
-      await stores?.stopAll();
-      await pds?.stopAll();
+      await cluster?.stop();
     }
   });
 

@@ -9,11 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { metapb } from '@flotilla/proto';
 import { runClientCommand } from '../../server/src/cli/client-commands.js';
-import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
-import { PdClient } from '../../server/src/pd-client/pd-client.js';
-import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, adminStatus, eventually, adminSplitRegion } from '../support/store-processes.js';
+import type { PdClient } from '../../server/src/pd-client/pd-client.js';
+import type { PdProcesses } from '../support/pd-processes.js';
+import { PdClusterProcesses } from '../support/pd-cluster-processes.js';
+import type { StoreProcesses } from '../support/store-processes.js';
+import { adminStatus, eventually, adminSplitRegion } from '../support/store-processes.js';
 
 /** Generous bounds: a busy 2-core CI machine runs 3 PD members and 4 stores here. */
 const SETTLE_MS = 90_000;
@@ -41,6 +42,7 @@ async function regionsFromPd(
 }
 
 describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, () => {
+  let cluster: PdClusterProcesses | undefined;
   let pds: PdProcesses;
   let stores: StoreProcesses;
   let pd: PdClient;
@@ -48,9 +50,9 @@ describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, 
   let written = 0;
 
   before(async () => {
-    pds = await PdProcesses.create(
-      [1, 2, 3],
-      [
+    cluster = await PdClusterProcesses.start({
+      pdMemberIds: [1, 2, 3],
+      pdArgs: [
         '--max-store-down-time-ms',
         String(STORE_DOWN_MS),
         '--store-disconnected-time-ms',
@@ -60,26 +62,14 @@ describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, 
         '--step-resend-interval-ms',
         '1000',
       ],
-    );
-    await pds.startAll();
-    stores = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
-      '--store-heartbeat-interval-ms',
-      '300',
-      '--region-heartbeat-interval-ms',
-      '1000',
-    ]);
-    // One store first: it bootstraps the cluster; the others join it.
-    await stores.start(1);
-    await Promise.all([stores.start(2), stores.start(3)]);
-    pd = new PdClient({ endpoints: pds.endpoints() });
-    client = await createClient({ pdEndpoints: pds.endpoints(), timeoutMs: 20_000 });
+      storeArgs: ['--store-heartbeat-interval-ms', '300', '--region-heartbeat-interval-ms', '1000'],
+      clientTimeoutMs: 20_000,
+    });
+    ({ pds, stores, pd, client } = cluster);
   });
 
   after(async () => {
-    await client?.close();
-    pd?.close();
-    await stores?.stopAll();
-    await pds?.stopAll();
+    await cluster?.stop();
   });
 
   test('the first store bootstraps one region; PD grows it to three voters on three stores', async () => {

@@ -7,11 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pdpb, raftpb } from '@flotilla/proto';
-import { createClient } from '../../sdk/src/index.js';
 import type { FlotillaClient } from '../../sdk/src/index.js';
-import { PdClient } from '../../server/src/pd-client/pd-client.js';
-import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, adminSplitRegion, adminStatus, eventually } from '../support/store-processes.js';
+import type { PdClient } from '../../server/src/pd-client/pd-client.js';
+import type { PdProcesses } from '../support/pd-processes.js';
+import { PdClusterProcesses } from '../support/pd-cluster-processes.js';
+import type { StoreProcesses } from '../support/store-processes.js';
+import { adminSplitRegion, adminStatus, eventually } from '../support/store-processes.js';
 
 /** Generous: a busy 2-core machine runs PD, 3 stores, a writer and a scanner here. */
 const SETTLE_MS = 150_000;
@@ -61,15 +62,16 @@ function describeRegion(r: raftpb.RegionStatus['region']): string {
 }
 
 describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_000 }, () => {
+  let cluster: PdClusterProcesses | undefined;
   let pds: PdProcesses;
   let stores: StoreProcesses;
   let pd: PdClient;
   let client: FlotillaClient;
 
   before(async () => {
-    pds = await PdProcesses.create(
-      [1],
-      [
+    cluster = await PdClusterProcesses.start({
+      pdMemberIds: [1],
+      pdArgs: [
         '--balance-interval-ms',
         '200',
         '--split-merge-interval-ms',
@@ -81,25 +83,14 @@ describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_00
         '--hot-region-keys-per-second-min',
         '1000000000',
       ],
-    );
-    await pds.startAll();
-    stores = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
-      '--store-heartbeat-interval-ms',
-      '300',
-      '--region-heartbeat-interval-ms',
-      '1000',
-    ]);
-    await stores.start(1);
-    await Promise.all([stores.start(2), stores.start(3)]);
-    pd = new PdClient({ endpoints: pds.endpoints() });
-    client = await createClient({ pdEndpoints: pds.endpoints(), timeoutMs: 30_000 });
+      storeArgs: ['--store-heartbeat-interval-ms', '300', '--region-heartbeat-interval-ms', '1000'],
+      clientTimeoutMs: 30_000,
+    });
+    ({ pds, stores, pd, client } = cluster);
   });
 
   after(async () => {
-    await client?.close();
-    pd?.close();
-    await stores?.stopAll();
-    await pds?.stopAll();
+    await cluster?.stop();
   });
 
   test('small neighbours merge back under writes and scans; nothing lost or seen twice', async () => {
