@@ -78,7 +78,7 @@ describe('load-based split on a 3-store cluster', { timeout: 300_000 }, () => {
         '--load-split-window-ms',
         String(WINDOW_MS),
       ],
-      clientTimeoutMs: 20_000,
+      client: { timeoutMs: 20_000 },
     });
     ({ pds, stores, pd, client } = cluster);
   });

@@ -63,7 +63,7 @@ describe('a Multi-Raft cluster under a Placement Driver', { timeout: 600_000 }, 
         '1000',
       ],
       storeArgs: ['--store-heartbeat-interval-ms', '300', '--region-heartbeat-interval-ms', '1000'],
-      clientTimeoutMs: 20_000,
+      client: { timeoutMs: 20_000 },
     });
     ({ pds, stores, pd, client } = cluster);
   });

@@ -84,7 +84,7 @@ describe('region merge on a 3-store cluster, scheduled by PD', { timeout: 400_00
         '1000000000',
       ],
       storeArgs: ['--store-heartbeat-interval-ms', '300', '--region-heartbeat-interval-ms', '1000'],
-      clientTimeoutMs: 30_000,
+      client: { timeoutMs: 30_000 },
     });
     ({ pds, stores, pd, client } = cluster);
   });

@@ -11,10 +11,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { raftpb } from '@flotilla/proto';
-import { ResultUnknownError, createClient } from '../../sdk/src/index.js';
+import { ResultUnknownError } from '../../sdk/src/index.js';
 import type { ClientStats, FlotillaClient, RetryReason } from '../../sdk/src/index.js';
-import { PdProcesses } from '../support/pd-processes.js';
-import { StoreProcesses, adminStatus, eventually, adminSplitRegion } from '../support/store-processes.js';
+import { PdClusterProcesses } from '../support/pd-cluster-processes.js';
+import type { StoreProcesses } from '../support/store-processes.js';
+import { adminStatus, eventually, adminSplitRegion } from '../support/store-processes.js';
 
 /** Generous bounds: a busy 2-core machine runs a PD member and 3 stores here. */
 const SETTLE_MS = 90_000;
@@ -98,27 +99,19 @@ function retriesTotal(stats: ClientStats): number {
 }
 
 describe('SDK on a PD cluster: splits mid-scan and writes of unknown outcome', { timeout: 600_000 }, () => {
-  let pds: PdProcesses;
+  let cluster: PdClusterProcesses | undefined;
   let stores: StoreProcesses;
   let client: FlotillaClient;
   const frozen: number[] = [];
 
   before(async () => {
-    pds = await PdProcesses.create([1], ['--balance-interval-ms', '500']);
-    await pds.startAll();
-    stores = await StoreProcesses.createWithPd([1, 2, 3], pds.endpoints(), [
-      '--store-heartbeat-interval-ms',
-      '300',
-      '--region-heartbeat-interval-ms',
-      '1000',
-    ]);
-    await stores.start(1);
-    await Promise.all([stores.start(2), stores.start(3)]);
-    client = await createClient({
-      pdEndpoints: pds.endpoints(),
-      timeoutMs: 20_000,
-      scanPageSize: SCAN_PAGE_SIZE,
+    cluster = await PdClusterProcesses.start({
+      pdMemberIds: [1],
+      pdArgs: ['--balance-interval-ms', '500'],
+      storeArgs: ['--store-heartbeat-interval-ms', '300', '--region-heartbeat-interval-ms', '1000'],
+      client: { timeoutMs: 20_000, scanPageSize: SCAN_PAGE_SIZE },
     });
+    ({ stores, client } = cluster);
     // Three voters before anything else: the tests freeze followers and need them to exist.
     await eventually(
       async () => {
@@ -136,9 +129,7 @@ describe('SDK on a PD cluster: splits mid-scan and writes of unknown outcome', {
 
   after(async () => {
     for (const pid of frozen) process.kill(pid, 'SIGCONT');
-    await client?.close();
-    await stores?.stopAll();
-    await pds?.stopAll();
+    await cluster?.stop();
   });
 
   it('a forward scan returns every key exactly once while its region splits mid-scan', async () => {

@@ -3,7 +3,7 @@
 // SDK client. Each test passes its own PD and store flags; stop() tears everything down in
 // reverse order, also after a failed start.
 import { createClient } from '../../sdk/src/index.js';
-import type { FlotillaClient } from '../../sdk/src/index.js';
+import type { ClientOptions, FlotillaClient } from '../../sdk/src/index.js';
 import { PdClient } from '../../server/src/pd-client/pd-client.js';
 import { PdProcesses } from './pd-processes.js';
 import { StoreProcesses } from './store-processes.js';
@@ -15,8 +15,8 @@ export interface PdClusterOptions {
   readonly pdArgs?: readonly string[];
   /** More flags for every store. */
   readonly storeArgs?: readonly string[];
-  /** The SDK client's default deadline per call. */
-  readonly clientTimeoutMs: number;
+  /** The SDK client's options (the PD endpoints are filled in). */
+  readonly client: Omit<ClientOptions, 'pdEndpoints'>;
 }
 
 const STORE_SLOTS = [1, 2, 3] as const;
@@ -42,7 +42,7 @@ export class PdClusterProcesses {
       await stores.start(1);
       await Promise.all([stores.start(2), stores.start(3)]);
       pd = new PdClient({ endpoints: pds.endpoints() });
-      const client = await createClient({ pdEndpoints: pds.endpoints(), timeoutMs: options.clientTimeoutMs });
+      const client = await createClient({ ...options.client, pdEndpoints: pds.endpoints() });
       return new PdClusterProcesses(pds, stores, pd, client);
     } catch (err) {
       pd?.close();
