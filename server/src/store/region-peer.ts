@@ -379,10 +379,7 @@ export class RegionPeer {
   }
 
   private propose(data: Uint8Array, waiter: ProposalWaiter): void {
-    // A frozen region takes only the end of its own merge, and merges into it: their apply
-    // refuses them (its epoch moved at PrepareMerge), so two regions that prepared to merge
-    // into each other both roll back instead of waiting on each other for ever.
-    if (this.mergeState !== null && !frozenRegionAccepts(decodeCommand(data).command?.$case))
+    if (this.mergeState !== null && decodeCommand(data).command?.$case !== 'rollbackMerge')
       return waiter({ kind: 'regionError', error: this.merging() });
     if (this.pending.length >= this.config.pendingProposalsMax) {
       return waiter({ kind: 'regionError', error: this.busy('too many proposals awaiting apply') });
@@ -901,9 +898,4 @@ export class RegionPeer {
   get droppedRaftMessages(): number {
     return this.droppedRaftMessagesCount;
   }
-}
-
-/** The commands a region frozen by PrepareMerge still proposes (see RegionPeer.propose). */
-function frozenRegionAccepts(command: string | undefined): boolean {
-  return command === 'rollbackMerge' || command === 'commitMerge';
 }

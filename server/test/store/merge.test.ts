@@ -366,8 +366,9 @@ describe('Region merge', () => {
 
   it('two regions prepared to merge into each other both roll back and serve again', async () => {
     // Two merge operators raced on different stores: each froze its source before seeing
-    // the other's PrepareMerge. Each commit reaches the frozen target's log, is refused
-    // there, and its source rolls back (neither waits on the other for ever).
+    // the other's PrepareMerge. Each source's store sees its target past the epoch its
+    // PrepareMerge recorded (the other's PrepareMerge moved it) and rolls back: neither
+    // waits on the other for ever.
     const { c, left, right } = await twoRegions();
     const leftBefore = c.live()[0]?.regionMeta(left) as RegionMeta;
     const rightBefore = c.live()[0]?.regionMeta(right) as RegionMeta;
