@@ -1004,7 +1004,8 @@ export class Store {
     // Replication leaves before the round's write (Raft thesis §10.2.1): followers persist
     // while the leader does, and ReadIndex confirmations do not wait for anyone's fsync.
     // Safe because every response is stepped in a later round, after this write is durable.
-    const sentEarly = this.send(readies, [], sendableBeforeWrite);
+    const sentEarly = new Set<Message>();
+    this.send(readies, [], sendableBeforeWrite, sentEarly);
     let mustSync = false;
     for (const [peer, ready] of readies) {
       peer.persist(ready, writer.batch);
@@ -1396,17 +1397,17 @@ export class Store {
   }
 
   /**
-   * Sends the messages of `readies` that `which` picks (all but the silenced sleepers') and
-   * returns those handed to the transport.
+   * Sends the messages of `readies` that `which` picks (all but the silenced sleepers'),
+   * adding those handed to the transport to `sent` if given.
    */
   private send(
     readies: ReadonlyArray<[RegionPeer, Ready]>,
     sleepers: readonly RegionPeer[],
     which: (peer: RegionPeer, message: Message) => boolean,
-  ): Set<Message> {
+    sent?: Set<Message>,
+  ): void {
     const outbox = this.deps.outbox;
     const silenced = new Set(sleepers);
-    const sent = new Set<Message>();
     for (const [peer, ready] of readies) {
       if (silenced.has(peer)) continue; // only responses to a quiesce notice (followersToSleep)
       const region = peer.region;
@@ -1416,7 +1417,7 @@ export class Store {
         if (!which(peer, message)) continue;
         const toPeer = peer.addressOf(message.to);
         if (toPeer === undefined) continue;
-        sent.add(message);
+        sent?.add(message);
         const envelope: RaftEnvelope = {
           regionId: region.id,
           fromPeer,
@@ -1432,7 +1433,6 @@ export class Store {
       }
     }
     outbox.flush();
-    return sent;
   }
 
   /** Stops taking work, waits for the round in progress, fails what is still queued. */
