@@ -84,7 +84,9 @@ export function pdServiceImplementation(options: PdServiceOptions): pdpb.PDServe
     }),
     regionHeartbeat: (stream) => {
       serveRegionHeartbeats(stream, options).catch((err: unknown) => {
-        options.onInternalError(err);
+        // A cancelled call (the store went away, or the server ended it on an undecodable
+        // frame) ends the iteration with a premature close: no bug to report.
+        if (!stream.cancelled) options.onInternalError(err);
         stream.destroy();
       });
     },

@@ -34,9 +34,18 @@ import {
   systemClock,
 } from '../transport/index.js';
 import type { ReceivedSnapshot } from '../transport/index.js';
+import { decodingChecked, withUndecodableRequestsRefused } from '../service/undecodable-request.js';
 
 /** How long stop() lets gRPC calls in progress finish before closing their connections. */
 const SHUTDOWN_GRACE_MS = 1000;
+
+/**
+ * Where a caller adds its gRPC services. Every service goes through decodingChecked, so a
+ * request that does not decode ends with INVALID_ARGUMENT rather than grpc-js's INTERNAL.
+ */
+export interface ServiceRegistrar {
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+}
 
 /** What a caller may use to add its own services before the server starts listening. */
 export interface RaftRuntimeParts {
@@ -60,7 +69,7 @@ export interface RaftRuntimeOptions {
   /** Runs on the opened engine before the bootstrap region is written (e.g. checkNodeIdent). */
   readonly prepareEngine?: (engine: LevelDbEngine) => Promise<void>;
   /** Adds the caller's gRPC services; runs before the server listens, so none is missing when peers call. */
-  readonly addServices?: (server: grpc.Server, parts: RaftRuntimeParts) => void;
+  readonly addServices?: (server: ServiceRegistrar, parts: RaftRuntimeParts) => void;
   /** Where split ids come from (PD); without it the store refuses to split. */
   readonly splitIds?: SplitIdSource;
   /** Told of splits once applied (reported to PD). */
@@ -86,6 +95,11 @@ export class RaftRuntime {
     /** Regions loaded at start. */
     readonly regionsLoadedCount: number,
   ) {}
+
+  /** Adds a service after start (see ServiceRegistrar). */
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    registrarOf(this.server).addService(service, implementation);
+  }
 
   static async start(options: RaftRuntimeOptions): Promise<RaftRuntime> {
     const config = resolveStoreConfig({ ...options.storeConfig, storeId: options.nodeId });
@@ -146,9 +160,10 @@ export class RaftRuntime {
     });
     for (const peer of peers) store.addRegion(peer);
 
-    const server = new grpc.Server(RAFT_SERVER_OPTIONS);
-    options.addServices?.(server, { store, engine, clock, config });
-    server.addService(
+    const server = new grpc.Server(withUndecodableRequestsRefused(RAFT_SERVER_OPTIONS));
+    const registrar = registrarOf(server);
+    options.addServices?.(registrar, { store, engine, clock, config });
+    registrar.addService(
       raftpb.RaftService,
       createRaftServiceHandlers({
         storeId: options.nodeId,
@@ -264,4 +279,10 @@ function bindServer(server: grpc.Server, address: string): Promise<number> {
       err ? reject(err) : resolve(port),
     );
   });
+}
+
+function registrarOf(server: grpc.Server): ServiceRegistrar {
+  return {
+    addService: (service, implementation) => server.addService(decodingChecked(service), implementation),
+  };
 }

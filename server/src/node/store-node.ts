@@ -195,7 +195,7 @@ export class StoreNode {
     }
     const { store, address, clock, config } = runtime;
     const startedAtMs = Date.now();
-    runtime.server.addService(
+    runtime.addService(
       raftpb.AdminService,
       adminServiceImplementation({
         store,

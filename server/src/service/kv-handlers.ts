@@ -16,7 +16,7 @@ import { epochFromProto, epochMatches, regionContainsKey } from '../store/region
 import type { RegionPeer } from '../store/region-peer.js';
 import type { Store, StoreClock } from '../store/store.js';
 import { liveValue } from '../store/user-value.js';
-import { toSafeNumber } from '../store/wire-numbers.js';
+import { WireNumberError, toSafeNumber } from '../store/wire-numbers.js';
 import type { KvLimits } from './kv-limits.js';
 import { KvRequestError, checkCount, checkKey, checkValue, invalid, ttlMsOf } from './kv-limits.js';
 import type { RequestLoad, RequestLoadObserver } from './request-load.js';
@@ -148,16 +148,25 @@ export class KvHandlers {
     return this.write(req.context, [req.key], [{ kind: 'delete', key: req.key }]);
   }
 
+  /**
+   * An empty start is the region's start and an empty end its end (kvpb.proto). The start is
+   * filled in here, from the region the request was routed to: the command carries the
+   * routed epoch, so it is refused at apply if a split or merge moved the start meanwhile.
+   */
   deleteRange(req: kvpb.DeleteRangeRequest): Promise<kvpb.DeleteRangeResponse> {
-    checkKey(this.limits, req.startKey, 'startKey');
+    if (req.startKey.length > 0) checkKey(this.limits, req.startKey, 'startKey');
+    if (req.endKey.length > 0) checkKey(this.limits, req.endKey, 'endKey');
     if (req.endKey.length > 0 && compareBytes(req.startKey, req.endKey) >= 0) {
       throw invalid('deleteRange startKey must be below endKey');
     }
-    return this.write(
-      req.context,
-      [req.startKey],
-      [{ kind: 'deleteRange', startKey: req.startKey, endKey: req.endKey }],
-    );
+    return this.write(req.context, req.startKey.length > 0 ? [req.startKey] : [], (region) => {
+      const startKey = req.startKey.length > 0 ? req.startKey : region.startKey;
+      // [region start, end) is empty when end is at or before the region: the client's
+      // region cache is wrong about this region's range.
+      if (req.endKey.length > 0 && compareBytes(startKey, req.endKey) >= 0)
+        return { kind: 'keyNotInRegion', key: req.endKey, region };
+      return [{ kind: 'deleteRange', startKey, endKey: req.endKey }];
+    });
   }
 
   batchWrite(req: kvpb.BatchWriteRequest): Promise<kvpb.BatchWriteResponse> {
@@ -184,6 +193,7 @@ export class KvHandlers {
     if (req.expected === undefined) throw invalid('compareAndSwap needs expectedValue or expectedAbsent');
     if (req.update === undefined) throw invalid('compareAndSwap needs newValue or delete');
     if (req.update.$case === 'newValue') checkValue(this.limits, req.key, req.update.newValue);
+    const ttlMs = ttlMsOf(req.ttlMs);
     const routed = this.route(req.context, [req.key]);
     const failed = { ...empty(), succeeded: false, previousFound: false, previousValue: Buffer.alloc(0) };
     if ('regionError' in routed) return { ...failed, regionError: routed.regionError };
@@ -198,7 +208,7 @@ export class KvHandlers {
       key: req.key,
       expectedValue: req.expected.$case === 'expectedValue' ? req.expected.expectedValue : undefined,
       newValue: req.update.$case === 'newValue' ? req.update.newValue : undefined,
-      ttlMs: ttlMsOf(req.ttlMs),
+      ttlMs,
     });
     const result = await this.propose(routed.peer, data, req.context);
     if (result.kind === 'regionError') return { ...failed, regionError: regionErrorToProto(result.error) };
@@ -211,13 +221,17 @@ export class KvHandlers {
     };
   }
 
+  /** Routes by `keys`, then proposes the mutations (given, or built for the routed region). */
   private async write(
     context: kvpb.Context | undefined,
     keys: readonly Uint8Array[],
-    mutations: WriteMutation[],
+    mutationsOrBuild: WriteMutation[] | ((region: RegionMeta) => WriteMutation[] | RegionError),
   ): Promise<ErrorFields> {
     const routed = this.route(context, keys);
     if ('regionError' in routed) return { ...empty(), regionError: routed.regionError };
+    const mutations =
+      typeof mutationsOrBuild === 'function' ? mutationsOrBuild(routed.peer.region) : mutationsOrBuild;
+    if (!Array.isArray(mutations)) return { ...empty(), regionError: regionErrorToProto(mutations) };
     this.noteLoad(routed.peer, writeLoad(mutations, routed.peer.region.endKey));
     const result = await this.propose(routed.peer, encodeWrite(this.origin(routed.peer), mutations), context);
     if (result.kind === 'regionError') return { ...empty(), regionError: regionErrorToProto(result.error) };
@@ -293,13 +307,14 @@ export class KvHandlers {
 
   private route(context: kvpb.Context | undefined, keys: readonly Uint8Array[]): Routed {
     if (context === undefined) throw invalid('request has no context (regionId, regionEpoch)');
-    const regionId = toSafeNumberOrInvalid(context.regionId, 'context.regionId');
+    const regionId = wireChecked(() => toSafeNumber(context.regionId, 'context.regionId'));
     const peer = this.store.region(regionId);
     // An uninitialized peer (created by a message, waiting for its snapshot) holds no range yet.
     if (peer === undefined || !peer.initialized)
       return { regionError: regionErrorToProto({ kind: 'regionNotFound', regionId }) };
-    const requestStoreId = context.peer
-      ? toSafeNumberOrInvalid(context.peer.storeId, 'context.peer.storeId')
+    const requestPeer = context.peer;
+    const requestStoreId = requestPeer
+      ? wireChecked(() => toSafeNumber(requestPeer.storeId, 'context.peer.storeId'))
       : 0;
     if (requestStoreId !== 0 && requestStoreId !== this.store.storeId) {
       return {
@@ -312,7 +327,7 @@ export class KvHandlers {
     }
     if (this.draining) return { regionError: regionErrorToProto(this.drainingRefusal(peer)) };
     const region = peer.region;
-    const epoch = epochFromProto(context.regionEpoch, 'context.regionEpoch');
+    const epoch = wireChecked(() => epochFromProto(context.regionEpoch, 'context.regionEpoch'));
     // The client's cache must match the region exactly (range: version; members: confVer),
     // so that its next request goes to the right region and the right stores.
     if (!epochMatches(region.epoch, epoch))
@@ -354,11 +369,13 @@ function clampEnd(requested: Uint8Array, regionEnd: Uint8Array): Uint8Array {
   return requested;
 }
 
-function toSafeNumberOrInvalid(value: bigint, field: string): number {
+/** Runs a wire-number conversion; a number out of range is the caller's INVALID_ARGUMENT, not a bug. */
+function wireChecked<T>(convert: () => T): T {
   try {
-    return toSafeNumber(value, field);
+    return convert();
   } catch (err) {
-    throw invalid(err instanceof Error ? err.message : String(err));
+    if (err instanceof WireNumberError) throw invalid(err.message);
+    throw err;
   }
 }
 

@@ -71,13 +71,22 @@ export function checkCount(limits: KvLimits, count: number, what: string): void 
   }
 }
 
-/** A TTL in milliseconds as a number; undefined or 0 means none. */
+/**
+ * A TTL in milliseconds as a number; absent means the key never expires. A TTL that is
+ * present must be at least 1 ms: ttl_ms is an `optional` field, so "no expiry" is said by
+ * leaving it out, and a 0 is most likely a remaining time that ran out on the caller's side.
+ * Storing such a key for ever would be the opposite of what was meant, so it is refused
+ * (as Redis refuses `SET ... PX 0`) rather than read as "none" (TiKV's reading, whose
+ * field has no presence).
+ */
 export function ttlMsOf(
   ttlMs: bigint | undefined,
   limitMs = 10 * 365 * 24 * 3600 * 1000,
 ): number | undefined {
-  if (ttlMs === undefined || ttlMs === 0n) return undefined;
-  if (ttlMs < 0n || ttlMs > BigInt(limitMs))
-    throw invalid(`ttlMs ${ttlMs} is out of range (1 .. ${limitMs})`);
+  if (ttlMs === undefined) return undefined;
+  if (ttlMs < 1n || ttlMs > BigInt(limitMs))
+    throw invalid(
+      `ttlMs ${ttlMs} is out of range (1 .. ${limitMs}); leave it unset for a key that never expires`,
+    );
   return Number(ttlMs);
 }

@@ -291,7 +291,10 @@ export interface PutRequest {
   key: Buffer;
   /** The value to store. */
   value: Buffer;
-  /** Time to live in milliseconds from the leader's proposal; absent means the key never expires. */
+  /**
+   * Time to live in milliseconds from the leader's proposal; absent means the key never expires.
+   * When set it must be in [1, 10 years]: 0 is refused with INVALID_ARGUMENT, not read as "none".
+   */
   ttlMs?: bigint | undefined;
 }
 
@@ -325,15 +328,22 @@ export interface DeleteResponse {
   keyError?: KeyError | undefined;
 }
 
-/** Delete every key in [start_key, end_key) of one region. */
+/** Delete every key in [start_key, end_key) of one region; both empty deletes the whole region. */
 export interface DeleteRangeRequest {
   /** Routing. */
   context?:
     | Context
     | undefined;
-  /** First key to delete, inclusive; empty means the region's start. */
+  /**
+   * First key to delete, inclusive; empty means the region's start (as routed: the region epoch
+   * in the context pins it). A non-empty start must lie in the region (else KeyNotInRegion).
+   */
   startKey: Buffer;
-  /** End of the range, exclusive; empty means the region's end. */
+  /**
+   * End of the range, exclusive; empty means the region's end, and an end past the region is cut
+   * at the region's end. An end at or before the region's start with an empty start_key is
+   * KeyNotInRegion (the client's view of the region is wrong).
+   */
   endKey: Buffer;
 }
 
@@ -353,7 +363,10 @@ export interface PutMutation {
   key: Buffer;
   /** The value to store. */
   value: Buffer;
-  /** Time to live in milliseconds from the leader's proposal; absent means never expires. */
+  /**
+   * Time to live in milliseconds from the leader's proposal; absent means never expires.
+   * When set it must be in [1, 10 years]: 0 is refused with INVALID_ARGUMENT, not read as "none".
+   */
   ttlMs?: bigint | undefined;
 }
 
@@ -426,7 +439,10 @@ export interface CompareAndSwapRequest {
     /** Delete the key. */
     { $case: "delete"; delete: Absent }
     | undefined;
-  /** Time to live in milliseconds for new_value; absent means never expires; ignored for delete. */
+  /**
+   * Time to live in milliseconds for new_value; absent means never expires; unused for delete.
+   * When set it must be in [1, 10 years] (also for delete): 0 is refused with INVALID_ARGUMENT.
+   */
   ttlMs?: bigint | undefined;
 }
 
@@ -3923,7 +3939,13 @@ export const BatchCommandsResponse: MessageFns<BatchCommandsResponse> = {
   },
 };
 
-/** The key-value API of a store. Every call targets one region named in its Context. */
+/**
+ * The key-value API of a store. Every call targets one region named in its Context. A unary
+ * call whose request is malformed (bytes that do not decode, an id or epoch above 2^53 - 1, a
+ * field out of range) ends with gRPC status INVALID_ARGUMENT and a message; on BatchCommands a
+ * request that decodes but is invalid gets a KeyError, and a frame that does not decode ends the
+ * stream with INVALID_ARGUMENT.
+ */
 export type KvService = typeof KvService;
 export const KvService = {
   /** Read one key. */
