@@ -20,21 +20,37 @@ export function writeKind(options: WriteOptions): RequestKind {
 }
 
 export function checkKey(key: Bytes, field: string): Buffer {
-  const k = toBytesArg(key, field);
+  const k = checkBytes(key, field);
   if (k.length === 0) throw new InvalidArgumentError(field, 'must not be empty');
   return k;
 }
 
 export function checkValue(value: Bytes, field: string): Buffer {
-  return toBytesArg(value, field);
+  return checkBytes(value, field);
 }
 
-function toBytesArg(input: Bytes, field: string): Buffer {
+/** A lone (unpaired) UTF-16 surrogate: what UTF-8 cannot encode. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Bytes given as bytes, or a string as its UTF-8 encoding. A string that is not well-formed
+ * UTF-16 (it holds a lone surrogate such as "\ud800") has no UTF-8 encoding: Buffer.from would
+ * write U+FFFD in its place, so "\ud800" and "\ufffd" would name the same key. It is refused.
+ */
+export function checkBytes(input: Bytes, field: string): Buffer {
   if (typeof input !== 'string' && !(input instanceof Uint8Array))
     throw new InvalidArgumentError(
       field,
       `expected a string, Buffer or Uint8Array, got ${input === null ? 'null' : typeof input}`,
     );
+  if (typeof input === 'string') {
+    const at = input.search(LONE_SURROGATE);
+    if (at >= 0)
+      throw new InvalidArgumentError(
+        field,
+        `the string is not well-formed UTF-16 (lone surrogate U+${input.charCodeAt(at).toString(16).toUpperCase()} at index ${at}), so it has no UTF-8 encoding; pass a Buffer for arbitrary bytes`,
+      );
+  }
   return toBuffer(input);
 }
 

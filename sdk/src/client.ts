@@ -7,7 +7,7 @@ import type { kvpb } from './wire.js';
 import { Deadline } from './deadline.js';
 import { ClientClosedError, InternalError, InvalidArgumentError, ResultUnknownError } from './errors.js';
 import type { Bytes } from './keys.js';
-import { compareBytes, toBuffer } from './keys.js';
+import { compareBytes } from './keys.js';
 import type {
   CallOptions,
   ClientOptions,
@@ -17,7 +17,7 @@ import type {
   ResolvedClientOptions,
   WriteOptions,
 } from './options.js';
-import { checkConsistency, checkCount, resolveClientOptions } from './options.js';
+import { checkConsistency, checkCount, checkDurationMs, resolveClientOptions } from './options.js';
 import { PdClient } from './pd-client.js';
 import { RegionCache } from './region-cache.js';
 import type { RegionInfo } from './region-cache.js';
@@ -26,7 +26,15 @@ import type { CallState } from './request-runner.js';
 import { RequestRunner } from './request-runner.js';
 import type { RequestKind } from './retry-policy.js';
 import type { Mutation } from './arguments.js';
-import { checkKey, checkKeys, checkMutations, checkTtl, checkValue, writeKind } from './arguments.js';
+import {
+  checkBytes,
+  checkKey,
+  checkKeys,
+  checkMutations,
+  checkTtl,
+  checkValue,
+  writeKind,
+} from './arguments.js';
 import type { KvPair } from './scan-iterator.js';
 import { scanPages } from './scan-iterator.js';
 import type { ClientStats } from './stats.js';
@@ -254,8 +262,8 @@ export class FlotillaClient {
 
   /** Deletes every key in [startKey, endKey) (endKey empty: to the end of the key space), region by region in parallel. */
   async deleteRange(startKey: Bytes, endKey: Bytes, options: WriteOptions = {}): Promise<void> {
-    const start = toBuffer(startKey);
-    const end = toBuffer(endKey);
+    const start = checkBytes(startKey, 'startKey');
+    const end = checkBytes(endKey, 'endKey');
     if (end.length > 0 && compareBytes(start, end) >= 0)
       throw new InvalidArgumentError('startKey', 'must be below endKey');
     // Keys are never empty, so [0x00, end) deletes the same keys as ['', end).
@@ -281,11 +289,12 @@ export class FlotillaClient {
    * whole iteration. Not a snapshot: each page reads the latest data.
    */
   scan(options: ScanOptions = {}): AsyncGenerator<KvPair, void, undefined> {
-    const startKey = options.start === undefined ? Buffer.alloc(0) : toBuffer(options.start);
-    const endKey = options.end === undefined ? Buffer.alloc(0) : toBuffer(options.end);
+    const startKey = options.start === undefined ? Buffer.alloc(0) : checkBytes(options.start, 'start');
+    const endKey = options.end === undefined ? Buffer.alloc(0) : checkBytes(options.end, 'end');
     if (endKey.length > 0 && compareBytes(startKey, endKey) >= 0)
       throw new InvalidArgumentError('start', 'must be below end');
     if (options.limit !== undefined) checkCount('limit', options.limit, 1);
+    if (options.timeoutMs !== undefined) checkDurationMs('timeoutMs', options.timeoutMs, 1);
     const consistency = checkConsistency(options.consistency);
     this.statsRecorder.ops++;
     const plan = {
@@ -410,7 +419,7 @@ export class FlotillaClient {
   }
 
   private deadline(options: CallOptions): Deadline {
-    if (options.timeoutMs !== undefined) checkCount('timeoutMs', options.timeoutMs, 1);
+    if (options.timeoutMs !== undefined) checkDurationMs('timeoutMs', options.timeoutMs, 1);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
       throw new InvalidArgumentError('signal', 'expected an AbortSignal');
     return Deadline.after(options.timeoutMs ?? this.options.timeoutMs, options.signal);

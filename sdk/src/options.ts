@@ -108,8 +108,15 @@ const DEFAULTS: Omit<ResolvedClientOptions, 'pdEndpoints'> = {
   keepaliveTimeMs: 10_000,
 };
 
-/** Largest count the client sends as one uint32 field (scan limits, deadlines). */
+/** Largest count the client sends as one uint32 field (scan limits). */
 const UINT32_MAX = 0xffff_ffff;
+
+/**
+ * Longest duration the client accepts, in ms: 2^31 - 1 (about 24.8 days), the longest delay
+ * a Node.js timer keeps (a longer one fires after 1 ms with a TimeoutOverflowWarning). A
+ * longer timeout is refused with InvalidArgumentError rather than cut silently.
+ */
+export const DURATION_MS_MAX = 2 ** 31 - 1;
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   if (options === null || typeof options !== 'object')
@@ -127,7 +134,11 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     if (!(name in DEFAULTS)) throw new InvalidArgumentError(name, 'unknown option');
     const expected = typeof DEFAULTS[name as keyof typeof DEFAULTS];
     if (typeof value !== expected) throw new InvalidArgumentError(name, `expected a ${expected}`);
-    if (expected === 'number') checkCount(name, value as number, name === 'coalesceWindowMs' ? 0 : 1);
+    if (expected === 'number') {
+      const min = name === 'coalesceWindowMs' ? 0 : 1;
+      if (name.endsWith('Ms')) checkDurationMs(name, value as number, min);
+      else checkCount(name, value as number, min);
+    }
     (resolved as unknown as Record<string, unknown>)[name] = value;
   }
   if (resolved.backoffBaseMs > resolved.backoffMaxMs)
@@ -139,6 +150,15 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
 export function checkCount(field: string, value: number, min: number): void {
   if (!Number.isSafeInteger(value) || value < min || value > UINT32_MAX)
     throw new InvalidArgumentError(field, `must be an integer in [${min}, ${UINT32_MAX}], got ${value}`);
+}
+
+/** Checks a caller-supplied duration in ms: an integer in [min, DURATION_MS_MAX]. */
+export function checkDurationMs(field: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > DURATION_MS_MAX)
+    throw new InvalidArgumentError(
+      field,
+      `must be an integer number of ms in [${min}, ${DURATION_MS_MAX}] (about 24.8 days, the longest Node.js timer), got ${value}`,
+    );
 }
 
 export function checkConsistency(value: unknown): Consistency {

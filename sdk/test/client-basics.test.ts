@@ -126,6 +126,67 @@ describe('client API against fake stores', () => {
     assert.throws(() => client.scan({ start: 'b', end: 'a' }), InvalidArgumentError);
   });
 
+  it('refuses a timeoutMs that is not an integer in [1, 2^31 - 1] (the longest Node.js timer)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      await client.put('timeout-k', 'v');
+      for (const timeoutMs of [
+        2 ** 31,
+        2 ** 32 - 1,
+        2 ** 53,
+        Number.POSITIVE_INFINITY,
+        Number.NaN,
+        -1,
+        0,
+        1.5,
+      ])
+        await assert.rejects(
+          client.get('timeout-k', { timeoutMs }),
+          (e: unknown) => e instanceof InvalidArgumentError && e.field === 'timeoutMs',
+          `timeoutMs ${timeoutMs}`,
+        );
+      assert.throws(
+        () => client.scan({ start: 'a', timeoutMs: 2 ** 31 }),
+        (e: unknown) => e instanceof InvalidArgumentError && e.field === 'timeoutMs',
+      );
+      await assert.rejects(
+        createClient({ pdEndpoints: [cluster.pd.address], timeoutMs: 2 ** 31 }),
+        (e: unknown) => e instanceof InvalidArgumentError && e.field === 'timeoutMs',
+      );
+      // The largest accepted timeout arms real timers without overflowing them.
+      assert.equal((await client.get('timeout-k', { timeoutMs: 2 ** 31 - 1 }))?.toString(), 'v');
+      await client.put('timeout-k', 'w', { timeoutMs: 2 ** 31 - 1 });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.filter((w) => w.name === 'TimeoutOverflowWarning').map((w) => w.message),
+      [],
+    );
+  });
+
+  it('refuses strings that are not well-formed UTF-16 (lone surrogates), keys and values alike', async () => {
+    const refused = (field: string) => (e: unknown) => e instanceof InvalidArgumentError && e.field === field;
+    await client.put('\ufffd', 'the replacement character');
+    await assert.rejects(client.get('\ud800'), refused('key'));
+    await assert.rejects(client.put('\ud800', 'x'), refused('key'));
+    await assert.rejects(client.put('a\udc00b', 'x'), refused('key'));
+    await assert.rejects(client.put('k', '\udfff'), refused('value'));
+    await assert.rejects(client.compareAndSwap('k', '\ud800', 'x'), refused('expected'));
+    await assert.rejects(client.batchPut([['\ud83d', 'x']]), refused('mutations[0].key'));
+    await assert.rejects(client.deleteRange('\ud800', ''), refused('startKey'));
+    assert.throws(() => client.scan({ start: 'a', end: 'b\ud800' }), refused('end'));
+    // U+FFFD and astral characters (well-formed surrogate pairs) are ordinary keys.
+    await client.put('\u{1f600}', 'grin');
+    assert.equal((await client.get('\u{1f600}'))?.toString(), 'grin');
+    assert.equal((await client.get('\ufffd'))?.toString(), 'the replacement character');
+  });
+
   it('reads with log, lease and stale consistency, each asked of the store as such', async () => {
     await client.put('cons', 'x');
     const asked: Array<kvpb.ReadConsistency | undefined> = [];
