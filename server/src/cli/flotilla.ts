@@ -4,12 +4,16 @@
 // (the package's bin) or `npm run flotilla -- ...`.
 import { runServer } from './server-command.js';
 import { CLIENT_COMMANDS, CLIENT_USAGE, runClientCommand } from './client-commands.js';
+import { exitQuietlyWhenOutputCloses } from './closed-output.js';
 
 const USAGE = `usage: flotilla server [--config FILE.json] [flags]   run one store node (flotilla server --help)
        flotilla pd [flags]                              run one PD member (flotilla pd --help)
 ${CLIENT_USAGE.replace(/^usage: /, '       ')}`;
 
 const [command, ...rest] = process.argv.slice(2);
+// Client commands and help print to whoever reads them (`flotilla status | head`); a server
+// or PD member keeps its own output handling.
+if (command !== 'server' && command !== 'pd') exitQuietlyWhenOutputCloses();
 if (command === 'server') {
   await runServer(rest, process.env);
 } else if (command === 'pd') {
