@@ -3,14 +3,39 @@
 // and 3 stores (ports 20161-20163). The first store bootstraps the cluster with one region;
 // PD adds the other replicas, and regions split as data grows. Data survives restarts of
 // the command. Ctrl-C stops every store cleanly (each hands over its leaderships first), then
-// the PD members. Options: --stores N (default 3), --pd-members N (1 or 3, default 3),
-// --base-port P (stores; default 20161), --pd-base-port P (default 2379), --data-dir DIR.
+// the PD members. Ctrl-C while members are still starting stops the ones started so far; a
+// member that exits before it is READY (a port in use, a bad data directory) stops them all
+// and the command exits 1. Each store's lines are labelled with its store id (PD assigns it)
+// once its READY line names it, with its launch slot before that. Options: --stores N
+// (default 3), --pd-members N (1 or 3, default 3), --base-port P (stores; default 20161),
+// --pd-base-port P (default 2379), --data-dir DIR.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatClusterSpec } from './cluster-spec.js';
+
+/** A member process: its label in the output (a store's changes once its id is known). */
+interface Member {
+  label: string;
+  readonly child: ChildProcess;
+  ready: boolean;
+}
+
+// Signals are handled from the first line: Ctrl-C while members start must stop the ones
+// already started (they are detached, in their own process groups, and would outlive us).
+const pdMembersRunning = new Set<Member>();
+const storesRunning = new Set<Member>();
+let stopping = false;
+let stopExitCode = 0;
+let pdStopSent = false;
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+// Detached members would outlive this process if it died of an error: take them along.
+process.on('exit', () => {
+  for (const member of [...storesRunning, ...pdMembersRunning]) member.child.kill('SIGTERM');
+});
 
 const { values } = parseArgs({
   options: {
@@ -49,51 +74,64 @@ const pdEndpoints = [...pdMembers.values()].join(',');
 const storeAddresses: string[] = [];
 for (let i = 0; i < storesCount; i++) storeAddresses.push(`127.0.0.1:${basePort + i}`);
 
-const pdChildren = new Map<string, ChildProcess>();
-const storeChildren = new Map<string, ChildProcess>();
-let stopping = false;
+class MemberExitedError extends Error {}
 
-function launch(name: string, args: string[], group: Map<string, ChildProcess>): Promise<void> {
+/**
+ * Starts one member; resolves at its READY line (`onReady` sees the line first), rejects if
+ * it exits before. Nothing is started once the cluster is stopping.
+ */
+function launch(
+  label: string,
+  args: string[],
+  group: Set<Member>,
+  onReady: (member: Member, readyLine: string) => void = () => undefined,
+): Promise<void> {
+  if (stopping) return Promise.resolve();
   const child = spawn(process.execPath, ['--import', 'tsx', flotillaMain, ...args], {
     // Own process group: a terminal's Ctrl-C reaches only this process, which stops each
     // member with one SIGTERM (a store takes a second signal as "exit now").
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  group.set(name, child);
+  const member: Member = { label, child, ready: false };
+  group.add(member);
   child.stderr
     ?.setEncoding('utf8')
-    .on('data', (chunk: string) => process.stderr.write(prefixLines(name, chunk)));
-  child.on('exit', (code, signal) => {
-    group.delete(name);
-    if (!stopping) console.error(`[${name}] exited (${code ?? signal}); the others keep running`);
-    if (pdChildren.size + storeChildren.size === 0) process.exit(stopping ? 0 : 1);
-  });
-  return new Promise((resolveReady) => {
+    .on('data', (chunk: string) => process.stderr.write(prefixLines(member.label, chunk)));
+  return new Promise((resolveReady, rejectEarlyExit) => {
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      process.stdout.write(prefixLines(name, chunk));
-      if (chunk.includes('READY')) resolveReady();
+      const readyLine = member.ready ? undefined : /^READY .*$/m.exec(chunk)?.[0];
+      if (readyLine !== undefined) {
+        member.ready = true;
+        onReady(member, readyLine);
+      }
+      process.stdout.write(prefixLines(member.label, chunk));
+      if (readyLine !== undefined) resolveReady();
     });
+    const onGone = (how: string): void => {
+      if (!group.delete(member)) return;
+      if (!member.ready && !stopping) {
+        // startCluster's catch stops the others and exits 1.
+        rejectEarlyExit(new MemberExitedError(`[${member.label}] exited before it was READY (${how})`));
+        return;
+      }
+      if (!stopping) console.error(`[${member.label}] exited (${how}); the others keep running`);
+      afterMemberGone();
+    };
+    child.on('exit', (code, signal) => onGone(String(code ?? signal)));
+    child.on('error', (err) => onGone(err.message));
   });
 }
 
-await Promise.all(
-  [...pdMembers].map(([id]) =>
-    launch(
-      `pd ${id}`,
-      [
-        'pd',
-        '--member-id',
-        String(id),
-        '--data-dir',
-        join(dataDir, `pd-${id}`),
-        '--initial-cluster',
-        formatClusterSpec(pdMembers),
-      ],
-      pdChildren,
-    ),
-  ),
-);
+/** Labels a store by the id its READY line names ("READY store=4 address=..."). */
+function labelByStoreId(member: Member, readyLine: string): void {
+  const id = /\bstore=(\d+)/.exec(readyLine)?.[1];
+  if (id === undefined) return;
+  const slot = member.label;
+  member.label = `store ${id}`;
+  console.log(`[${member.label}] is ${slot}`);
+}
+
 const storeArgs = (i: number): string[] => [
   'server',
   '--pd-endpoints',
@@ -103,18 +141,47 @@ const storeArgs = (i: number): string[] => [
   '--data-dir',
   join(dataDir, `store-${i + 1}`),
 ];
-// The first store alone: on a fresh data directory it bootstraps the cluster.
-await launch('store 1', storeArgs(0), storeChildren);
-await Promise.all(
-  storeAddresses.slice(1).map((_, i) => launch(`store ${i + 2}`, storeArgs(i + 1), storeChildren)),
-);
 
-console.log(`Flotilla local cluster: ${pdCount} PD member(s), ${storesCount} store(s), data in ${dataDir}`);
-console.log(`  PD:     ${pdEndpoints}`);
-console.log(`  stores: ${storeAddresses.join(',')}`);
-console.log(`  try:    npm run flotilla -- put hello world && npm run flotilla -- get hello`);
-console.log(`          npm run flotilla -- status`);
-console.log('  Ctrl-C stops the cluster; data is kept for the next start.');
+async function startCluster(): Promise<void> {
+  await Promise.all(
+    [...pdMembers].map(([id]) =>
+      launch(
+        `pd ${id}`,
+        [
+          'pd',
+          '--member-id',
+          String(id),
+          '--data-dir',
+          join(dataDir, `pd-${id}`),
+          '--initial-cluster',
+          formatClusterSpec(pdMembers),
+        ],
+        pdMembersRunning,
+      ),
+    ),
+  );
+  // The first store alone: on a fresh data directory it bootstraps the cluster.
+  await launch('store slot 1', storeArgs(0), storesRunning, labelByStoreId);
+  await Promise.all(
+    storeAddresses
+      .slice(1)
+      .map((_, i) => launch(`store slot ${i + 2}`, storeArgs(i + 1), storesRunning, labelByStoreId)),
+  );
+  if (stopping) return;
+  console.log(`Flotilla local cluster: ${pdCount} PD member(s), ${storesCount} store(s), data in ${dataDir}`);
+  console.log(`  PD:     ${pdEndpoints}`);
+  console.log(`  stores: ${storeAddresses.join(',')}`);
+  console.log(`  try:    npm run flotilla -- put hello world && npm run flotilla -- get hello`);
+  console.log(`          npm run flotilla -- status`);
+  console.log('  Ctrl-C stops the cluster; data is kept for the next start.');
+}
+
+startCluster().catch((err: unknown) => {
+  if (stopping) return;
+  console.error(`${err instanceof Error ? err.message : String(err)}: stopping the cluster`);
+  if (!(err instanceof MemberExitedError) && err instanceof Error) console.error(err.stack);
+  stopAll(1);
+});
 
 function prefixLines(name: string, chunk: string): string {
   return chunk
@@ -123,26 +190,29 @@ function prefixLines(name: string, chunk: string): string {
     .join('');
 }
 
-/** Stores first (they hand over leadership and report to PD while stopping), then PD. */
-function stopAll(): void {
-  if (stopping) return;
+/**
+ * Stores first (they hand over leadership and report to PD while stopping), then PD; exits
+ * with `exitCode` once every member is gone. A second signal forwards SIGTERM again (a
+ * store then exits at once).
+ */
+function stopAll(exitCode: number): void {
+  if (stopping) {
+    for (const member of [...storesRunning, ...pdMembersRunning]) member.child.kill('SIGTERM');
+    return;
+  }
   stopping = true;
-  console.error(`stopping ${storeChildren.size} store(s), then ${pdChildren.size} PD member(s)...`);
-  for (const child of storeChildren.values()) child.kill('SIGTERM');
-  const stopPd = (): void => {
-    for (const child of pdChildren.values()) child.kill('SIGTERM');
-  };
-  if (storeChildren.size === 0) stopPd();
-  else
-    for (const child of storeChildren.values())
-      child.on('exit', () => {
-        if (storeChildren.size === 0) stopPd();
-      });
+  stopExitCode = exitCode;
+  console.error(`stopping ${storesRunning.size} store(s), then ${pdMembersRunning.size} PD member(s)...`);
+  for (const member of storesRunning) member.child.kill('SIGTERM');
+  afterMemberGone();
 }
 
-process.on('SIGINT', stopAll);
-process.on('SIGTERM', stopAll);
-// Detached members would outlive this process if it died of an error: take them along.
-process.on('exit', () => {
-  for (const child of [...storeChildren.values(), ...pdChildren.values()]) child.kill('SIGTERM');
-});
+/** While stopping: PD once the stores are gone, the process once everyone is. */
+function afterMemberGone(): void {
+  const runningCount = storesRunning.size + pdMembersRunning.size;
+  if (stopping && storesRunning.size === 0 && !pdStopSent) {
+    pdStopSent = true;
+    for (const member of pdMembersRunning) member.child.kill('SIGTERM');
+  }
+  if (runningCount === 0) process.exit(stopping ? stopExitCode : 1);
+}
