@@ -1,6 +1,6 @@
 // `npm run bench -- <suite> [options]`: runs one benchmark suite (it starts and tears down
 // what it measures), prints a summary table and writes docs/benchmarks/<suite>.{json,md,svg}.
-// Suites: kv, failover, reads, snapshot, split, regions.
+// Suites: kv, failover, reads, snapshot, split, regions, bootstrap.
 // Common options: --quick (short, one repetition: a smoke run), --repeats N, --duration-ms N
 // (per case), --out-dir DIR (default docs/benchmarks). Suite flags are listed in each
 // suite's file under bench/harness/suites/.
@@ -15,6 +15,7 @@ import { runReadsSuite } from './suites/reads.js';
 import { runSnapshotSuite } from './suites/snapshot.js';
 import { runSplitSuite } from './suites/split.js';
 import { runRegionsSuite } from './suites/regions.js';
+import { runBootstrapSuite } from './suites/bootstrap.js';
 
 const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = {
   kv: runKvSuite,
@@ -23,6 +24,7 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = 
   snapshot: runSnapshotSuite,
   split: runSplitSuite,
   regions: runRegionsSuite,
+  bootstrap: runBootstrapSuite,
 };
 
 const DEFAULT_OUT_DIR = fileURLToPath(new URL('../../docs/benchmarks', import.meta.url));

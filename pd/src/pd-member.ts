@@ -122,6 +122,7 @@ export class PdMember {
               return value === undefined ? 0 : decodeU64Value(value, 'cluster id');
             },
             operators: () => started.scheduler?.operators,
+            maxReplicas: () => started.scheduler?.config.maxReplicas ?? 0,
             nowUnixMs: () => Date.now(),
             onInternalError: (e) =>
               log(`pd internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),

@@ -662,7 +662,7 @@ full(pdpb.SetStoreStateRequest, { header: header(), storeId: 7n, state: metapb.S
 full(pdpb.SetStoreStateResponse, { header: responseHeader(), store: store() });
 full(pdpb.GetAllStoresResponse, { header: responseHeader(), stores: [store(), store()] });
 full(pdpb.StoreHeartbeatRequest, { header: header(), stats: storeStats() });
-full(pdpb.StoreHeartbeatResponse, { header: responseHeader() });
+full(pdpb.StoreHeartbeatResponse, { header: responseHeader(), maxReplicas: 5 });
 full(pdpb.PeerStats, peerStats());
 full(pdpb.RegionHeartbeatRequest, {
   header: header(),

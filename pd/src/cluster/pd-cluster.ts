@@ -2,7 +2,7 @@
 // id allocation. It lives in memory on the leader only, loaded from the meta store when this
 // member becomes leader (load) and dropped when it stops being leader (unload). Every change
 // that must survive a failover is written to the meta store first, then applied in memory.
-// The scheduler plugs in through onRegionHeartbeat and sendOperator.
+// The scheduler plugs in through onRegionHeartbeat, onStoreFirstHeard and sendOperator.
 import { randomBytes } from 'node:crypto';
 import { metapb, pdpb } from '@flotilla/proto';
 import type { RegionMeta } from '../../../server/src/store/region-meta.js';
@@ -68,6 +68,8 @@ export class PdCluster {
   readonly streams = new HeartbeatStreams();
   /** Called after every accepted region heartbeat (the scheduler's entry point). */
   onRegionHeartbeat: ((info: RegionInfo) => void) | undefined;
+  /** A store's first heartbeat since this member loaded the cluster (a new store, or a restart). */
+  onStoreFirstHeard: ((storeId: number) => void) | undefined;
 
   constructor(private readonly options: PdClusterOptions) {
     this.ids = new IdAllocator(options.kv, options.idBlockSize);
@@ -225,7 +227,9 @@ export class PdCluster {
     if (info.store.state === metapb.StoreState.TOMBSTONE) {
       throw new PdRequestError(pdpb.ErrorType.STORE_TOMBSTONE, `store ${storeId} is a tombstone`);
     }
+    const firstHeard = info.heartbeatAtUnixMs === 0;
     this.bootstrappedState().stores.recordHeartbeat(storeId, stats, this.options.nowUnixMs());
+    if (firstHeard) this.onStoreFirstHeard?.(storeId);
   }
 
   /** Applies a region heartbeat; STALE_REGION when the report is older than what PD knows. */

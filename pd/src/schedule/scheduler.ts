@@ -71,6 +71,11 @@ export class Scheduler {
 
   start(): void {
     this.options.cluster.onRegionHeartbeat = (info) => this.onRegionHeartbeat(info);
+    // A store that just joined (or came back) may be where a region's missing replica goes:
+    // check the regions now rather than at the next patrol pass.
+    this.options.cluster.onStoreFirstHeard = () => {
+      if (this.options.cluster.loaded) this.patrol();
+    };
     const every = this.options.every ?? everyIntervalMs;
     this.stopTimer = every(this.config.balanceIntervalMs, () => void this.tick());
   }
@@ -79,6 +84,7 @@ export class Scheduler {
     this.stopTimer?.();
     this.stopTimer = undefined;
     this.options.cluster.onRegionHeartbeat = undefined;
+    this.options.cluster.onStoreFirstHeard = undefined;
     this.operators.clear();
   }
 
@@ -107,9 +113,12 @@ export class Scheduler {
         .find((step) => step.kind !== 'removePeer' && health.get(step.peer.storeId) !== 'up');
       if (unavailable === undefined) {
         // Repairs come before balancing: a balance operator yields to a replica the region lost.
-        if (running.kind === 'replica' || !this.needsRepair(info, health))
-          return this.operators.onHeartbeat(info);
-        this.operators.cancel(info.region.id, 'the region needs a replica repair first');
+        if (running.kind === 'replica' || !this.needsRepair(info, health)) {
+          this.operators.onHeartbeat(info);
+          // Finished with this report: the checker looks at the region now (the next replica
+          // to add, say), not at the next patrol pass.
+          if (this.operators.has(info.region.id)) return;
+        } else this.operators.cancel(info.region.id, 'the region needs a replica repair first');
       } else {
         this.operators.cancel(
           info.region.id,

@@ -35,6 +35,8 @@ export interface PdServiceOptions {
   readonly onInternalError: (error: unknown) => void;
   /** The scheduler's operators (GetOperators); undefined before the scheduler started. */
   readonly operators?: () => OperatorController | undefined;
+  /** The voters the scheduler keeps per region, told to stores in heartbeat answers (0: unknown). */
+  readonly maxReplicas?: () => number;
   readonly nowUnixMs?: () => number;
 }
 
@@ -80,7 +82,7 @@ export function pdServiceImplementation(options: PdServiceOptions): pdpb.PDServe
     storeHeartbeat: call(pdpb.StoreHeartbeatResponse, false, (r: pdpb.StoreHeartbeatRequest) => {
       if (r.stats === undefined) throw invalidArgument('stats is missing');
       cluster.storeHeartbeat(r.stats);
-      return Promise.resolve({});
+      return Promise.resolve({ maxReplicas: options.maxReplicas?.() ?? 0 });
     }),
     regionHeartbeat: (stream) => {
       serveRegionHeartbeats(stream, options).catch((err: unknown) => {

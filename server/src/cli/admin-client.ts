@@ -1,7 +1,7 @@
 // Calls to one store's Admin service, for `flotilla status` and the tests, and the
 // human-readable rendering of a store's status.
 import * as grpc from '@grpc/grpc-js';
-import { raftpb } from '@flotilla/proto';
+import { metapb, raftpb } from '@flotilla/proto';
 
 export function fetchStoreStatus(address: string, timeoutMs: number): Promise<raftpb.StatusResponse> {
   const client = new raftpb.AdminClient(address, grpc.credentials.createInsecure());
@@ -26,6 +26,16 @@ const ROLE_NAMES: Record<number, string> = {
   [raftpb.RaftRole.LEADER]: 'LEADER',
 };
 
+/**
+ * The peer's role as a person reads it: a learner is a follower to the Raft core (it takes
+ * the leader's log) but never votes, and the region's membership says which it is.
+ */
+export function peerRoleName(r: raftpb.RegionStatus): string {
+  const self = r.region?.peers.find((p) => p.id === r.peerId);
+  if (r.role === raftpb.RaftRole.FOLLOWER && self?.role === metapb.PeerRole.LEARNER) return 'learner';
+  return ROLE_NAMES[r.role] ?? `role ${r.role}`;
+}
+
 /** One line for the store, one per region it holds a peer of. */
 export function formatStoreStatus(storeId: number, status: raftpb.StatusResponse): string[] {
   const lines = [
@@ -36,7 +46,7 @@ export function formatStoreStatus(storeId: number, status: raftpb.StatusResponse
     const range = region ? `[${keyText(region.startKey, '-inf')}, ${keyText(region.endKey, '+inf')})` : '[?]';
     const epoch = region?.regionEpoch ? `c${region.regionEpoch.confVer}/v${region.regionEpoch.version}` : '?';
     lines.push(
-      `  region ${region?.id ?? '?'} ${range} epoch ${epoch}  peer ${r.peerId}  ${ROLE_NAMES[r.role] ?? `role ${r.role}`}` +
+      `  region ${region?.id ?? '?'} ${range} epoch ${epoch}  peer ${r.peerId}  ${peerRoleName(r)}` +
         `  leader peer ${r.leaderPeerId === 0n ? 'unknown' : r.leaderPeerId}  term ${r.term}` +
         `  commit ${r.commitIndex}  applied ${r.appliedIndex}  log ${r.firstIndex}..${r.lastIndex}` +
         ` (${formatBytes(Number(r.logSizeBytes))})`,

@@ -74,6 +74,8 @@ export interface RaftRuntimeOptions {
   readonly splitIds?: SplitIdSource;
   /** Told of splits once applied (reported to PD). */
   readonly onRegionsChanged?: (event: RegionsChangedEvent) => void;
+  /** The store's onRegionReportDue (a region's leader has news for PD). */
+  readonly onRegionReportDue?: (regionId: number) => void;
   readonly log: (line: string) => void;
   /** Called when the store loop hits an unrecoverable error. */
   readonly onFatal: (error: Error) => void;
@@ -129,6 +131,7 @@ export class RaftRuntime {
       onFatal: options.onFatal,
       splitIds: options.splitIds,
       onRegionsChanged: options.onRegionsChanged,
+      onRegionReportDue: options.onRegionReportDue,
       outbox: {
         send: (toStoreId, envelope) => {
           // Heartbeats travel compact, coalesced per destination store (CoalescedHeartbeat).

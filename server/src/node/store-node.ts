@@ -157,6 +157,7 @@ export class StoreNode {
               heartbeats?.watchSoon();
             }
           : undefined,
+        onRegionReportDue: pd ? (regionId) => heartbeats?.reportSoon(regionId) : undefined,
         addServices: (server, { store, clock, config }) => {
           const checker =
             pd === undefined

@@ -3,16 +3,21 @@
 //     capacity and use, snapshot activity, start time. PD judges a store down when these
 //     stop.
 //   - a RegionHeartbeat for every region this store leads, every
-//     regionHeartbeatIntervalMs, and at once (within one watch period) when a region's
-//     leadership or epoch changes here, so PD and clients learn of elections, splits and
-//     membership changes quickly. It carries the peers PD should worry about: down peers
-//     (not heard from by the leader, with for how long) and pending peers (needing a
-//     snapshot).
+//     regionHeartbeatIntervalMs, within one watch period when a region's leadership or epoch
+//     changes here, and at once (reportSoon, from the store's onRegionReportDue) when a
+//     membership change applies, a peer becomes leader or a lagging learner catches up: PD
+//     advances an operator only on a report that shows its step done, so each step's
+//     completion goes out right away (a replica add took a whole report period per step
+//     before). It carries the peers PD should worry about: down peers (not heard from by the
+//     leader, with for how long) and pending peers (needing a snapshot, peer-catch-up.ts).
+// The store heartbeat's answer tells PD's max-replicas, which the store's hibernation rule
+// needs (store.ts setVotersWanted).
 // PD's answers on the heartbeat stream are operators, handed to the OperatorRunner.
 import { statfs } from 'node:fs/promises';
 import type { pdpb } from '@flotilla/proto';
 import type { Engine } from '../storage/engine.js';
 import { dataRange } from '../storage/keys.js';
+import { laggingPeerIds } from '../store/peer-catch-up.js';
 import type { RegionPeer } from '../store/region-peer.js';
 import { peerById, peerToProto, regionToProto } from '../store/region-meta.js';
 import type { RegionTraffic } from '../store/region-traffic.js';
@@ -42,6 +47,9 @@ const REGION_REPORTS_PER_WATCH_MAX = 1024;
 /** Watch periods in a row a peer must go unheard before it is reported down. */
 const DOWN_AFTER_WATCH_PERIODS = 3;
 
+/** Regions waiting for an immediate report at most; beyond it the next periods cover them. */
+const REPORTS_DUE_MAX = 4096;
+
 interface Reported {
   readonly term: number;
   readonly confVer: number;
@@ -60,12 +68,20 @@ export class PdHeartbeats {
   private watching = false;
   /** A watch was asked for while one ran (or is queued): run one more when it ends. */
   private watchWanted = false;
+  /** Regions to report at the next watch whatever their last report (reportSoon). */
+  private reportsDue = new Set<number>();
   private stopped = false;
   /** Set when PD says this store is a tombstone: it must stop serving. */
   tombstoned = false;
 
   constructor(private readonly options: PdHeartbeatsOptions) {
-    this.stream = new RegionHeartbeatStream(options.pd, options.onOperator, options.log);
+    // A new stream may lead to a new PD leader, which loaded the regions without their
+    // leaders: it schedules nothing for a region until it hears from its leader, so every
+    // led region is reported at once rather than at its next period.
+    this.stream = new RegionHeartbeatStream(options.pd, options.onOperator, options.log, () => {
+      this.reported.clear();
+      this.watchSoon();
+    });
   }
 
   start(): void {
@@ -96,6 +112,13 @@ export class PdHeartbeats {
     if (!this.watching) setImmediate(() => void this.watchRegions());
   }
 
+  /** Reports the region at the next watch (run soon), if this store leads it. */
+  reportSoon(regionId: number): void {
+    if (this.stopped) return;
+    if (this.reportsDue.size < REPORTS_DUE_MAX) this.reportsDue.add(regionId);
+    this.watchSoon();
+  }
+
   get streamCounters(): RegionHeartbeatStream['counters'] {
     return this.stream.counters;
   }
@@ -109,6 +132,7 @@ export class PdHeartbeats {
         this.tombstoned = true;
         this.options.log(`PD: ${res.header.error.message}`);
       }
+      if (res.header?.error === undefined) this.options.store.setVotersWanted(res.maxReplicas);
     } catch (err) {
       this.options.log(`store heartbeat failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
@@ -159,6 +183,8 @@ export class PdHeartbeats {
     if (this.watching || this.stopped || !this.stream.isOpen) return;
     this.watching = true;
     this.watchWanted = false;
+    const forced = this.reportsDue;
+    this.reportsDue = new Set();
     try {
       const now = Date.now();
       let sent = 0;
@@ -171,6 +197,7 @@ export class PdHeartbeats {
         const last = this.reported.get(peer.regionId);
         const epoch = peer.region.epoch;
         const due =
+          forced.has(peer.regionId) ||
           last === undefined ||
           last.term !== status.term ||
           last.confVer !== epoch.confVer ||
@@ -196,7 +223,10 @@ export class PdHeartbeats {
   /**
    * Notes which peers the leader heard from since its last check-quorum reset. The core
    * clears the flag every election timeout, so one sample proves little; a peer counts as
-   * down only after DOWN_AFTER_WATCH_PERIODS samples in a row without it.
+   * down only after DOWN_AFTER_WATCH_PERIODS samples in a row without it. A sleeping leader
+   * (hibernation.ts) does not tick, so its flags are frozen as of its last round: its peers
+   * count as active while this store hears from their stores (store liveness), the same
+   * evidence that keeps the region asleep.
    */
   private sampleActivity(peer: RegionPeer, nowMs: number): void {
     let active = this.lastActiveMs.get(peer.regionId);
@@ -204,8 +234,12 @@ export class PdHeartbeats {
       active = new Map();
       this.lastActiveMs.set(peer.regionId, active);
     }
+    const { store } = this.options;
+    const asleep = peer.hibernation.asleep;
     for (const progress of peer.node.status().progress) {
-      if (progress.recentActive || !active.has(progress.id)) active.set(progress.id, nowMs);
+      const storeId = peerById(peer.region, progress.id)?.storeId;
+      const heard = asleep && storeId !== undefined && !store.peerStoreSuspected(storeId);
+      if (progress.recentActive || heard || !active.has(progress.id)) active.set(progress.id, nowMs);
     }
   }
 
@@ -221,15 +255,16 @@ export class PdHeartbeats {
     const active = this.lastActiveMs.get(region.id);
     const downAfterMs = DOWN_AFTER_WATCH_PERIODS * this.options.regionWatchIntervalMs;
     const downPeers: pdpb.PeerStats[] = [];
-    const pendingPeers = [];
     for (const progress of status.progress) {
       const meta = peerById(region, progress.id);
       if (meta === undefined || progress.id === peer.peerId) continue;
       const silentMs = nowMs - (active?.get(progress.id) ?? nowMs);
       if (silentMs >= downAfterMs) downPeers.push({ peer: peerToProto(meta), downMs: BigInt(silentMs) });
-      if (progress.state === 'snapshot' || progress.match < peer.storage.truncatedIndex)
-        pendingPeers.push(peerToProto(meta));
     }
+    const pendingPeers = laggingPeerIds(status, peer.storage.truncatedIndex).flatMap((id) => {
+      const meta = peerById(region, id);
+      return meta === undefined ? [] : [peerToProto(meta)];
+    });
     const sizeBytes = await this.options.engine.approximateSizeBytes(
       dataRange(region.startKey, region.endKey),
     );

@@ -25,6 +25,8 @@ export class RegionHeartbeatStream {
     private readonly pd: PdClient,
     private readonly onResponse: (response: pdpb.RegionHeartbeatResponse) => void,
     private readonly log: (line: string) => void,
+    /** A stream opened (first, or after a break: possibly to a new PD leader, which knows no region's leader yet). */
+    private readonly onOpened: () => void = () => undefined,
   ) {}
 
   start(): void {
@@ -78,6 +80,7 @@ export class RegionHeartbeatStream {
     }
     this.counters.opened++;
     this.stream = stream;
+    this.onOpened();
     stream.on('data', (res: pdpb.RegionHeartbeatResponse) => {
       this.backoffMs = REOPEN_BACKOFF_MS_MIN;
       if (res.header?.error !== undefined) {

@@ -9,6 +9,16 @@
 //     leader transfer or snapshot in flight, sends every peer a quiesce notice and stops
 //     ticking. The notice is a heartbeat carrying {term, commit = lastIndex}, an empty context
 //     and the quiesce flag (RaftEnvelope.quiesce, CoalescedHeartbeat.quiesce on the wire).
+//   - Nor does a leader quiesce while its region's membership is unsettled (membershipSettled):
+//     a learner in it, or a voter count other than the one PD keeps per region (max-replicas,
+//     told in PD's store heartbeat answers). Either is the middle of a PD operator, whose next
+//     step waits on the leader's reports of the new peer's progress; a sleeping leader stops
+//     tracking progress (its core no longer ticks, so every peer's recent-activity flag
+//     freezes), and a learner whose flag froze at "inactive" was reported down for ever, so PD
+//     never promoted it (found on an idle fresh cluster: 20 minutes without a promotion). A
+//     store cannot see the steps PD still plans, but every multi-step operator PD builds
+//     passes through such a shape between its steps; a single step arriving at a sleeping
+//     leader (a transfer, a merge) wakes it like any proposal.
 //   - A follower takes the notice only from its leader, at its term, with its last index equal
 //     to the notice's commit: it steps the heartbeat (commit catches up), applies, then stops
 //     ticking and swallows its heartbeat response. Otherwise it steps the notice as a plain
@@ -37,6 +47,7 @@
 // guarantee (a follower that acknowledged one does not vote for anyone else for an election
 // timeout of its own ticks, and a follower that sleeps does not tick at all).
 import type { Message, RaftBasicStatus, RaftStatus } from '@flotilla/raft';
+import type { PeerMeta } from './region-meta.js';
 
 /** Hibernation state of one region's peer (owned by its RegionPeer, driven by the store). */
 export class PeerHibernation {
@@ -111,6 +122,17 @@ export function leaderLogQuiescent(status: RaftStatus): boolean {
     if (pr.match !== status.lastIndex || pr.state !== 'replicate' || pr.pendingSnapshot !== 0) return false;
   }
   return true;
+}
+
+/**
+ * The membership lets the region quiesce (see the header): voters only, as many as PD keeps
+ * per region (`votersWanted`; 0 while PD has not said, or without PD: any count).
+ */
+export function membershipSettled(peers: readonly PeerMeta[], votersWanted: number): boolean {
+  if (!Number.isSafeInteger(votersWanted) || votersWanted < 0)
+    throw new RangeError(`membershipSettled: bad voter count ${votersWanted}`);
+  if (peers.some((p) => p.role !== 'voter')) return false;
+  return votersWanted === 0 || peers.length === votersWanted;
 }
 
 /** A follower may take a quiesce notice: from its leader, at its term, with a log ending at the leader's commit. */

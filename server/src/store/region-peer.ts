@@ -205,6 +205,14 @@ export class RegionPeer {
   splitCheckDue = false;
   /** Whether the region sleeps, how long it was idle, the lease guard after a wake-up (hibernation.ts). */
   readonly hibernation = new PeerHibernation();
+  /**
+   * PD should hear of this region now, not at the next report period (store.ts
+   * onRegionReportDue): a membership change applied, or this peer became leader. The store
+   * clears it after each round.
+   */
+  reportDue = false;
+  /** Learners this peer, as leader, counted lagging after its last round (peer-catch-up.ts). */
+  laggingLearnersCount = 0;
 
   constructor(
     public region: RegionMeta,
@@ -782,6 +790,7 @@ export class RegionPeer {
     };
     this.storage.setConfState(confState);
     this.storage.noteRegionChanged(entry.index);
+    this.reportDue = true;
     if (peerById(this.region, this.peerId) === undefined) {
       // Removed: the store destroys this peer after the round; the tombstone keeps our peer id.
       this.lifecycle = 'tombstone';
@@ -828,6 +837,7 @@ export class RegionPeer {
     if (ready.softState !== null && ready.softState.role !== 'leader') {
       this.reads.failUnconfirmed(this.notLeader());
     }
+    if (ready.softState?.role === 'leader') this.reportDue = true;
     this.node.advance();
   }
 

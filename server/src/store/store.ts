@@ -86,8 +86,10 @@ import {
   isNoticeResponse,
   leaderLogQuiescent,
   leaderNudge,
+  membershipSettled,
   quiesceNotice,
 } from './hibernation.js';
+import { laggingLearnersCount } from './peer-catch-up.js';
 import { StoreLiveness } from './store-liveness.js';
 import { TickClock } from './tick-clock.js';
 import { WakePacer } from './wake-pacer.js';
@@ -164,6 +166,12 @@ export interface StoreDeps {
   readonly splitIds?: SplitIdSource;
   /** Told after a split is durable and its new peers exist (to report it to PD). */
   readonly onRegionsChanged?: (event: RegionsChangedEvent) => void;
+  /**
+   * Told after a round in which the local leader of a region got news for PD: a membership
+   * change applied, it became leader, or a lagging learner caught up (peer-catch-up.ts). PD
+   * advances its operators on reports, so each step's completion is reported at once.
+   */
+  readonly onRegionReportDue?: (regionId: number) => void;
   /** Seeds the election jitter of peers the store creates (split, uninitialized); default: seeded by store and region id. */
   readonly randomFor?: (regionId: number) => RandomSource;
   /** Resolves after `ms` (a merge waiting for its source's log to replicate); default: a real timer. */
@@ -238,6 +246,8 @@ export class Store {
   private readonly wakePacer: WakePacer;
   private regionsQuiescedCount = 0;
   private regionsWokenCount = 0;
+  /** Voters PD keeps per region (its max-replicas; 0: not told): other counts keep a region awake. */
+  private votersWanted = 0;
   private running = false;
   private scheduled = false;
   private stopped = false;
@@ -321,6 +331,21 @@ export class Store {
 
   private get hibernating(): boolean {
     return this.deps.config.hibernateRegions;
+  }
+
+  /**
+   * PD's max-replicas, from its store heartbeat answers: a leader whose region has another
+   * voter count (or a learner) does not quiesce it (hibernation.ts membershipSettled).
+   */
+  setVotersWanted(count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0)
+      throw new RangeError(`setVotersWanted: bad count ${count}`);
+    this.votersWanted = count;
+  }
+
+  /** Whether this store suspects `storeId` down (store liveness; never without hibernation). */
+  peerStoreSuspected(storeId: number): boolean {
+    return this.hibernating && this.liveness.isSuspected(storeId);
   }
 
   /** The local peer of a region (initialized or not: check peer.initialized before serving). */
@@ -999,6 +1024,7 @@ export class Store {
       for (const complete of completions) complete();
       await this.destroyRequested();
       this.settleHibernation(peers, []);
+      this.reportNews(peers);
       return;
     }
     // Replication leaves before the round's write (Raft thesis §10.2.1): followers persist
@@ -1049,6 +1075,27 @@ export class Store {
     await this.destroyRequested();
     this.wakeMergeTargets();
     this.settleHibernation(peers, sleepers);
+    this.reportNews(peers);
+  }
+
+  /**
+   * Tells PD's reporter about the regions whose local leader got news this round (see
+   * onRegionReportDue): flagged by the peer, or one of its lagging learners caught up.
+   */
+  private reportNews(peers: readonly RegionPeer[]): void {
+    const report = this.deps.onRegionReportDue;
+    for (const peer of peers) {
+      if (this.regions.get(peer.regionId) !== peer) continue;
+      const leads = peer.node.basicStatus().role === 'leader';
+      let lagging = 0;
+      if (leads && peer.region.peers.some((p) => p.role === 'learner'))
+        lagging = laggingLearnersCount(peer.node.status(), peer.storage.truncatedIndex, peer.region.peers);
+      const caughtUp = lagging < peer.laggingLearnersCount;
+      peer.laggingLearnersCount = lagging;
+      const due = leads && (peer.reportDue || caughtUp);
+      peer.reportDue = false;
+      if (due) report?.(peer.regionId);
+    }
   }
 
   /**
@@ -1116,6 +1163,7 @@ export class Store {
   /** Quiesces the region if this peer leads it and it is idle everywhere (hibernation.ts); true if it did. */
   private maybeQuiesceLeader(peer: RegionPeer): boolean {
     if (!peer.isQuiet() || peer.node.hasReady()) return false;
+    if (!membershipSettled(peer.region.peers, this.votersWanted)) return false;
     const status = peer.node.status();
     if (!leaderLogQuiescent(status) || status.applied !== peer.storage.appliedIndex) return false;
     const { region } = peer;

@@ -10,7 +10,8 @@ import { encodeWrite } from '../../src/store/command-builder.js';
 import type { Store } from '../../src/store/store.js';
 import { StoreLiveness } from '../../src/store/store-liveness.js';
 import { liveValue } from '../../src/store/user-value.js';
-import { MemoryCluster } from './helpers/memory-cluster.js';
+import type { ConfChange } from '@flotilla/raft';
+import { MemoryCluster, changePeer } from './helpers/memory-cluster.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -204,5 +205,89 @@ describe('Store liveness', () => {
     assert.equal(liveness.suspect(3), true);
     assert.equal(liveness.suspect(3), false, 'already suspected');
     assert.equal(liveness.suspect(1), false, 'never itself');
+  });
+});
+
+// Issue 23: an idle fresh cluster left a learner unpromoted for 20 minutes. PD's replica
+// operator had added the learner, the region quiesced, and the sleeping leader, whose core no
+// longer ticked, reported the learner down for ever, so PD never promoted it.
+describe('Hibernation while PD changes a region’s membership', () => {
+  /** Ticks several times the idle threshold: a region allowed to quiesce would have. */
+  const IDLE_TICKS = 200;
+
+  async function twoVotersAndANewStore(): Promise<MemoryCluster> {
+    const c = new MemoryCluster(
+      [...STORE_IDS],
+      7,
+      { hibernateAfterIdleTicks: 10 },
+      { regionStoreIds: [1, 2] },
+    );
+    cluster = c;
+    await c.start();
+    await c.waitForLeader(1);
+    return c;
+  }
+
+  async function confChange(c: MemoryCluster, cc: ConfChange): Promise<void> {
+    const { store } = await c.waitForLeader(1);
+    const result = await c.ticking(store.proposeConfChange(1, cc));
+    assert.equal(result.kind, 'noop', JSON.stringify(result));
+  }
+
+  async function idle(c: MemoryCluster, ticks: number): Promise<void> {
+    for (let i = 0; i < ticks; i++) await c.tickUntil(() => false, 1).catch(() => undefined);
+  }
+
+  function leaderAsleep(c: MemoryCluster): boolean {
+    return c.leaderOf(1)?.peer.hibernation.asleep === true;
+  }
+
+  it('keeps a region with a caught-up learner awake, and quiesces it once the learner is promoted', async () => {
+    const c = await twoVotersAndANewStore();
+    await put(c, 'k', 'v');
+    await confChange(c, changePeer('addLearner', { id: 3, storeId: 3, role: 'learner' }));
+    await c.tickUntil(() => localGet(c, 3, 'k') === 'v', 500);
+    await idle(c, IDLE_TICKS);
+    assert.equal(leaderAsleep(c), false, 'a learner keeps its region awake');
+    assert.equal(asleepOn(c.stores.get(3)), false);
+    await confChange(c, changePeer('addVoter', { id: 3, storeId: 3, role: 'voter' }));
+    await c.tickUntil(() => allAsleep(c), 500);
+  });
+
+  it('keeps a region with fewer voters than PD’s max-replicas awake, and lets it quiesce at that count', async () => {
+    const c = await twoVotersAndANewStore();
+    for (const id of STORE_IDS) c.stores.get(id)?.setVotersWanted(3);
+    await put(c, 'k', 'v');
+    await idle(c, IDLE_TICKS);
+    assert.equal(leaderAsleep(c), false, 'two voters of three wanted: PD has a replica to add');
+    for (const id of STORE_IDS) c.stores.get(id)?.setVotersWanted(2);
+    await c.tickUntil(() => allAsleep(c, [1, 2]), 500);
+  });
+
+  it('wakes a quiesced leader for PD’s conf change, and the new learner catches up', async () => {
+    const c = await twoVotersAndANewStore();
+    await put(c, 'k', 'v');
+    await c.tickUntil(() => allAsleep(c, [1, 2]), 500);
+    const woken = c.leaderOf(1)?.store.stats().regionsWokenCount ?? 0;
+    await confChange(c, changePeer('addLearner', { id: 3, storeId: 3, role: 'learner' }));
+    assert.ok((c.leaderOf(1)?.store.stats().regionsWokenCount ?? 0) > woken, 'the step woke the leader');
+    await c.tickUntil(() => localGet(c, 3, 'k') === 'v', 500);
+  });
+
+  it('reports to PD at once when a membership change applies and when the new learner catches up', async () => {
+    const c = await twoVotersAndANewStore();
+    await put(c, 'k', 'v');
+    const { store: leader } = c.leaderOf(1) ?? assert.fail('no leader');
+    const reportsOfLeader = (): number =>
+      c.reportsDue.filter((r) => r.storeId === leader.storeId && r.regionId === 1).length;
+    await idle(c, 20);
+    const before = reportsOfLeader();
+    await confChange(c, changePeer('addLearner', { id: 3, storeId: 3, role: 'learner' }));
+    assert.equal(reportsOfLeader(), before + 1, 'the applied change is reported');
+    assert.ok((leader.region(1)?.laggingLearnersCount ?? 0) > 0, 'the learner needs a snapshot first');
+    await c.tickUntil(() => reportsOfLeader() === before + 2, 500);
+    assert.equal(leader.region(1)?.laggingLearnersCount, 0, 'reported once it caught up');
+    const followers = c.reportsDue.filter((r) => r.storeId !== leader.storeId);
+    assert.deepEqual(followers, [], 'followers report nothing');
   });
 });

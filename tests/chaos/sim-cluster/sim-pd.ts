@@ -158,6 +158,8 @@ export class SimPd {
       readBytes: 0n,
       readKeys: 0n,
     });
+    // As the store heartbeat's answer tells a real store (pd-heartbeats.ts).
+    store.setVotersWanted(this.scheduler.config.maxReplicas);
   }
 
   /** One watch period of a store: reports the regions it leads whose state changed or whose period is up. */

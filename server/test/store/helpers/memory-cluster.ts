@@ -65,6 +65,8 @@ export class MemoryCluster {
   readonly splitIds = new CountingSplitIds();
   /** Region changes every store reported, by store. */
   readonly regionEvents: Array<{ storeId: number; event: RegionsChangedEvent }> = [];
+  /** Regions whose leader had news for PD (Store onRegionReportDue), by store, in order. */
+  readonly reportsDue: Array<{ storeId: number; regionId: number }> = [];
   private readonly regionStoreIds: readonly number[];
   private readonly withoutSplitIds: boolean;
 
@@ -112,6 +114,7 @@ export class MemoryCluster {
       onFatal: (error) => this.fatalErrors.push(error),
       ...(this.withoutSplitIds ? {} : { splitIds: this.splitIds }),
       onRegionsChanged: (event) => this.regionEvents.push({ storeId, event }),
+      onRegionReportDue: (regionId) => this.reportsDue.push({ storeId, regionId }),
       randomFor: random,
     });
     const peers = await loadRegionPeers({

@@ -476,7 +476,14 @@ export interface StoreHeartbeatRequest {
 /** Result of StoreHeartbeatRequest. */
 export interface StoreHeartbeatResponse {
   /** Common header (STORE_TOMBSTONE tells the store to stop). */
-  header?: ResponseHeader | undefined;
+  header?:
+    | ResponseHeader
+    | undefined;
+  /**
+   * The voters PD keeps per region (its max-replicas); 0: not said. A leader whose region has
+   * another voter count, or a learner, keeps it awake: PD has a replica step to send it.
+   */
+  maxReplicas: number;
 }
 
 /** A peer that has not answered its leader for a while. */
@@ -3076,13 +3083,16 @@ export const StoreHeartbeatRequest: MessageFns<StoreHeartbeatRequest> = {
 };
 
 function createBaseStoreHeartbeatResponse(): StoreHeartbeatResponse {
-  return { header: undefined };
+  return { header: undefined, maxReplicas: 0 };
 }
 
 export const StoreHeartbeatResponse: MessageFns<StoreHeartbeatResponse> = {
   encode(message: StoreHeartbeatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.header !== undefined) {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.maxReplicas !== 0) {
+      writer.uint32(16).uint32(message.maxReplicas);
     }
     return writer;
   },
@@ -3108,6 +3118,14 @@ export const StoreHeartbeatResponse: MessageFns<StoreHeartbeatResponse> = {
             message.header = ResponseHeader.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxReplicas = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3121,13 +3139,23 @@ export const StoreHeartbeatResponse: MessageFns<StoreHeartbeatResponse> = {
   },
 
   fromJSON(object: any): StoreHeartbeatResponse {
-    return { header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined };
+    return {
+      header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
+      maxReplicas: isSet(object.maxReplicas)
+        ? globalThis.Number(object.maxReplicas)
+        : isSet(object.max_replicas)
+        ? globalThis.Number(object.max_replicas)
+        : 0,
+    };
   },
 
   toJSON(message: StoreHeartbeatResponse): unknown {
     const obj: any = {};
     if (message.header !== undefined) {
       obj.header = ResponseHeader.toJSON(message.header);
+    }
+    if (message.maxReplicas !== 0) {
+      obj.maxReplicas = Math.round(message.maxReplicas);
     }
     return obj;
   },
@@ -3140,6 +3168,7 @@ export const StoreHeartbeatResponse: MessageFns<StoreHeartbeatResponse> = {
     message.header = (object.header !== undefined && object.header !== null)
       ? ResponseHeader.fromPartial(object.header)
       : undefined;
+    message.maxReplicas = object.maxReplicas ?? 0;
     return message;
   },
 };
