@@ -2,7 +2,7 @@
 # Runs the README's two commands on a fresh Debian machine: a minimal Debian 12 (bookworm)
 # made by debootstrap, with only this machine's node and npm copied in (no etcd, Redis or
 # Docker), a clone of the committed branch, then `npm ci && npm test` inside it as root, in a
-# privileged container (docker import of the rootfs, host network: loopback only) or, with
+# container (docker import of the rootfs, host network: loopback only) or, with
 # --chroot or without a Docker engine, in a chroot. Uncommitted changes are not in the clone.
 #   usage: sudo bash scripts/fresh-machine-check.sh [--chroot] [--keep] [--branch REF] [-- COMMAND]
 #   COMMAND (run in the clone) defaults to: npm ci --no-audit --no-fund && npm test
@@ -54,7 +54,7 @@ if [[ $mode == docker ]] && ! docker info >/dev/null 2>&1; then
   mode=chroot
 fi
 
-mirror="${FRESH_MIRROR:-$(grep -hoE '^(URIs: *|deb +)https?://[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -v security | head -n 1 | sed -E 's/^(URIs: *|deb +)//')}"
+mirror="${FRESH_MIRROR:-$(grep -hoE '^(URIs: *|deb +)https?://[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -v security | head -n 1 | sed -E 's/^(URIs: *|deb +)//' || true)}"
 if [[ -z $mirror ]]; then
   log "no Debian mirror found in /etc/apt: set FRESH_MIRROR"
   exit 1
@@ -115,7 +115,9 @@ inner="cd /work/flotilla && echo \"inside: \$(. /etc/os-release && echo \$PRETTY
 status=0
 if [[ $mode == docker ]]; then
   tar -C "$rootfs" -c . | docker import - "flotilla-fresh:$tag" >/dev/null
-  docker run --rm --privileged --network host --label "flotilla-fresh=$tag" --name "flotilla-fresh-$tag" \
+  # Not --privileged: this machine's own container lacks CAP_SYS_RESOURCE, which it would ask for.
+  docker run --rm --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
+    --network host --label "flotilla-fresh=$tag" --name "flotilla-fresh-$tag" \
     -e CI=true "flotilla-fresh:$tag" bash -c "$inner" || status=$?
 else
   mount -t proc proc "$rootfs/proc"
