@@ -105,6 +105,12 @@ for lib in $(ldd "$node_bin" | grep -oE '/[^ ]+\.so[^ ]*'); do
   fi
 done
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+# The machine's own extra CA certificates (a network that passes TLS through its own CA):
+# trusted inside too, or npm cannot reach the registry. Part of the machine, not of the project.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+  chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
+fi
 
 git clone --quiet --no-local --branch "$branch" "$root" "$rootfs/work/flotilla"
 commit="$(git -C "$rootfs/work/flotilla" rev-parse --short HEAD)"
@@ -118,14 +124,15 @@ if [[ $mode == docker ]]; then
   # Not --privileged: this machine's own container lacks CAP_SYS_RESOURCE, which it would ask for.
   docker run --rm --cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined \
     --network host --label "flotilla-fresh=$tag" --name "flotilla-fresh-$tag" \
-    -e CI=true "flotilla-fresh:$tag" bash -c "$inner" || status=$?
+    -e CI=true -e NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt "flotilla-fresh:$tag" bash -c "$inner" ||
+    status=$?
 else
   mount -t proc proc "$rootfs/proc"
   mount --rbind /sys "$rootfs/sys"
   mount --bind /dev "$rootfs/dev"
   mount --bind /dev/pts "$rootfs/dev/pts"
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root CI=true bash -c "$inner" || status=$?
+    HOME=/root CI=true NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt bash -c "$inner" || status=$?
 fi
 log "$command: exit $status (branch $branch at $commit, $mode)"
 exit "$status"
