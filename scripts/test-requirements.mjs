@@ -32,7 +32,16 @@ export const REQUIREMENTS = {
 /** Each suite: directories searched, the file suffix that marks a test, what it needs. */
 export const SUITES = {
   unit: {
-    dirs: ['proto/test', 'raft/test', 'server/test', 'pd/test', 'sdk/test', 'tests/lint', 'tests/scripts'],
+    dirs: [
+      'proto/test',
+      'raft/test',
+      'server/test',
+      'pd/test',
+      'sdk/test',
+      'tests/lint',
+      'tests/scripts',
+      'bench/test',
+    ],
     suffix: '.test.ts',
     requires: [],
   },
@@ -123,7 +132,9 @@ export function missingLine(missing, suiteNames, machine) {
   const how = machine.debian
     ? `install it with: ${install}`
     : `install the equivalent of Debian's ${packages} with your system's package manager (${INSTALL_DEPS} supports Debian only)`;
-  return `run-tests: suite ${suiteNames.join(', ')} needs ${what}; ${how}`;
+  const names = new Set(missing.map((m) => m.name));
+  const needing = suiteNames.filter((s) => (SUITES[s]?.requires ?? []).some((r) => names.has(r)));
+  return `run-tests: ${needing.length === 1 ? 'suite' : 'suites'} ${needing.join(', ')} ${needing.length === 1 ? 'needs' : 'need'} ${what}; ${how}`;
 }
 
 /**

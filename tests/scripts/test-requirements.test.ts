@@ -61,7 +61,7 @@ describe('npm test on a machine without etcd', () => {
     const line = ensureRequirements(['unit', 'integration'], { PATH: binDir('empty', {}) }, debianUser);
     assert.equal(
       line,
-      `run-tests: suite unit, integration needs etcd (Debian package etcd-server; not on PATH); install it with: sudo bash ${INSTALL_DEPS} etcd-server`,
+      `run-tests: suite integration needs etcd (Debian package etcd-server; not on PATH); install it with: sudo bash ${INSTALL_DEPS} etcd-server`,
     );
   });
 
@@ -74,6 +74,18 @@ describe('npm test on a machine without etcd', () => {
     assert.match(
       line ?? '',
       /needs etcd .*install the equivalent of Debian's etcd-server .*supports Debian only\)$/,
+    );
+  });
+
+  it('names every missing package in the one line, and only the suites that need them', () => {
+    const line = ensureRequirements(
+      ['unit', 'integration', 'chaos-live'],
+      { PATH: binDir('empty', {}), FLOTILLA_TEST_DEPS: 'check' },
+      debianRoot,
+    );
+    assert.equal(
+      line,
+      `run-tests: suites integration, chaos-live need etcd (Debian package etcd-server; not on PATH), docker (Debian package docker.io; not on PATH); install it with: bash ${INSTALL_DEPS} etcd-server docker.io`,
     );
   });
 
