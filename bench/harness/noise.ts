@@ -166,8 +166,8 @@ interface StoredReport {
 
 /**
  * The previous full (not --quick) runs of `suite` committed under docs/benchmarks/, newest
- * first, read through git from `repoRoot`. A case a stored report itself flagged noisy is left
- * out. Without git (an exported tree: set FLOTILLA_BENCH_HISTORY_REPO to a checkout) the
+ * first, read through git from `repoRoot`, each run once. A case a stored report itself flagged
+ * noisy is left out. Without git (an exported tree: set FLOTILLA_BENCH_HISTORY_REPO to a checkout) the
  * history is empty, and the report says it compared with 0 runs.
  */
 export function committedHistory(
@@ -195,6 +195,7 @@ export function committedHistory(
     .filter((c) => c.length > 0);
   const runs: HistoryRun[] = [];
   const medians = new Map<string, number[]>();
+  const seen = new Set<string>();
   for (const commit of commits) {
     const text = git(['show', `${commit}:${path}`]);
     if (text === undefined) continue;
@@ -205,6 +206,10 @@ export function committedHistory(
       continue;
     }
     if (report.quick === true) continue;
+    // A report re-rendered or annotated in a later commit is still the same run: count it once.
+    const runId = `${report.facts?.commit ?? '?'}@${report.facts?.startedAt ?? commit}`;
+    if (seen.has(runId)) continue;
+    seen.add(runId);
     const flagged = new Set(
       (report.noise?.cases ?? []).filter((c) => c.noisy).map((c) => caseKey(c.caseId, c.system)),
     );

@@ -191,18 +191,24 @@ describe('the committed history', () => {
     'a full run that flagged put-64/etcd',
   );
 
-  it('holds the full runs, newest first, without the quick run and without cases flagged noisy', () => {
+  // The full1 run again, re-rendered in a later commit (same commit and start time).
+  const rerendered = kvReport('full1', false, [2000, 2100]);
+  writeFileSync(join(repo, 'docs/benchmarks/kv.json'), JSON.stringify(rerendered, null, 2));
+  git('commit', '-q', '-a', '-m', 'full1 re-rendered');
+
+  it('holds the full runs once each, newest first, without the quick run and without cases flagged noisy', () => {
     const history = committedHistory(repo, 'kv', kvCaseValues);
     assert.deepEqual(
       history.runs.map((r) => r.measuredCommit),
-      ['full2', 'full1'],
+      ['full1', 'full2'],
+      'full1 counted once, at its newest commit',
     );
     assert.deepEqual(history.medians.get('put-64/etcd'), [2050]);
     assert.deepEqual(history.medians.get('put-1/etcd'), [900, 900]);
   });
 
   it('reads the history as of a revision, for a stored report judged by its predecessors', () => {
-    const before = committedHistory(repo, 'kv', kvCaseValues, 'HEAD^');
+    const before = committedHistory(repo, 'kv', kvCaseValues, 'HEAD~2');
     assert.deepEqual(
       before.runs.map((r) => r.measuredCommit),
       ['full1'],
