@@ -1,22 +1,39 @@
 #!/usr/bin/env bash
-# Installs the system packages Flotilla's tests and benchmarks need, idempotently:
-#   redis-server          the hot-key cache tier (later issues)
-#   docker.io             containers for the live chaos suites (dockerd started and awaited)
-#   etcd-server, client   the benchmark baseline we measure ourselves against
+# Installs the system packages Flotilla's tests and benchmarks need, idempotently, and starts
+# the Docker engine when docker.io is asked for and dockerd is not answering (it does not run
+# after a reboot or in a fresh container even when the package is installed).
+#   usage: bash scripts/install-deps.sh [PACKAGE...]      (no PACKAGE: all of them)
+# Packages it knows:
+#   etcd-server, etcd-client  the benchmark baseline we measure ourselves against
+#   docker.io                 containers for the live chaos suites (dockerd started and awaited)
+#   redis-server              the hot-key cache tier
+#   dnsmasq                   DNS for the discovery tests
+#   chromium                  headless browser for the UI tests
+# `npm test` (scripts/run-tests.mjs) calls it with just the packages its suites miss.
 # Debian (as root) only; elsewhere it prints what to install and exits non-zero.
 set -euo pipefail
 
-packages=(redis-server docker.io etcd-server etcd-client)
+known=(etcd-server etcd-client docker.io redis-server dnsmasq chromium)
 docker_wait_s=60
+dockerd_log=/var/log/dockerd.log
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
-if [[ ! -r /etc/debian_version ]]; then
-  log "this script supports Debian only. Install by hand: ${packages[*]} (Redis server, Docker engine, etcd 3.4+ server and etcdctl), then start dockerd."
+packages=("$@")
+if ((${#packages[@]} == 0)); then packages=("${known[@]}"); fi
+for pkg in "${packages[@]}"; do
+  if [[ " ${known[*]} " != *" $pkg "* ]]; then
+    log "unknown package '$pkg' (known: ${known[*]})"
+    exit 2
+  fi
+done
+
+if [[ ! -r /etc/debian_version ]] || ! command -v apt-get >/dev/null; then
+  log "this script supports Debian only. Install by hand the equivalents of: ${packages[*]}, then start dockerd if docker.io is among them."
   exit 1
 fi
 if [[ $(id -u) -ne 0 ]]; then
-  log "run as root (it installs Debian packages and starts dockerd): sudo bash $0"
+  log "run as root (it installs Debian packages and starts dockerd): sudo bash $0 ${packages[*]}"
   exit 1
 fi
 
@@ -30,8 +47,12 @@ done
 if ((${#missing[@]} > 0)); then
   log "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # Package post-install scripts must not start services in a container without an init system.
+  if ! apt-get update -qq; then
+    log "apt-get update failed: is the Debian mirror reachable?"
+    exit 1
+  fi
+  # Package post-install scripts must not start services (etcd's default member would take
+  # port 2379, which `npm start` gives PD; there may be no init system at all).
   policy_rc=/usr/sbin/policy-rc.d
   created_policy=0
   if [[ ! -e $policy_rc ]]; then
@@ -39,26 +60,44 @@ if ((${#missing[@]} > 0)); then
     chmod +x "$policy_rc"
     created_policy=1
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  status=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/install-deps-apt.log 2>&1 || status=$?
   if ((created_policy)); then rm -f "$policy_rc"; fi
+  if ((status != 0)); then
+    tail -n 20 /tmp/install-deps-apt.log >&2
+    log "apt-get install ${missing[*]} failed (exit $status); full log: /tmp/install-deps-apt.log"
+    exit 1
+  fi
+  log "installed: ${missing[*]}"
 else
-  log "all packages already installed"
+  log "already installed: ${packages[*]}"
 fi
 
-# The etcd package may start a default member through its init script; the benchmarks start their own.
-if command -v etcd >/dev/null && ! etcd --version >/dev/null 2>&1; then
-  log "etcd is installed but does not run"
+if [[ " ${packages[*]} " == *" etcd-server "* ]] && ! etcd --version >/dev/null 2>&1; then
+  log "etcd is installed but does not run (etcd --version failed)"
   exit 1
 fi
+
+if [[ " ${packages[*]} " != *" docker.io "* ]]; then exit 0; fi
 
 if docker info >/dev/null 2>&1; then
   log "docker engine already answering"
   exit 0
 fi
 
-if ! pgrep -x dockerd >/dev/null; then
-  log "starting dockerd in the background (log: /var/log/dockerd.log)"
-  nohup dockerd >/var/log/dockerd.log 2>&1 &
+# No pgrep: procps is not on a minimal Debian.
+dockerd_running() {
+  local comm
+  for comm in /proc/[0-9]*/comm; do
+    [[ $(cat "$comm" 2>/dev/null) == dockerd ]] && return 0
+  done
+  return 1
+}
+
+if ! dockerd_running; then
+  log "starting dockerd in the background (log: $dockerd_log)"
+  # Its own session, so that the end of this script or of the test run does not stop it.
+  setsid nohup dockerd >"$dockerd_log" 2>&1 </dev/null &
 fi
 for ((i = 0; i < docker_wait_s; i++)); do
   if docker info >/dev/null 2>&1; then
@@ -67,6 +106,6 @@ for ((i = 0; i < docker_wait_s; i++)); do
   fi
   sleep 1
 done
-log "dockerd did not answer within ${docker_wait_s}s; see /var/log/dockerd.log"
-tail -n 20 /var/log/dockerd.log >&2 || true
+log "dockerd did not answer within ${docker_wait_s}s; see $dockerd_log"
+tail -n 20 "$dockerd_log" >&2 || true
 exit 1

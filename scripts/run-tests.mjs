@@ -2,23 +2,12 @@
 // Finds test files for the named suites and runs them with node's built-in test runner
 // through tsx. Node 20 cannot expand quoted globs and a bare `--test` finds no .ts files
 // yet exits 0, so this script lists the files itself and fails when a suite has none.
+// Before that it checks what the suites need from the machine (scripts/test-requirements.mjs:
+// etcd, a Docker engine, ...), installs it as root on Debian, or stops with one line.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Each suite: directories searched and the file suffix that marks a test. */
-const suites = {
-  unit: {
-    dirs: ['proto/test', 'raft/test', 'server/test', 'pd/test', 'sdk/test', 'tests/lint'],
-    suffix: '.test.ts',
-  },
-  integration: { dirs: ['tests/integration'], suffix: '.test.ts' },
-  'sim-smoke': { dirs: ['tests/chaos/sim', 'tests/chaos/sim-cluster'], suffix: '.test.ts' },
-  'chaos-live': { dirs: ['tests/chaos/live'], suffix: '.test.ts' },
-};
+import { ROOT as root, SUITES as suites, ensureRequirements } from './test-requirements.mjs';
 
 const depthMax = 8;
 
@@ -59,6 +48,11 @@ for (const name of requested) {
     process.exit(1);
   }
   files.push(...suiteFiles);
+}
+const missingLine = ensureRequirements(requested);
+if (missingLine !== undefined) {
+  console.error(missingLine);
+  process.exit(1);
 }
 console.error(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(' ')}`);
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', ...files], {

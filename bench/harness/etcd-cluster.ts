@@ -21,7 +21,8 @@ export const ETCD_PROFILE_FLAGS: Record<EtcdProfile, readonly string[]> = {
   tuned: ['--heartbeat-interval', '20', '--election-timeout', '100'],
 };
 
-const ETCD_BINARY = process.env.ETCD_BINARY ?? '/usr/bin/etcd';
+/** Found on PATH (where scripts/install-deps.sh puts Debian's etcd-server), or ETCD_BINARY. */
+const ETCD_BINARY = process.env.ETCD_BINARY ?? 'etcd';
 const START_TIMEOUT_MS = 30_000;
 /** Status polls use no retry policy (cockatiel's noop, as etcd3 documents): one try, short deadline. */
 const STATUS_DEADLINE_MS = 500;

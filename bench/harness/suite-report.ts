@@ -5,6 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as prettier from 'prettier';
 import type { MachineFacts } from './machine-facts.js';
+import { noiseLines } from './noise.js';
+import type { NoiseReport } from './noise.js';
 import { renderChart } from './svg-chart.js';
 import type { Chart } from './svg-chart.js';
 
@@ -30,6 +32,8 @@ export interface SuiteReport {
   readonly tables: readonly Table[];
   readonly notes: readonly string[];
   readonly chart?: Chart;
+  /** Per-case noise verdicts (suites with repeated cases); absent in reports older than the flag. */
+  readonly noise?: NoiseReport;
   /** Raw results, for anyone comparing runs. */
   readonly data: unknown;
 }
@@ -67,6 +71,8 @@ export function markdown(report: SuiteReport): string {
       `load average ${f.loadAverage1m} at the start; ${f.startedAt}; took ${report.durationS} s.`,
     '',
   ];
+  if (report.noise !== undefined)
+    lines.push(`Run of ${f.startedAt} at commit ${f.commit}: ${noiseLines(report.noise).join('\n- ')}`, '');
   if (report.headline.length > 0) lines.push(...report.headline.map((h) => `- ${h}`), '');
   if (report.chart !== undefined) lines.push(`![${report.chart.title}](${report.suite}.svg)`, '');
   for (const table of report.tables) lines.push(`## ${table.title}`, '', ...markdownTable(table), '');
@@ -86,6 +92,7 @@ export function markdownTable(table: Table): string[] {
 /** Plain-text rendition for the end of a run in a terminal. */
 export function summaryText(report: SuiteReport): string {
   const out = [`== ${report.suite} ==`, ...report.headline];
+  if (report.noise !== undefined) out.push(...noiseLines(report.noise));
   for (const table of report.tables) {
     const widths = table.columns.map((c, i) =>
       Math.max(c.length, ...table.rows.map((r) => formatCell(r[i] ?? '').length)),

@@ -78,7 +78,8 @@ test('the kv suite in quick mode measures Flotilla and etcd and writes JSON, mar
   const report = JSON.parse(readFileSync(join(outDir, 'kv.json'), 'utf8')) as {
     suite: string;
     quick: boolean;
-    facts: { cores: number; nodeVersion: string; commit: string };
+    facts: { cores: number; nodeVersion: string; commit: string; startedAt: string };
+    noise: { baselineSystem: string; cases: Array<{ caseId: string; system: string; noisy: boolean }> };
     tables: Array<{ title: string; rows: Array<Array<string | number>> }>;
     data: {
       runs: Array<{
@@ -100,10 +101,21 @@ test('the kv suite in quick mode measures Flotilla and etcd and writes JSON, mar
     assert.ok(first !== undefined && first.opsPerSecond > 0, `${r.caseId}/${r.system} completed operations`);
     assert.ok(first.latency.p99Ms > 0, `${r.caseId}/${r.system} has a p99`);
   }
+  assert.equal(report.noise.baselineSystem, 'etcd');
+  assert.deepEqual(
+    report.noise.cases.map((c) => `${c.caseId}/${c.system}:${typeof c.noisy}`).sort(),
+    got.map((k) => `${k}:boolean`),
+    'a noise verdict per case and system',
+  );
   const ratios = report.tables.find((t) => t.title.startsWith('Flotilla / etcd'));
   assert.ok(ratios !== undefined && ratios.rows.length === 2, 'a ratio row per case');
   const md = readFileSync(join(outDir, 'kv.md'), 'utf8');
   assert.match(md, /^# Benchmark suite: kv \(quick run\)/);
+  assert.ok(
+    md.includes(`Run of ${report.facts.startedAt} at commit ${report.facts.commit}: `),
+    'the noise verdict names the run',
+  );
+  assert.match(run.stdout, /No case flagged noisy|\*\*NOISY RUN\*\*/, 'the verdict is printed');
   assert.match(md, /\| put \| 16 \| flotilla \|/);
   assert.match(md, /\| put \| 16 \| etcd \|/);
   assert.match(md, /!\[.*\]\(kv\.svg\)/);

@@ -11,12 +11,17 @@ import type { KvTarget, ReadMode } from '../kv-target.js';
 import type { KeyDistribution } from '../key-chooser.js';
 import { machineFacts } from '../machine-facts.js';
 import { ProgressLine } from '../progress-line.js';
-import { isNoisy, medianOfFields, repeatedMetric } from '../repeated-runs.js';
+import { medianOfFields } from '../repeated-runs.js';
+import { caseKey, committedHistory, noiseReport } from '../noise.js';
+import type { CaseValuesOf, CommittedHistory, NoiseReport } from '../noise.js';
 import type { SuiteReport, Table } from '../suite-report.js';
 import { intFlag, listFlag, ratio } from '../suite-options.js';
 import type { SuiteOptions } from '../suite-options.js';
 import { KEYS_COUNT_DEFAULT, loadKeys, runWorkload } from '../workload.js';
 import type { WorkloadCase, WorkloadResult } from '../workload.js';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 const UNIFORM: KeyDistribution = { kind: 'uniform' };
 const ZIPF: KeyDistribution = { kind: 'zipf', theta: 0.99 };
@@ -119,9 +124,21 @@ async function startSystem(
   };
 }
 
+/** The ops/s of each repeat per case and system, from a stored kv report (for the noise history). */
+export const kvCaseValues: CaseValuesOf = (report) => {
+  const runs =
+    (
+      report as {
+        data?: { runs?: Array<{ caseId: string; system: string; runs: Array<{ opsPerSecond: number }> }> };
+      }
+    ).data?.runs ?? [];
+  return new Map(runs.map((r) => [caseKey(r.caseId, r.system), r.runs.map((x) => x.opsPerSecond)]));
+};
+
 export async function runKvSuite(options: SuiteOptions): Promise<SuiteReport> {
   const startedMs = Date.now();
   const facts = machineFacts();
+  const history = committedHistory(REPO_ROOT, 'kv', kvCaseValues);
   const caseIds = listFlag(
     options,
     'cases',
@@ -183,6 +200,7 @@ export async function runKvSuite(options: SuiteOptions): Promise<SuiteReport> {
     rows,
     keysCount,
     Math.round((Date.now() - startedMs) / 1000),
+    history,
   );
 }
 
@@ -194,17 +212,25 @@ function buildReport(
   rows: Map<string, CaseRow>,
   keysCount: number,
   durationS: number,
+  history: CommittedHistory,
 ): SuiteReport {
   const medianOf = (caseId: string, system: System): Flat | undefined => {
     const row = rows.get(`${caseId}/${system}`);
     return row === undefined ? undefined : medianOfFields(row.runs.map(flatten));
   };
-  const noisy = (caseId: string, system: System): boolean => {
-    const row = rows.get(`${caseId}/${system}`);
-    return (
-      row !== undefined && row.runs.length > 1 && isNoisy(repeatedMetric(row.runs.map((r) => r.opsPerSecond)))
-    );
-  };
+  const noise: NoiseReport = noiseReport(
+    'opsPerSecond',
+    'etcd',
+    [...rows.values()].map((r) => ({
+      caseId: r.caseId,
+      system: r.system,
+      values: r.runs.map((x) => x.opsPerSecond),
+    })),
+    history,
+  );
+  const noisy = (caseId: string, system: System): boolean =>
+    noise.cases.some((c) => c.caseId === caseId && c.system === system && c.noisy);
+  const noisyText = (caseId: string): string => systems.filter((s) => noisy(caseId, s)).join(', ') || 'no';
   const results: Table = {
     title: `Results (median of ${options.repeats} run(s), ${options.durationMs / 1000} s each)`,
     columns: [
@@ -268,6 +294,7 @@ function buildReport(
           et.p99Ms as number,
           ratio(fl.p99Ms as number, et.p99Ms as number),
           ratio(fl.serverCpuUsPerOp as number, et.serverCpuUsPerOp as number),
+          noisyText(c.id),
         ],
       ];
     });
@@ -281,11 +308,12 @@ function buildReport(
         'etcd p99 ms',
         'p99 ratio',
         'server CPU/op ratio',
+        'noisy',
       ],
-      align: ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+      align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       rows: ratioRows,
     });
-    headline.push(...targets(medianOf));
+    headline.push(...targets(medianOf, (caseId) => noisyText(caseId) !== 'no'));
   }
   return {
     suite: 'kv',
@@ -299,8 +327,9 @@ function buildReport(
       `16 B keys from a ${keysCount.toLocaleString('en-US')}-key space loaded before the cases, 256 B values; puts and gets pick keys uniformly, YCSB mixes by scrambled zipf (θ 0.99); YCSB reads are linearizable.`,
       'Flotilla: 3 PD members + 3 stores (separate processes, LevelDB, defaults), one region, through @flotilla/sdk (coalesced BatchCommands). etcd: 3 members of Debian etcd 3.4 with default flags, through the etcd3 npm client. Both on loopback, fresh data directories each run, on the same machine as the benchmark client.',
       'Server CPU per operation: utime+stime of every server process (Flotilla: PD and stores; etcd: members) from /proc over the measured part, divided by completed operations. Client CPU: this process.',
-      'A run is flagged **noisy** when its throughput runs spread more than 25% around the median. The machine is shared: compare within the run (ratios), not across runs.',
+      'A case is flagged **noisy** when its throughput repeats spread more than 25% around their median, or when the etcd baseline median lies more than 25% outside the range of the committed previous full runs of the case (bench/harness/noise.ts); a ratio with a noisy side is not a figure to quote. The machine is shared: compare within the run (ratios), not across runs.',
     ],
+    noise,
     chart: {
       kind: 'bar',
       title: 'kv: operations per second (median of runs)',
@@ -315,7 +344,10 @@ function buildReport(
   };
 }
 
-function targets(medianOf: (caseId: string, system: System) => Flat | undefined): string[] {
+function targets(
+  medianOf: (caseId: string, system: System) => Flat | undefined,
+  isNoisyCase: (caseId: string) => boolean,
+): string[] {
   const out: string[] = [];
   const check = (caseId: string, wantRatio: number, what: string, p99TooAllowed: boolean): void => {
     const fl = medianOf(caseId, 'flotilla');
@@ -329,7 +361,8 @@ function targets(medianOf: (caseId: string, system: System) => Flat | undefined)
       `${what}: **${r}x** etcd (target >= ${wantRatio}x${p99TooAllowed ? ' with p99 no worse' : ''})${p99Text}: ` +
         (met
           ? '**met**'
-          : `**missed**${r < wantRatio ? ` (${ratio(r, wantRatio)} of the target ratio)` : ''}${p99Ok ? '' : ` (p99 ${ratio(fl.p99Ms as number, et.p99Ms as number)}x etcd's)`}`),
+          : `**missed**${r < wantRatio ? ` (${ratio(r, wantRatio)} of the target ratio)` : ''}${p99Ok ? '' : ` (p99 ${ratio(fl.p99Ms as number, et.p99Ms as number)}x etcd's)`}`) +
+        (isNoisyCase(caseId) ? ' (**noisy**: not a figure to quote)' : ''),
     );
   };
   check('put-64', 1.5, 'put at 64 in flight', true);

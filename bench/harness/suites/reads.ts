@@ -15,7 +15,8 @@ import type { KvTarget } from '../kv-target.js';
 import type { ReadMode } from '../kv-target.js';
 import { machineFacts } from '../machine-facts.js';
 import { ProgressLine } from '../progress-line.js';
-import { isNoisy, medianOfFields, repeatedMetric } from '../repeated-runs.js';
+import { medianOfFields } from '../repeated-runs.js';
+import { noiseReport } from '../noise.js';
 import type { SuiteReport, Table } from '../suite-report.js';
 import { intFlag, listFlag, ratio } from '../suite-options.js';
 import type { SuiteOptions } from '../suite-options.js';
@@ -111,6 +112,19 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
         errors: r.errors,
       })),
     );
+  // Flotilla's read paths only: no baseline system, so the repeats' spread is the check.
+  const noise = noiseReport(
+    'opsPerSecond',
+    undefined,
+    concurrencies.flatMap((concurrency) =>
+      modes.map((mode) => ({
+        caseId: `${mode}-${concurrency}`,
+        system: 'flotilla',
+        values: (runs.get(runKey(concurrency, mode)) ?? []).map((r) => r.opsPerSecond),
+      })),
+    ),
+    { runs: [], medians: new Map() },
+  );
   const tableAt = (concurrency: number): Table => ({
     title: `YCSB-B, ${concurrency} in flight, median of ${options.repeats} run(s) of ${options.durationMs / 1000} s`,
     columns: [
@@ -129,7 +143,7 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
     rows: modes.map((mode) => {
       const m = med(concurrency, mode);
       const list = runs.get(runKey(concurrency, mode)) ?? [];
-      const noisy = list.length > 1 && isNoisy(repeatedMetric(list.map((r) => r.opsPerSecond)));
+      const noisy = noise.cases.some((c) => c.caseId === `${mode}-${concurrency}` && c.noisy);
       return [
         MODE_LABEL[mode],
         m.opsPerSecond as number,
@@ -169,6 +183,7 @@ export async function runReadsSuite(options: SuiteOptions): Promise<SuiteReport>
     durationS: Math.round((Date.now() - startedMs) / 1000),
     headline,
     tables: concurrencies.map(tableAt),
+    noise,
     notes: [
       clientKind === 'sdk'
         ? `3 store processes and 3 PD members (one region, defaults), the SDK (coalesced BatchCommands streams) from this process; ${keysCount.toLocaleString('en-US')} keys of 16 B loaded first, 256 B values, zipf 0.99 (scrambled).`
