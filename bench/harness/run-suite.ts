@@ -1,6 +1,6 @@
 // `npm run bench -- <suite> [options]`: runs one benchmark suite (it starts and tears down
 // what it measures), prints a summary table and writes docs/benchmarks/<suite>.{json,md,svg}.
-// Suites: kv, failover, reads, snapshot, split, regions.
+// Suites: kv, failover, reads, snapshot, snapshot-sweep, split, regions.
 // Common options: --quick (short, one repetition: a smoke run), --repeats N, --duration-ms N
 // (per case), --out-dir DIR (default docs/benchmarks). Suite flags are listed in each
 // suite's file under bench/harness/suites/.
@@ -13,6 +13,7 @@ import { runKvSuite } from './suites/kv.js';
 import { runFailoverSuite } from './suites/failover.js';
 import { runReadsSuite } from './suites/reads.js';
 import { runSnapshotSuite } from './suites/snapshot.js';
+import { runSnapshotSweepSuite } from './suites/snapshot-sweep.js';
 import { runSplitSuite } from './suites/split.js';
 import { runRegionsSuite } from './suites/regions.js';
 
@@ -21,6 +22,7 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = 
   failover: runFailoverSuite,
   reads: runReadsSuite,
   snapshot: runSnapshotSuite,
+  'snapshot-sweep': runSnapshotSweepSuite,
   split: runSplitSuite,
   regions: runRegionsSuite,
 };
