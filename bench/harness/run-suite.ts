@@ -1,6 +1,6 @@
 // `npm run bench -- <suite> [options]`: runs one benchmark suite (it starts and tears down
 // what it measures), prints a summary table and writes docs/benchmarks/<suite>.{json,md,svg}.
-// Suites: kv, failover, reads, snapshot, snapshot-sweep, split, regions.
+// Suites: kv, failover, reads, snapshot, snapshot-sweep, split, regions, leveldb.
 // Common options: --quick (short, one repetition: a smoke run), --repeats N, --duration-ms N
 // (per case), --out-dir DIR (default docs/benchmarks). Suite flags are listed in each
 // suite's file under bench/harness/suites/.
@@ -16,6 +16,7 @@ import { runSnapshotSuite } from './suites/snapshot.js';
 import { runSnapshotSweepSuite } from './suites/snapshot-sweep.js';
 import { runSplitSuite } from './suites/split.js';
 import { runRegionsSuite } from './suites/regions.js';
+import { runLevelDbSuite } from './suites/leveldb.js';
 
 const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = {
   kv: runKvSuite,
@@ -25,6 +26,7 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = 
   'snapshot-sweep': runSnapshotSweepSuite,
   split: runSplitSuite,
   regions: runRegionsSuite,
+  leveldb: runLevelDbSuite,
 };
 
 const DEFAULT_OUT_DIR = fileURLToPath(new URL('../../docs/benchmarks', import.meta.url));
