@@ -166,6 +166,8 @@ async function runOne(config: string, repeat: number, w: Workload): Promise<RunR
   }
 }
 
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -211,7 +213,7 @@ export async function runLevelDbSuite(options: SuiteOptions): Promise<SuiteRepor
   const hasBase = configs.includes('store');
   const rows = configs.map((c) => {
     const eps = med(c, (r) => r.entriesPerSecond);
-    const p99 = med(c, (r) => r.round.p99Ms);
+    const p99 = round2(med(c, (r) => r.round.p99Ms));
     const reads = med(c, (r) => r.readsPerSecond);
     return [
       c,
@@ -271,7 +273,7 @@ export async function runLevelDbSuite(options: SuiteOptions): Promise<SuiteRepor
             `${c}: writes ${ratio(
               med(c, (r) => r.entriesPerSecond),
               base((r) => r.entriesPerSecond),
-            )}x the store's settings, round p99 ${med(c, (r) => r.round.p99Ms)} vs ${base((r) => r.round.p99Ms)} ms, point reads ${ratio(
+            )}x the store's settings, round p99 ${round2(med(c, (r) => r.round.p99Ms))} vs ${round2(base((r) => r.round.p99Ms))} ms, point reads ${ratio(
               med(c, (r) => r.readsPerSecond),
               base((r) => r.readsPerSecond),
             )}x.`,
