@@ -1,6 +1,6 @@
 // `npm run bench -- <suite> [options]`: runs one benchmark suite (it starts and tears down
 // what it measures), prints a summary table and writes docs/benchmarks/<suite>.{json,md,svg}.
-// Suites: kv, failover, reads, snapshot, split, regions, bootstrap.
+// Suites: kv, failover, reads, snapshot, snapshot-sweep, split, regions, leveldb, bootstrap.
 // Common options: --quick (short, one repetition: a smoke run), --repeats N, --duration-ms N
 // (per case), --out-dir DIR (default docs/benchmarks). Suite flags are listed in each
 // suite's file under bench/harness/suites/.
@@ -13,8 +13,10 @@ import { runKvSuite } from './suites/kv.js';
 import { runFailoverSuite } from './suites/failover.js';
 import { runReadsSuite } from './suites/reads.js';
 import { runSnapshotSuite } from './suites/snapshot.js';
+import { runSnapshotSweepSuite } from './suites/snapshot-sweep.js';
 import { runSplitSuite } from './suites/split.js';
 import { runRegionsSuite } from './suites/regions.js';
+import { runLevelDbSuite } from './suites/leveldb.js';
 import { runBootstrapSuite } from './suites/bootstrap.js';
 
 const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = {
@@ -22,8 +24,10 @@ const SUITES: Record<string, (options: SuiteOptions) => Promise<SuiteReport>> = 
   failover: runFailoverSuite,
   reads: runReadsSuite,
   snapshot: runSnapshotSuite,
+  'snapshot-sweep': runSnapshotSweepSuite,
   split: runSplitSuite,
   regions: runRegionsSuite,
+  leveldb: runLevelDbSuite,
   bootstrap: runBootstrapSuite,
 };
 

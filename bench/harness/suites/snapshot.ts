@@ -24,7 +24,7 @@ import type { SuiteOptions } from '../suite-options.js';
 import { VALUE } from '../workload.js';
 
 /** Beyond any run: no compaction by count or by size. */
-const SNAPSHOTS_OFF_INTERVAL_ENTRIES = 1_000_000_000;
+export const SNAPSHOTS_OFF_INTERVAL_ENTRIES = 1_000_000_000;
 const LOG_SIZE_BYTES_MAX_OFF = 64 * 1024 ** 3;
 const NO_SPLIT_ARGS = [
   '--region-split-size-bytes',
@@ -36,7 +36,7 @@ const NO_SPLIT_ARGS = [
 const KEYS_COUNT = 100_000;
 const CATCH_UP_WAIT_MS_MAX = 600_000;
 
-interface ModeResult {
+export interface ModeResult {
   readonly mode: 'snapshots on' | 'snapshots off';
   readonly snapshotIntervalEntries: number;
   readonly writes: number;
@@ -106,15 +106,17 @@ async function regionStatus(
   return status?.regions[0];
 }
 
-async function runMode(
+export async function runMode(
   mode: ModeResult['mode'],
   intervalEntries: number,
   writes: number,
   inFlight: number,
   progress: ProgressLine,
+  extraStoreArgs: readonly string[] = [],
 ): Promise<ModeResult> {
   const storeArgs = [
     ...NO_SPLIT_ARGS,
+    ...extraStoreArgs,
     '--snapshot-interval-entries',
     String(intervalEntries),
     ...(mode === 'snapshots off' ? ['--raft-log-size-bytes-max', String(LOG_SIZE_BYTES_MAX_OFF)] : []),

@@ -26,7 +26,19 @@ export interface LevelDbEngineOptions {
   readonly cacheSizeBytes?: number;
   /** Memtable size before it is flushed to a table file. */
   readonly writeBufferSizeBytes?: number;
+  /** Approximate size of a table file's blocks (LevelDB's default: 4 KiB). */
+  readonly blockSizeBytes?: number;
+  /** Snappy compression of table blocks (LevelDB's default: on). */
+  readonly compression?: boolean;
 }
+
+/** The store's choices (LevelDB's own defaults are an 8 MiB cache and a 4 MiB memtable). */
+export const LEVELDB_ENGINE_DEFAULTS = {
+  cacheSizeBytes: 64 * 1024 * 1024,
+  writeBufferSizeBytes: 32 * 1024 * 1024,
+  blockSizeBytes: 4 * 1024,
+  compression: true,
+} as const satisfies Required<LevelDbEngineOptions>;
 
 export class LevelDbEngine implements Engine {
   private constructor(private readonly db: Db) {}
@@ -35,8 +47,10 @@ export class LevelDbEngine implements Engine {
   static async open(path: string, options: LevelDbEngineOptions = {}): Promise<LevelDbEngine> {
     const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
       ...bufferEncoding,
-      cacheSize: options.cacheSizeBytes ?? 64 * 1024 * 1024,
-      writeBufferSize: options.writeBufferSizeBytes ?? 32 * 1024 * 1024,
+      cacheSize: options.cacheSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.cacheSizeBytes,
+      writeBufferSize: options.writeBufferSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.writeBufferSizeBytes,
+      blockSize: options.blockSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.blockSizeBytes,
+      compression: options.compression ?? LEVELDB_ENGINE_DEFAULTS.compression,
     });
     await db.open();
     return new LevelDbEngine(db);
