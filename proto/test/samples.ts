@@ -422,6 +422,7 @@ full(raftpb.RaftMessageBatch, {
   messages: [raftMessage(), raftMessage()],
   heartbeats: [coalescedHeartbeat(), coalescedHeartbeat()],
   heartbeatResponses: [coalescedHeartbeat()],
+  fromDiskUsage: metapb.DiskUsage.ALMOST_FULL,
 });
 full(raftpb.BatchAck, { batchSeq: u64(), droppedMessageCount: u32(), isBusy: true });
 full(raftpb.SnapshotHeader, snapshotHeader());

@@ -14,6 +14,8 @@ import { raftpb } from '@flotilla/proto';
 import { LevelDbEngine } from '../storage/leveldb-engine.js';
 import type { DiskConfig } from '../storage/disk-space.js';
 import { DiskSpace } from '../storage/disk-space.js';
+import { PeerDisks } from '../store/disk/peer-disks.js';
+import { diskUsageToProto } from '../store/disk/disk-usage-proto.js';
 import { WriteBatch } from '../storage/engine.js';
 import { storeIdentKey } from '../storage/keys.js';
 import { Store } from '../store/store.js';
@@ -97,7 +99,9 @@ export class RaftRuntime {
     const config = resolveStoreConfig({ ...options.storeConfig, storeId: options.nodeId });
     mkdirSync(options.dataDir, { recursive: true });
     // Before the engine: on a full disk the placeholder goes, so that LevelDB can open.
-    const disk = await DiskSpace.open(options.dataDir, options.disk ?? {}, options.log);
+    const disk = await DiskSpace.open(options.dataDir, options.disk ?? {}, (line) =>
+      options.log(`store ${options.nodeId}: ${line}`),
+    );
     const engine = await LevelDbEngine.open(join(options.dataDir, 'db'));
     try {
       await options.prepareEngine?.(engine);
@@ -109,8 +113,10 @@ export class RaftRuntime {
     }
     // The transport reports unreachable peers to the store, which is created after it.
     const storeRef: { current?: Store } = {};
+    const peerDisks = new PeerDisks();
     const transport = new RaftTransport({
       storeId: options.nodeId,
+      localDiskUsage: () => diskUsageToProto(disk.usage),
       resolveAddress: options.resolveAddress,
       onUnreachable: (storeId, regionIds, cause) =>
         storeRef.current?.reportUnreachable(storeId, regionIds, cause),
@@ -122,6 +128,7 @@ export class RaftRuntime {
       clock,
       onFatal: options.onFatal,
       disk,
+      peerDisks,
       log: options.log,
       splitIds: options.splitIds,
       onRegionsChanged: options.onRegionsChanged,
@@ -164,7 +171,10 @@ export class RaftRuntime {
         storeId: options.nodeId,
         onMessages: (_fromStoreId, messages) => store.deliver(messages),
         onHeartbeats: (fromStoreId, heartbeats) => store.deliverHeartbeats(fromStoreId, heartbeats),
-        onHeard: (fromStoreId) => store.noteStoreHeard(fromStoreId),
+        onHeard: (fromStoreId, fromDiskUsage) => {
+          peerDisks.note(fromStoreId, fromDiskUsage);
+          store.noteStoreHeard(fromStoreId);
+        },
         snapshotReceiver,
       }),
     );

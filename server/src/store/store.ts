@@ -92,6 +92,7 @@ import { StoreLiveness } from './store-liveness.js';
 import { TickClock } from './tick-clock.js';
 import { WakePacer } from './wake-pacer.js';
 import type { StoreDisk } from './disk/disk-guard.js';
+import type { DiskUsage } from '../storage/disk-space.js';
 import { diskFullRefusal, dropsOnFullDisk } from './disk/disk-guard.js';
 import { DurableWriter, StoppedWhileDiskFullError } from './disk/durable-write.js';
 
@@ -173,6 +174,8 @@ export interface StoreDeps {
   readonly sleepMs?: (ms: number) => Promise<void>;
   /** How full the data directory's disk is (disk/disk-guard.ts); without it the disk is never full. */
   readonly disk?: StoreDisk;
+  /** How full the other stores' disks are, as their frames say (disk/peer-disks.ts). */
+  readonly peerDisks?: { usageOf(storeId: number): DiskUsage };
   /** Lines for the operator (a write waiting for disk space); default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -822,11 +825,24 @@ export class Store {
         const version = epochFromProto(decodeCommand(data).header?.regionEpoch, 'header.regionEpoch').version;
         resolve({ kind: 'regionError', error: this.epochNotMatch(peer, version) });
       };
-      const error =
-        diskFullRefusal(this.deps.disk, data, this.storeId) ??
-        this.enqueue(regionId, { kind: 'propose', data, waiter });
+      const error = this.diskRefusal(peer, data) ?? this.enqueue(regionId, { kind: 'propose', data, waiter });
       if (error) resolve({ kind: 'regionError', error });
     });
+  }
+
+  /** DiskFull if the proposal adds data and this store, or too many of the region's voters, lack space. */
+  private diskRefusal(peer: RegionPeer | undefined, data: Uint8Array): RegionError | undefined {
+    if (peer === undefined || (this.deps.disk === undefined && this.deps.peerDisks === undefined))
+      return undefined;
+    const peerDisks = this.deps.peerDisks;
+    const voters = peer.region.peers.filter((p) => p.role !== 'learner').map((p) => p.storeId);
+    return diskFullRefusal(
+      this.deps.disk,
+      (storeId) => peerDisks?.usageOf(storeId) ?? 'normal',
+      voters,
+      data,
+      this.storeId,
+    );
   }
 
   /**

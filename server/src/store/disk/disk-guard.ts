@@ -49,16 +49,31 @@ export function commandAllowedOn(usage: DiskUsage, command: raftpb.RaftCommand):
   }
 }
 
-/** DiskFull for a proposal the disk cannot take, or undefined (decodes only when not normal). */
+/**
+ * DiskFull for a proposal that adds data when this store's disk is not normal, or when
+ * fewer than a quorum of the region's voters sit on stores with room (`peerUsage`: what
+ * their frames said); undefined otherwise. Decodes the command only when some disk is full.
+ */
 export function diskFullRefusal(
   disk: StoreDisk | undefined,
+  peerUsage: (storeId: number) => DiskUsage,
+  voterStoreIds: readonly number[],
   data: Uint8Array,
   storeId: number,
 ): RegionError | undefined {
-  if (disk === undefined) return undefined;
-  const usage = disk.usage;
-  if (usage === 'normal' || commandAllowedOn(usage, decodeCommand(data))) return undefined;
-  return { kind: 'diskFull', storeIds: [storeId], reason: `${usage}: ${disk.describe()}` };
+  const selfUsage = disk?.usage ?? 'normal';
+  const full = voterStoreIds.filter((id) => (id === storeId ? selfUsage : peerUsage(id)) !== 'normal');
+  if (full.length === 0) return undefined;
+  const quorum = Math.floor(voterStoreIds.length / 2) + 1;
+  const selfFull = selfUsage !== 'normal';
+  if (!selfFull && voterStoreIds.length - full.length >= quorum) return undefined;
+  const worst = selfFull ? selfUsage : 'almostFull';
+  if (commandAllowedOn(worst, decodeCommand(data))) return undefined;
+  const ordered = selfFull ? [storeId, ...full.filter((id) => id !== storeId)] : full;
+  const reason = selfFull
+    ? `${selfUsage}: ${disk?.describe() ?? ''}`
+    : `${full.length} of ${voterStoreIds.length} voters' stores are (almost) full: no quorum can persist new data`;
+  return { kind: 'diskFull', storeIds: ordered, reason };
 }
 
 /** Whether an inbound Raft message is dropped because the disk cannot persist it. */

@@ -65,20 +65,32 @@ describe('disk guard', () => {
     });
   }
 
-  it('answers a refused proposal with DiskFull naming the store and the disk', () => {
-    const data = raftpb.RaftCommand.encode(write(put)).finish();
-    const refusal = diskFullRefusal(disk('almostFull'), data, 7);
-    assert.deepEqual(refusal, {
+  const putData = raftpb.RaftCommand.encode(write(put)).finish();
+  const delData = raftpb.RaftCommand.encode(write(del)).finish();
+  const allNormal = (): DiskUsage => 'normal';
+  const VOTERS = [7, 8, 9];
+
+  it('answers a put on an almost full store with DiskFull naming the store and the disk', () => {
+    assert.deepEqual(diskFullRefusal(disk('almostFull'), allNormal, VOTERS, putData, 7), {
       kind: 'diskFull',
       storeIds: [7],
       reason: 'almostFull: 1.0 MiB available of 24.0 MiB, 1.2 MiB reserved',
     });
-    assert.equal(diskFullRefusal(disk('normal'), data, 7), undefined);
-    assert.equal(diskFullRefusal(undefined, data, 7), undefined);
-    assert.equal(
-      diskFullRefusal(disk('almostFull'), raftpb.RaftCommand.encode(write(del)).finish(), 7),
-      undefined,
-    );
+    assert.equal(diskFullRefusal(disk('normal'), allNormal, VOTERS, putData, 7), undefined);
+    assert.equal(diskFullRefusal(undefined, allNormal, VOTERS, putData, 7), undefined);
+    assert.equal(diskFullRefusal(disk('almostFull'), allNormal, VOTERS, delData, 7), undefined);
+  });
+
+  it('refuses a put on a leader with room when a quorum of voters cannot persist it', () => {
+    const oneFull = (id: number): DiskUsage => (id === 9 ? 'alreadyFull' : 'normal');
+    const twoFull = (id: number): DiskUsage => (id === 7 ? 'normal' : 'almostFull');
+    // One full follower of three: the other two still make a quorum.
+    assert.equal(diskFullRefusal(disk('normal'), oneFull, VOTERS, putData, 7), undefined);
+    const refusal = diskFullRefusal(disk('normal'), twoFull, VOTERS, putData, 7);
+    assert.equal(refusal?.kind, 'diskFull');
+    assert.deepEqual(refusal?.kind === 'diskFull' ? refusal.storeIds : [], [8, 9]);
+    // Deletes still go: they are what frees space.
+    assert.equal(diskFullRefusal(disk('normal'), twoFull, VOTERS, delData, 7), undefined);
   });
 
   it('drops appends with entries only when the disk is already full', () => {

@@ -612,6 +612,11 @@ export interface RaftMessageBatch {
   heartbeats: CoalescedHeartbeat[];
   /** Heartbeat responses of every region with a follower on the sending store, likewise. */
   heartbeatResponses: CoalescedHeartbeat[];
+  /**
+   * How full the sending store's disk is: a leader refuses writes that add data when too few
+   * of its region's voters have room to persist them.
+   */
+  fromDiskUsage: DiskUsage;
 }
 
 /**
@@ -2478,7 +2483,15 @@ export const RaftMessage: MessageFns<RaftMessage> = {
 };
 
 function createBaseRaftMessageBatch(): RaftMessageBatch {
-  return { fromStoreId: 0n, toStoreId: 0n, batchSeq: 0n, messages: [], heartbeats: [], heartbeatResponses: [] };
+  return {
+    fromStoreId: 0n,
+    toStoreId: 0n,
+    batchSeq: 0n,
+    messages: [],
+    heartbeats: [],
+    heartbeatResponses: [],
+    fromDiskUsage: 0,
+  };
 }
 
 export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
@@ -2509,6 +2522,9 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     }
     for (const v of message.heartbeatResponses) {
       CoalescedHeartbeat.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.fromDiskUsage !== 0) {
+      writer.uint32(56).int32(message.fromDiskUsage);
     }
     return writer;
   },
@@ -2574,6 +2590,14 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
             message.heartbeatResponses.push(CoalescedHeartbeat.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.fromDiskUsage = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2614,6 +2638,11 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
         : globalThis.Array.isArray(object?.heartbeat_responses)
         ? object.heartbeat_responses.map((e: any) => CoalescedHeartbeat.fromJSON(e))
         : [],
+      fromDiskUsage: isSet(object.fromDiskUsage)
+        ? diskUsageFromJSON(object.fromDiskUsage)
+        : isSet(object.from_disk_usage)
+        ? diskUsageFromJSON(object.from_disk_usage)
+        : 0,
     };
   },
 
@@ -2637,6 +2666,9 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     if (message.heartbeatResponses?.length) {
       obj.heartbeatResponses = message.heartbeatResponses.map((e) => CoalescedHeartbeat.toJSON(e));
     }
+    if (message.fromDiskUsage !== 0) {
+      obj.fromDiskUsage = diskUsageToJSON(message.fromDiskUsage);
+    }
     return obj;
   },
 
@@ -2653,6 +2685,7 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     message.messages = object.messages?.map((e) => RaftMessage.fromPartial(e)) || [];
     message.heartbeats = object.heartbeats?.map((e) => CoalescedHeartbeat.fromPartial(e)) || [];
     message.heartbeatResponses = object.heartbeatResponses?.map((e) => CoalescedHeartbeat.fromPartial(e)) || [];
+    message.fromDiskUsage = object.fromDiskUsage ?? 0;
     return message;
   },
 };
