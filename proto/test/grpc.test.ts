@@ -181,6 +181,7 @@ describe('Raft service streams over grpc-js', () => {
       messages: [raftMessage(10n)],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     stream.write({
       fromStoreId: 1n,
@@ -189,6 +190,7 @@ describe('Raft service streams over grpc-js', () => {
       messages: [raftMessage(10n), raftMessage(11n)],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     stream.end();
     await once(stream, 'end');

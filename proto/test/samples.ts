@@ -125,6 +125,8 @@ const raftEntryTooLarge = (): errorpb.RaftEntryTooLarge => ({
   entrySizeBytesMax: u64(),
 });
 
+const diskFull = (): errorpb.DiskFull => ({ storeIds: [u64(), u64()], reason: str('almost full') });
+
 type RegionErrorCase = NonNullable<errorpb.RegionError['error']>;
 const regionErrorCases = (): RegionErrorCase[] => [
   { $case: 'notLeader', notLeader: notLeader() },
@@ -135,6 +137,7 @@ const regionErrorCases = (): RegionErrorCase[] => [
   { $case: 'staleCommand', staleCommand: {} },
   { $case: 'storeNotMatch', storeNotMatch: storeNotMatch() },
   { $case: 'raftEntryTooLarge', raftEntryTooLarge: raftEntryTooLarge() },
+  { $case: 'diskFull', diskFull: diskFull() },
 ];
 const regionError = (): errorpb.RegionError => ({
   message: str('not leader'),
@@ -149,6 +152,7 @@ full(errorpb.ServerIsBusy, serverIsBusy());
 full(errorpb.StaleCommand, {});
 full(errorpb.StoreNotMatch, storeNotMatch());
 full(errorpb.RaftEntryTooLarge, raftEntryTooLarge());
+full(errorpb.DiskFull, diskFull());
 for (const error of regionErrorCases()) {
   full(errorpb.RegionError, { message: str('region error'), error }, error.$case);
 }
@@ -418,6 +422,7 @@ full(raftpb.RaftMessageBatch, {
   messages: [raftMessage(), raftMessage()],
   heartbeats: [coalescedHeartbeat(), coalescedHeartbeat()],
   heartbeatResponses: [coalescedHeartbeat()],
+  fromDiskUsage: metapb.DiskUsage.ALMOST_FULL,
 });
 full(raftpb.BatchAck, { batchSeq: u64(), droppedMessageCount: u32(), isBusy: true });
 full(raftpb.SnapshotHeader, snapshotHeader());
@@ -554,6 +559,18 @@ const regionStatus = (role = raftpb.RaftRole.LEADER): raftpb.RegionStatus => ({
   logSizeBytes: u64(),
 });
 
+function storeDiskStatus(usage: metapb.DiskUsage): raftpb.StoreDiskStatus {
+  return {
+    capacityBytes: u64(),
+    availableBytes: u64(),
+    reservedBytes: u64(),
+    usage,
+    placeholderBytes: u64(),
+    noSpaceWritesCount: u64(),
+    waitingForSpace: true,
+  };
+}
+
 full(raftpb.StatusRequest, { regionIds: [u64(), u64()] });
 full(raftpb.RegionStatus, regionStatus());
 full(raftpb.StatusResponse, {
@@ -563,7 +580,10 @@ full(raftpb.StatusResponse, {
   version: str('0.1.0'),
   uptimeMs: u64(),
   regions: [regionStatus(), regionStatus(raftpb.RaftRole.CANDIDATE)],
+  disk: storeDiskStatus(metapb.DiskUsage.ALREADY_FULL),
 });
+full(raftpb.StoreDiskStatus, storeDiskStatus(metapb.DiskUsage.ALMOST_FULL));
+enumVariants(metapb.DiskUsage, raftpb.StoreDiskStatus, storeDiskStatus);
 full(raftpb.TransferLeaderRequest, { regionId: u64(), regionEpoch: epoch(), toPeer: peer() });
 full(raftpb.TransferLeaderResponse, { regionError: regionError() });
 full(raftpb.ChangePeerRequest, {
@@ -616,6 +636,8 @@ const storeStats = (): pdpb.StoreStats => ({
   writtenKeys: u64(),
   readBytes: u64(),
   readKeys: u64(),
+  diskUsage: metapb.DiskUsage.ALMOST_FULL,
+  reservedBytes: u64(),
 });
 const peerStats = (): pdpb.PeerStats => ({ peer: peer(), downMs: u64() });
 const changePeerOperator = (): pdpb.ChangePeerOperator => ({

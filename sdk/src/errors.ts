@@ -15,6 +15,7 @@ export type FlotillaErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'TOO_MANY_KEYS'
   | 'ENTRY_TOO_LARGE'
+  | 'DISK_FULL'
   | 'CLIENT_CLOSED'
   | 'INTERNAL';
 
@@ -103,6 +104,23 @@ export class TooManyKeysError extends FlotillaError {
 export class EntryTooLargeError extends FlotillaError {
   readonly code = 'ENTRY_TOO_LARGE';
   readonly retryable = false;
+}
+
+/**
+ * The region's leader refused the write because its store's disk is (almost) full. Deletes
+ * are still accepted there, and reads served. Not retryable by default: it lasts until
+ * space is freed or PD moves the leader to a store with room (then a later call succeeds).
+ */
+export class DiskFullError extends FlotillaError {
+  readonly code = 'DISK_FULL';
+  readonly retryable = false;
+  constructor(
+    /** The stores whose disks are full. */
+    readonly storeIds: readonly number[],
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** The client was closed. */

@@ -17,6 +17,7 @@ export type { ClientStats, RetryReason } from './stats.js';
 export {
   AbortedError,
   ClientClosedError,
+  DiskFullError,
   EntryTooLargeError,
   FlotillaError,
   InternalError,

@@ -13,6 +13,7 @@ import type { errorpb } from './wire.js';
 import { kvpb } from './wire.js';
 import {
   AbortedError,
+  DiskFullError,
   EntryTooLargeError,
   InternalError,
   InvalidArgumentError,
@@ -109,6 +110,13 @@ export function decideRegionError(error: errorpb.RegionError, addressed: Peer): 
         error: new EntryTooLargeError(
           `the write encodes to ${t.entrySizeBytes} bytes; region ${t.regionId} accepts at most ${t.entrySizeBytesMax}`,
         ),
+      };
+    }
+    case 'diskFull': {
+      const storeIds = e.diskFull.storeIds.map(Number);
+      return {
+        kind: 'fail',
+        error: new DiskFullError(storeIds, `disk full on store ${storeIds.join(', ')}: ${e.diskFull.reason}`),
       };
     }
     case undefined:

@@ -9,6 +9,7 @@ describe('public API', () => {
     assert.deepEqual(Object.keys(sdk).sort(), [
       'AbortedError',
       'ClientClosedError',
+      'DiskFullError',
       'EntryTooLargeError',
       'FlotillaClient',
       'FlotillaError',
@@ -39,6 +40,7 @@ describe('public API', () => {
       [new sdk.ValueTooLargeError('v'), 'VALUE_TOO_LARGE', false],
       [new sdk.TooManyKeysError('m'), 'TOO_MANY_KEYS', false],
       [new sdk.EntryTooLargeError('e'), 'ENTRY_TOO_LARGE', false],
+      [new sdk.DiskFullError([3], 'd'), 'DISK_FULL', false],
       [new sdk.ClientClosedError('c'), 'CLIENT_CLOSED', false],
       [new sdk.InternalError('i'), 'INTERNAL', false],
     ];

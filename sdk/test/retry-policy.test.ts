@@ -9,6 +9,7 @@ import type { errorpb } from '@flotilla/proto';
 import { decideKeyError, decideRegionError, decideSendFailure } from '../src/retry-policy.js';
 import type { Decision, RequestKind } from '../src/retry-policy.js';
 import { SendFailure } from '../src/store-transport.js';
+import { DiskFullError } from '../src/errors.js';
 
 const addressed = { id: 11n, storeId: 1n };
 const read: RequestKind = { write: false, idempotent: true };
@@ -156,7 +157,7 @@ describe('retry policy: region errors (the store did not apply the request)', ()
     assert.deepEqual(d, { kind: 'retry', reason: 'staleCommand', fix: { kind: 'none' }, wait: 'backoff' });
   });
 
-  it('RaftEntryTooLarge and an empty error end the call', () => {
+  it('RaftEntryTooLarge, DiskFull (with the full store) and an empty error end the call', () => {
     const big = decideRegionError(
       regionError({
         $case: 'raftEntryTooLarge',
@@ -165,6 +166,16 @@ describe('retry policy: region errors (the store did not apply the request)', ()
       addressed,
     );
     assert.equal(failCode(big), 'ENTRY_TOO_LARGE');
+    const full = decideRegionError(
+      regionError({
+        $case: 'diskFull',
+        diskFull: { storeIds: [3n], reason: 'almostFull: 1.0 MiB available' },
+      }),
+      addressed,
+    );
+    assert.equal(failCode(full), 'DISK_FULL');
+    assert.ok(full.kind === 'fail' && full.error instanceof DiskFullError);
+    assert.deepEqual(full.error.storeIds, [3]);
     assert.equal(failCode(decideRegionError(regionError(undefined), addressed)), 'INTERNAL');
   });
 });

@@ -41,6 +41,7 @@ export function formatStoreStatus(storeId: number, status: raftpb.StatusResponse
   const lines = [
     `store ${storeId}  ${status.address}  version ${status.version}  cluster ${status.clusterId}  up ${formatDurationMs(Number(status.uptimeMs))}`,
   ];
+  if (status.disk !== undefined) lines.push(formatDiskStatus(status.disk));
   for (const r of status.regions) {
     const region = r.region;
     const range = region ? `[${keyText(region.startKey, '-inf')}, ${keyText(region.endKey, '+inf')})` : '[?]';
@@ -53,6 +54,28 @@ export function formatStoreStatus(storeId: number, status: raftpb.StatusResponse
     );
   }
   return lines;
+}
+
+const DISK_USAGE_NAMES: Readonly<Record<number, string>> = {
+  [metapb.DiskUsage.NORMAL]: 'normal',
+  [metapb.DiskUsage.ALMOST_FULL]: 'ALMOST FULL (writes that add data refused)',
+  [metapb.DiskUsage.ALREADY_FULL]: 'ALREADY FULL (writes and appends refused)',
+};
+
+/** "  disk 3.1 MiB free of 24.0 MiB (reserve 1.2 MiB): ALMOST FULL ...". */
+export function formatDiskStatus(disk: raftpb.StoreDiskStatus): string {
+  const used = Number(disk.capacityBytes - disk.availableBytes);
+  const extra = [
+    disk.placeholderBytes > 0n ? `placeholder ${formatBytes(Number(disk.placeholderBytes))}` : '',
+    disk.noSpaceWritesCount > 0n ? `${disk.noSpaceWritesCount} write(s) hit ENOSPC` : '',
+    disk.waitingForSpace ? 'a write is waiting for space' : '',
+  ].filter((part) => part !== '');
+  return (
+    `  disk ${formatBytes(Number(disk.availableBytes))} free of ${formatBytes(Number(disk.capacityBytes))}` +
+    ` (${formatBytes(used)} used, reserve ${formatBytes(Number(disk.reservedBytes))}): ` +
+    `${DISK_USAGE_NAMES[disk.usage] ?? `usage ${disk.usage}`}` +
+    (extra.length > 0 ? `; ${extra.join(', ')}` : '')
+  );
 }
 
 function keyText(key: Uint8Array, emptyAs: string): string {

@@ -27,7 +27,7 @@ export async function runServer(
     console.error('run `flotilla server --help` for the settings');
     process.exit(2);
   }
-  const { storeConfig, kvLimits } = storeNodeSettings(config);
+  const { storeConfig, kvLimits, disk } = storeNodeSettings(config);
   let node: StoreNode;
   try {
     node = await StoreNode.start({
@@ -49,6 +49,7 @@ export async function runServer(
       dataDir: config.dataDir,
       storeConfig,
       kvLimits,
+      disk,
     });
   } catch (err) {
     const label = config.storeId > 0 ? `store ${config.storeId}` : `store at ${config.listen}`;

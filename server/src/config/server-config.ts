@@ -8,6 +8,8 @@ import { STORE_CONFIG_DEFAULTS } from '../store/store-config.js';
 import type { KvLimits } from '../service/kv-limits.js';
 import { KV_LIMITS_DEFAULTS } from '../service/kv-limits.js';
 import { ClusterSpecError, parseClusterSpec } from '../cli/cluster-spec.js';
+import type { DiskConfig } from '../storage/disk-space.js';
+import { DISK_CONFIG_DEFAULTS } from '../storage/disk-space.js';
 
 export interface FlotillaServerConfig {
   /**
@@ -57,6 +59,14 @@ export interface FlotillaServerConfig {
   readonly scanLimitMax: number;
   /** How long graceful shutdown waits for every led region to hand over leadership. */
   readonly drainTimeoutMs: number;
+  /** Disk space kept free (storage/disk-space.ts); 0: 5% of the disk, at most 1 GiB. */
+  readonly diskReservedBytes: number;
+  /** Below this the disk is already full (appends refused too); 0: a tenth of the reserve. */
+  readonly diskAlreadyFullBytes: number;
+  /** A placeholder file of this size is kept in the data directory to delete in an emergency; 0: none. */
+  readonly diskPlaceholderBytes: number;
+  /** How often the disk's free space is read. */
+  readonly diskCheckIntervalMs: number;
 }
 
 export type SettingKey = Exclude<
@@ -102,6 +112,10 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingKind>> = {
   batchKeysMax: int(1, 1_000_000),
   scanLimitMax: int(1, 1_000_000),
   drainTimeoutMs: int(0, 600_000),
+  diskReservedBytes: int(0, 1024 * GIB),
+  diskAlreadyFullBytes: int(0, 1024 * GIB),
+  diskPlaceholderBytes: int(0, 1024 * GIB),
+  diskCheckIntervalMs: int(10, 60_000),
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
@@ -155,6 +169,10 @@ export const SERVER_CONFIG_DEFAULTS = {
   scanLimitMax: KV_LIMITS_DEFAULTS.scanLimitMax,
   /** 0: twice the election timeout. */
   drainTimeoutMs: 0,
+  diskReservedBytes: DISK_CONFIG_DEFAULTS.reservedBytes,
+  diskAlreadyFullBytes: DISK_CONFIG_DEFAULTS.alreadyFullBytes,
+  diskPlaceholderBytes: DISK_CONFIG_DEFAULTS.placeholderBytes,
+  diskCheckIntervalMs: DISK_CONFIG_DEFAULTS.checkIntervalMs,
 } as const satisfies Partial<Record<SettingKey, number>>;
 
 /** A raw value and a description of where it came from, for error messages. */
@@ -229,6 +247,10 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
     batchKeysMax: need<number>('batchKeysMax'),
     scanLimitMax: need<number>('scanLimitMax'),
     drainTimeoutMs: drainTimeoutMs === 0 ? 2 * timing.electionTimeoutMs : drainTimeoutMs,
+    diskReservedBytes: need<number>('diskReservedBytes'),
+    diskAlreadyFullBytes: need<number>('diskAlreadyFullBytes'),
+    diskPlaceholderBytes: need<number>('diskPlaceholderBytes'),
+    diskCheckIntervalMs: need<number>('diskCheckIntervalMs'),
   };
 }
 
@@ -397,6 +419,7 @@ const ENTRY_FRAMING_BYTES = 64 * 1024;
 export function storeNodeSettings(config: FlotillaServerConfig): {
   storeConfig: Partial<StoreConfig>;
   kvLimits: Partial<KvLimits>;
+  disk: DiskConfig;
 } {
   return {
     storeConfig: {
@@ -418,6 +441,12 @@ export function storeNodeSettings(config: FlotillaServerConfig): {
       valueSizeBytesMax: config.valueSizeBytesMax,
       batchKeysMax: config.batchKeysMax,
       scanLimitMax: config.scanLimitMax,
+    },
+    disk: {
+      reservedBytes: config.diskReservedBytes,
+      alreadyFullBytes: config.diskAlreadyFullBytes,
+      placeholderBytes: config.diskPlaceholderBytes,
+      checkIntervalMs: config.diskCheckIntervalMs,
     },
   };
 }

@@ -12,6 +12,10 @@ import * as grpc from '@grpc/grpc-js';
 import { SeededRandom } from '@flotilla/raft';
 import { raftpb } from '@flotilla/proto';
 import { LevelDbEngine } from '../storage/leveldb-engine.js';
+import type { DiskConfig } from '../storage/disk-space.js';
+import { DiskSpace } from '../storage/disk-space.js';
+import { PeerDisks } from '../store/disk/peer-disks.js';
+import { diskUsageToProto } from '../store/disk/disk-usage-proto.js';
 import { WriteBatch } from '../storage/engine.js';
 import { storeIdentKey } from '../storage/keys.js';
 import { Store } from '../store/store.js';
@@ -64,6 +68,8 @@ export interface RaftRuntimeOptions {
   /** Address ("host:port") of another node; a rejection counts as a failed connect and is retried. */
   readonly resolveAddress: (nodeId: number) => Promise<string>;
   readonly storeConfig?: Partial<StoreConfig>;
+  /** The disk reserve and its checks (storage/disk-space.ts); defaults: 5% of the disk, at most 1 GiB. */
+  readonly disk?: Partial<DiskConfig>;
   /** Written as this node's first region if its engine holds none yet. */
   readonly bootstrapRegion?: RegionMeta;
   /** Runs on the opened engine before the bootstrap region is written (e.g. checkNodeIdent). */
@@ -96,6 +102,8 @@ export class RaftRuntime {
     private readonly ticker: NodeJS.Timeout,
     /** Regions loaded at start. */
     readonly regionsLoadedCount: number,
+    /** The data directory's disk: how full, and the reserve. */
+    readonly disk: DiskSpace,
   ) {}
 
   /** Adds a service after start (see ServiceRegistrar). */
@@ -106,6 +114,10 @@ export class RaftRuntime {
   static async start(options: RaftRuntimeOptions): Promise<RaftRuntime> {
     const config = resolveStoreConfig({ ...options.storeConfig, storeId: options.nodeId });
     mkdirSync(options.dataDir, { recursive: true });
+    // Before the engine: on a full disk the placeholder goes, so that LevelDB can open.
+    const disk = await DiskSpace.open(options.dataDir, options.disk ?? {}, (line) =>
+      options.log(`store ${options.nodeId}: ${line}`),
+    );
     const engine = await LevelDbEngine.open(join(options.dataDir, 'db'));
     try {
       await options.prepareEngine?.(engine);
@@ -117,8 +129,10 @@ export class RaftRuntime {
     }
     // The transport reports unreachable peers to the store, which is created after it.
     const storeRef: { current?: Store } = {};
+    const peerDisks = new PeerDisks();
     const transport = new RaftTransport({
       storeId: options.nodeId,
+      localDiskUsage: () => diskUsageToProto(disk.usage),
       resolveAddress: options.resolveAddress,
       onUnreachable: (storeId, regionIds, cause) =>
         storeRef.current?.reportUnreachable(storeId, regionIds, cause),
@@ -129,6 +143,9 @@ export class RaftRuntime {
       engine,
       clock,
       onFatal: options.onFatal,
+      disk,
+      peerDisks,
+      log: options.log,
       splitIds: options.splitIds,
       onRegionsChanged: options.onRegionsChanged,
       onRegionReportDue: options.onRegionReportDue,
@@ -172,7 +189,10 @@ export class RaftRuntime {
         storeId: options.nodeId,
         onMessages: (_fromStoreId, messages) => store.deliver(messages),
         onHeartbeats: (fromStoreId, heartbeats) => store.deliverHeartbeats(fromStoreId, heartbeats),
-        onHeard: (fromStoreId) => store.noteStoreHeard(fromStoreId),
+        onHeard: (fromStoreId, fromDiskUsage) => {
+          peerDisks.note(fromStoreId, fromDiskUsage);
+          store.noteStoreHeard(fromStoreId);
+        },
         snapshotReceiver,
       }),
     );
@@ -187,6 +207,7 @@ export class RaftRuntime {
     }
     const host = options.listenAddress.slice(0, options.listenAddress.lastIndexOf(':'));
     const ticker = setInterval(() => store.tick(), config.tickIntervalMs);
+    disk.start();
     return new RaftRuntime(
       store,
       engine,
@@ -197,6 +218,7 @@ export class RaftRuntime {
       clock,
       ticker,
       peers.length,
+      disk,
     );
   }
 
@@ -205,6 +227,7 @@ export class RaftRuntime {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
+    this.disk.stop();
     this.transport.close();
     await this.store.stop();
     // Other nodes keep their Raft streams to us open: give calls in progress a moment, then cut.

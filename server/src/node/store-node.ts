@@ -12,6 +12,7 @@ import { kvpb, raftpb } from '@flotilla/proto';
 import type { Store } from '../store/store.js';
 import { TtlSweeper } from '../store/ttl-sweeper.js';
 import type { StoreConfig } from '../store/store-config.js';
+import type { DiskConfig, DiskSpace } from '../storage/disk-space.js';
 import type { RegionMeta } from '../store/region-meta.js';
 import { KvHandlers } from '../service/kv-handlers.js';
 import type { KvLimits } from '../service/kv-limits.js';
@@ -57,6 +58,8 @@ export interface StoreNodeOptions {
   readonly listenAddress: string;
   readonly dataDir: string;
   readonly storeConfig?: Partial<StoreConfig>;
+  /** The disk reserve and its checks (storage/disk-space.ts). */
+  readonly disk?: Partial<DiskConfig>;
   readonly kvLimits?: Partial<KvLimits>;
   readonly log?: (line: string) => void;
   /** Called when the store hits an unrecoverable error; the default exits the process. */
@@ -121,6 +124,11 @@ export class StoreNode {
     return this.runtime.config;
   }
 
+  /** The data directory's disk (how full, the reserve). */
+  get disk(): DiskSpace {
+    return this.runtime.disk;
+  }
+
   /** First step of a graceful shutdown: client requests are turned away with NotLeader from now on. */
   beginShutdown(): void {
     this.kvHandlers.beginDraining();
@@ -144,6 +152,7 @@ export class StoreNode {
         listenAddress: options.listenAddress,
         dataDir: options.dataDir,
         storeConfig: options.storeConfig,
+        disk: options.disk,
         bootstrapRegion: membership.bootstrapRegion,
         prepareEngine: (engine) => checkNodeIdent(engine, clusterId, storeId),
         resolveAddress: membership.resolveAddress,
@@ -205,6 +214,7 @@ export class StoreNode {
         clusterId,
         startedAtMs,
         nowMs: () => Date.now(),
+        disk: runtime.disk,
       }),
     );
     if (handlers === undefined) throw new StoreNodeError('the runtime did not ask for the Kv service');
@@ -224,7 +234,7 @@ export class StoreNode {
         pd,
         store,
         engine: runtime.engine,
-        dataDir: options.dataDir,
+        disk: runtime.disk,
         startedAtUnixMs: startedAtMs,
         storeHeartbeatIntervalMs:
           options.cluster.storeHeartbeatIntervalMs ?? STORE_HEARTBEAT_INTERVAL_MS_DEFAULT,

@@ -13,9 +13,10 @@
 // The store heartbeat's answer tells PD's max-replicas, which the store's hibernation rule
 // needs (store.ts setVotersWanted).
 // PD's answers on the heartbeat stream are operators, handed to the OperatorRunner.
-import { statfs } from 'node:fs/promises';
 import type { pdpb } from '@flotilla/proto';
 import type { Engine } from '../storage/engine.js';
+import type { DiskReport } from '../storage/disk-space.js';
+import { diskUsageToProto } from '../store/disk/disk-usage-proto.js';
 import { dataRange } from '../storage/keys.js';
 import { laggingPeerIds } from '../store/peer-catch-up.js';
 import type { RegionPeer } from '../store/region-peer.js';
@@ -29,7 +30,8 @@ export interface PdHeartbeatsOptions {
   readonly pd: PdClient;
   readonly store: Store;
   readonly engine: Engine;
-  readonly dataDir: string;
+  /** The data directory's disk: capacity, available space, reserve and level (storage/disk-space.ts). */
+  readonly disk: { report(): DiskReport };
   readonly startedAtUnixMs: number;
   readonly storeHeartbeatIntervalMs: number;
   readonly regionHeartbeatIntervalMs: number;
@@ -145,15 +147,7 @@ export class PdHeartbeats {
     const regions = store.allRegions();
     let leaderCount = 0;
     for (const peer of regions) if (peer.node.basicStatus().role === 'leader') leaderCount++;
-    let capacityBytes = 0;
-    let availableBytes = 0;
-    try {
-      const fs = await statfs(this.options.dataDir);
-      capacityBytes = fs.blocks * fs.bsize;
-      availableBytes = fs.bavail * fs.bsize;
-    } catch {
-      // Reported as 0 (unknown); PD then does not place by free space.
-    }
+    const disk = this.options.disk.report();
     const usedBytes = await this.options.engine.approximateSizeBytes(
       dataRange(new Uint8Array(0), new Uint8Array(0)),
     );
@@ -162,8 +156,8 @@ export class PdHeartbeats {
       storeId: BigInt(store.storeId),
       regionCount: regions.length,
       leaderCount,
-      capacityBytes: BigInt(capacityBytes),
-      availableBytes: BigInt(availableBytes),
+      capacityBytes: BigInt(disk.capacityBytes),
+      availableBytes: BigInt(disk.availableBytes),
       usedBytes: BigInt(usedBytes),
       sendingSnapshotCount: 0,
       receivingSnapshotCount: 0,
@@ -175,6 +169,8 @@ export class PdHeartbeats {
       writtenKeys: BigInt(traffic?.writtenKeys ?? 0),
       readBytes: BigInt(traffic?.readBytes ?? 0),
       readKeys: BigInt(traffic?.readKeys ?? 0),
+      diskUsage: diskUsageToProto(disk.usage),
+      reservedBytes: BigInt(disk.reservedBytes),
     };
   }
 

@@ -5,6 +5,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ConfChange, ConfChangeSingle, ConfChangeTransition } from '@flotilla/raft';
 import { raftpb } from '@flotilla/proto';
 import type { Store } from '../store/store.js';
+import type { DiskReport } from '../storage/disk-space.js';
+import { diskUsageToProto } from '../store/disk/disk-usage-proto.js';
 import { regionErrorToProto } from '../store/region-error.js';
 import type { RegionEpoch } from '../store/region-meta.js';
 import {
@@ -25,6 +27,8 @@ export interface AdminServiceOptions {
   readonly clusterId: number;
   readonly startedAtMs: number;
   readonly nowMs: () => number;
+  /** The data directory's disk; absent: not reported. */
+  readonly disk?: { report(): DiskReport };
 }
 
 const ROLES: Record<string, raftpb.RaftRole> = {
@@ -80,6 +84,19 @@ function toConfChange(req: raftpb.ChangePeerRequest): ConfChange {
   return { transition, changes, context };
 }
 
+function diskStatus(report: DiskReport, store: Store): raftpb.StoreDiskStatus {
+  const writer = store.durableWriter;
+  return {
+    capacityBytes: BigInt(report.capacityBytes),
+    availableBytes: BigInt(report.availableBytes),
+    reservedBytes: BigInt(report.reservedBytes),
+    usage: diskUsageToProto(report.usage),
+    placeholderBytes: BigInt(report.placeholderBytes),
+    noSpaceWritesCount: BigInt(writer.noSpaceWritesCount),
+    waitingForSpace: writer.waitingForSpace,
+  };
+}
+
 export function adminServiceImplementation(options: AdminServiceOptions): raftpb.AdminServer {
   const { store } = options;
   const status: handleUnaryCall<raftpb.StatusRequest, raftpb.StatusResponse> = (call, callback) => {
@@ -96,6 +113,7 @@ export function adminServiceImplementation(options: AdminServiceOptions): raftpb
       version: options.version,
       uptimeMs: BigInt(options.nowMs() - options.startedAtMs),
       regions,
+      disk: options.disk === undefined ? undefined : diskStatus(options.disk.report(), store),
     });
   };
   const transferLeader: handleUnaryCall<raftpb.TransferLeaderRequest, raftpb.TransferLeaderResponse> = (

@@ -74,6 +74,19 @@ export interface EngineSnapshot {
   release(): Promise<void>;
 }
 
+/**
+ * A write failed because the disk is full (ENOSPC). Nothing of the batch is visible, but
+ * the engine may refuse all writes until reopen() (LevelDB keeps a failed background
+ * compaction's error): the caller frees space or waits, reopens, and writes the batch again.
+ */
+export class EngineNoSpaceError extends Error {
+  readonly kind = 'noSpace';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngineNoSpaceError';
+  }
+}
+
 export interface WriteOptions {
   /** Make the write durable (fsync) before resolving. */
   readonly sync: boolean;

@@ -12,7 +12,7 @@ import type {
   WriteBatch,
   WriteOptions,
 } from './engine.js';
-import { checkScanOptions } from './engine.js';
+import { checkScanOptions, EngineNoSpaceError } from './engine.js';
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 
@@ -41,19 +41,36 @@ export const LEVELDB_ENGINE_DEFAULTS = {
 } as const satisfies Required<LevelDbEngineOptions>;
 
 export class LevelDbEngine implements Engine {
-  private constructor(private readonly db: Db) {}
+  private constructor(
+    private db: Db,
+    private readonly path: string,
+    private readonly options: LevelDbEngineOptions,
+  ) {}
 
   /** Opens (creating if missing) the database at `path`. */
   static async open(path: string, options: LevelDbEngineOptions = {}): Promise<LevelDbEngine> {
-    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
-      ...bufferEncoding,
-      cacheSize: options.cacheSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.cacheSizeBytes,
-      writeBufferSize: options.writeBufferSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.writeBufferSizeBytes,
-      blockSize: options.blockSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.blockSizeBytes,
-      compression: options.compression ?? LEVELDB_ENGINE_DEFAULTS.compression,
-    });
-    await db.open();
-    return new LevelDbEngine(db);
+    return new LevelDbEngine(await openDb(path, options), path, options);
+  }
+
+  /**
+   * Closes and opens the database again: after an ENOSPC, LevelDB refuses every write
+   * (a failed compaction's error sticks) and its log may end in a torn record, which the
+   * reopening drops (it is the log's last record: nothing was written after it). Views and
+   * iterators open on the old handle fail; a failed open leaves the engine closed, to be
+   * reopened again.
+   */
+  async reopen(): Promise<void> {
+    if (this.db.status === 'open') await this.db.close();
+    try {
+      this.db = await openDb(this.path, this.options);
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      if (isNoSpace(err) || isNoSpace(cause))
+        throw new EngineNoSpaceError(`LevelDB open: ${((isNoSpace(err) ? err : cause) as Error).message}`, {
+          cause: err,
+        });
+      throw err;
+    }
   }
 
   getSync(key: Uint8Array): Uint8Array | undefined {
@@ -71,7 +88,13 @@ export class LevelDbEngine implements Engine {
       if (op.type === 'put') chained.put(op.key, op.value, bufferEncoding);
       else chained.del(op.key, bufferEncoding);
     }
-    await chained.write({ sync: options.sync });
+    try {
+      await chained.write({ sync: options.sync });
+    } catch (err) {
+      if (isNoSpace(err))
+        throw new EngineNoSpaceError(`LevelDB write: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
   }
 
   snapshot(): EngineSnapshot {
@@ -106,6 +129,28 @@ export class LevelDbEngine implements Engine {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+async function openDb(path: string, options: LevelDbEngineOptions): Promise<Db> {
+  const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
+    ...bufferEncoding,
+    cacheSize: options.cacheSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.cacheSizeBytes,
+    writeBufferSize: options.writeBufferSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.writeBufferSizeBytes,
+    blockSize: options.blockSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.blockSizeBytes,
+    compression: options.compression ?? LEVELDB_ENGINE_DEFAULTS.compression,
+  });
+  await db.open();
+  return db;
+}
+
+/**
+ * Whether LevelDB failed for lack of space. LevelDB reports an IO error only as a status
+ * string (strerror of the failed call): this is the one place that reads it.
+ */
+function isNoSpace(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 'LEVEL_IO_ERROR' && err.message.includes('No space left on device');
 }
 
 async function scanDb(

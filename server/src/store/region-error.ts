@@ -17,7 +17,9 @@ export type RegionError =
       readonly regionId: number;
       readonly entrySizeBytes: number;
       readonly entrySizeBytesMax: number;
-    };
+    }
+  /** The store is (almost) out of disk space: it refuses proposals that add data (disk/disk-guard.ts). */
+  | { readonly kind: 'diskFull'; readonly storeIds: readonly number[]; readonly reason: string };
 
 export function describeRegionError(e: RegionError): string {
   switch (e.kind) {
@@ -37,6 +39,8 @@ export function describeRegionError(e: RegionError): string {
       return `request for store ${e.requestStoreId} reached store ${e.actualStoreId}`;
     case 'raftEntryTooLarge':
       return `region ${e.regionId}: entry of ${e.entrySizeBytes} bytes exceeds ${e.entrySizeBytesMax} bytes`;
+    case 'diskFull':
+      return `disk full on store ${e.storeIds.join(', ')}: ${e.reason}`;
     default:
       return assertNever(e);
   }
@@ -105,6 +109,11 @@ export function regionErrorToProto(e: RegionError): errorpb.RegionError {
             entrySizeBytesMax: BigInt(e.entrySizeBytesMax),
           },
         },
+      };
+    case 'diskFull':
+      return {
+        message,
+        error: { $case: 'diskFull', diskFull: { storeIds: e.storeIds.map(BigInt), reason: e.reason } },
       };
     default:
       return assertNever(e);

@@ -93,6 +93,10 @@ import { laggingLearnersCount } from './peer-catch-up.js';
 import { StoreLiveness } from './store-liveness.js';
 import { TickClock } from './tick-clock.js';
 import { WakePacer } from './wake-pacer.js';
+import type { StoreDisk } from './disk/disk-guard.js';
+import type { DiskUsage } from '../storage/disk-space.js';
+import { diskFullRefusal, dropsOnFullDisk } from './disk/disk-guard.js';
+import { DurableWriter, StoppedWhileDiskFullError } from './disk/durable-write.js';
 
 /** A Raft message between two peers of a region, with what the receiving store needs to route it. */
 export interface RaftEnvelope {
@@ -176,7 +180,17 @@ export interface StoreDeps {
   readonly randomFor?: (regionId: number) => RandomSource;
   /** Resolves after `ms` (a merge waiting for its source's log to replicate); default: a real timer. */
   readonly sleepMs?: (ms: number) => Promise<void>;
+  /** How full the data directory's disk is (disk/disk-guard.ts); without it the disk is never full. */
+  readonly disk?: StoreDisk;
+  /** How full the other stores' disks are, as their frames say (disk/peer-disks.ts). */
+  readonly peerDisks?: { usageOf(storeId: number): DiskUsage };
+  /** Lines for the operator (a write waiting for disk space); default: stderr. */
+  readonly log?: (line: string) => void;
 }
+
+/** First pause of a round's write after an ENOSPC, and the longest (disk/durable-write.ts). */
+const NO_SPACE_PAUSE_MS = 100;
+const NO_SPACE_PAUSE_MS_MAX = 2000;
 
 /** Regions an EpochNotMatch lists at most (the client asks PD for the rest). */
 export const EPOCH_NOT_MATCH_REGIONS_MAX = 64;
@@ -277,6 +291,8 @@ export class Store {
   /** Target peers whose apply waits for their merge source (region-peer.ts ApplyBacklog). */
   private readonly mergeWaiting = new Set<RegionPeer>();
   private readonly mergeCoordinator: MergeCoordinator;
+  /** Writes round batches, waiting out a full disk (disk/durable-write.ts). */
+  readonly durableWriter: DurableWriter;
   private readonly applyContext: ApplyContext = {
     mergeSourceReady: (sourceRegionId, prepareIndex, catchUp) =>
       this.mergeSourceReady(sourceRegionId, prepareIndex, catchUp),
@@ -284,9 +300,20 @@ export class Store {
 
   constructor(private readonly deps: StoreDeps) {
     this.splitChecker = new SplitChecker(this, deps.config);
+    const sleepMs = deps.sleepMs ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     this.mergeCoordinator = new MergeCoordinator(this, {
       nowUnixMs: () => deps.clock.nowUnixMs(),
-      sleepMs: deps.sleepMs ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      sleepMs,
+    });
+    this.durableWriter = new DurableWriter({
+      storeId: deps.config.storeId,
+      engine: deps.engine,
+      disk: deps.disk,
+      sleepMs,
+      stopping: () => this.stopped,
+      log: (line) => (deps.log ?? console.error)(`store ${deps.config.storeId}: ${line}`),
+      noSpacePauseMs: NO_SPACE_PAUSE_MS,
+      noSpacePauseMsMax: NO_SPACE_PAUSE_MS_MAX,
     });
     this.liveness = new StoreLiveness(deps.config.storeId, deps.config.storeSuspectAfterTicks);
     this.tickClock = newTickClock(deps.config);
@@ -582,6 +609,8 @@ export class Store {
       return false;
     }
     peer.learnPeer(env.fromPeer);
+    // Not persistable now: unacked, the leader resends once the disk has room.
+    if (dropsOnFullDisk(this.deps.disk, env.message)) return false;
     const wakes = this.messageWakes(peer, env);
     if (!peer.enqueueRaftMessage(env.message)) return false;
     if (wakes) this.markBusy(peer, env.message.from);
@@ -766,6 +795,9 @@ export class Store {
    */
   async receiveSnapshot(envelope: RaftEnvelope, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (this.stopped) throw new SnapshotRejectedError(envelope.regionId, 'store is stopping');
+    const disk = this.deps.disk;
+    if (disk !== undefined && disk.usage !== 'normal')
+      throw new SnapshotRejectedError(envelope.regionId, `disk ${disk.usage}: ${disk.describe()}`);
     if (envelope.toPeer.storeId === this.storeId && !this.regions.has(envelope.regionId))
       this.maybeCreatePeer(envelope);
     const descriptor = checkSnapshotHeader(envelope, this.regions.get(envelope.regionId));
@@ -818,9 +850,24 @@ export class Store {
         const version = epochFromProto(decodeCommand(data).header?.regionEpoch, 'header.regionEpoch').version;
         resolve({ kind: 'regionError', error: this.epochNotMatch(peer, version) });
       };
-      const error = this.enqueue(regionId, { kind: 'propose', data, waiter });
+      const error = this.diskRefusal(peer, data) ?? this.enqueue(regionId, { kind: 'propose', data, waiter });
       if (error) resolve({ kind: 'regionError', error });
     });
+  }
+
+  /** DiskFull if the proposal adds data and this store, or too many of the region's voters, lack space. */
+  private diskRefusal(peer: RegionPeer | undefined, data: Uint8Array): RegionError | undefined {
+    if (peer === undefined || (this.deps.disk === undefined && this.deps.peerDisks === undefined))
+      return undefined;
+    const peerDisks = this.deps.peerDisks;
+    const voters = peer.region.peers.filter((p) => p.role !== 'learner').map((p) => p.storeId);
+    return diskFullRefusal(
+      this.deps.disk,
+      (storeId) => peerDisks?.usageOf(storeId) ?? 'normal',
+      voters,
+      data,
+      this.storeId,
+    );
   }
 
   /**
@@ -986,6 +1033,12 @@ export class Store {
     } catch (err) {
       this.stopped = true;
       const error = err instanceof Error ? err : new Error(String(err));
+      if (error instanceof StoppedWhileDiskFullError) {
+        // stop() fails what waits; the round's batch was never written, so nothing of it counts.
+        for (const pending of this.roundInstalls) pending.done(error);
+        this.roundInstalls = [];
+        return;
+      }
       // The senders of snapshots this round was installing learn that it failed.
       for (const pending of this.roundInstalls) pending.done(error);
       this.roundInstalls = [];
@@ -1054,7 +1107,7 @@ export class Store {
     const merges = this.stageMerges(applied, writer.batch);
     for (const [peer] of readies) this.maybeCompactLog(peer, writer.batch);
     if (writer.batch.count > 0) {
-      await this.deps.engine.write(writer.batch, { sync: mustSync });
+      await this.durableWriter.write(writer.batch, { sync: mustSync });
       this.writesCount++;
       if (mustSync) this.syncedWritesCount++;
     }
@@ -1376,7 +1429,7 @@ export class Store {
       this.removePeer(peer);
       const others = this.rangeIndex.overlapping(peer.region.startKey, peer.region.endKey);
       const writer = await destroyBatch(peer, this.deps.engine, this.storeId, others);
-      await this.deps.engine.write(writer.batch, { sync: true });
+      await this.durableWriter.write(writer.batch, { sync: true });
       this.writesCount++;
       this.syncedWritesCount++;
       this.generator.expire(peer.regionId, Number.MAX_SAFE_INTEGER);

@@ -5,7 +5,7 @@
 // after the frame's messages; every accepted frame, an empty one (a ping) included, tells
 // the store its sender is alive. Snapshot streams go to the SnapshotReceiver.
 import * as grpc from '@grpc/grpc-js';
-import type { raftpb } from '@flotilla/proto';
+import type { metapb, raftpb } from '@flotilla/proto';
 
 import type { CoalescedHeartbeatRecord, RegionRaftMessage } from './raft-message-codec.js';
 import { decodeCoalescedHeartbeat, decodeRegionRaftMessage } from './raft-message-codec.js';
@@ -31,7 +31,7 @@ export interface RaftServiceOptions {
     heartbeats: CoalescedHeartbeatRecord[],
   ) => BatchDelivery | void;
   /** Called for every accepted frame, before its messages: the sending store is alive. */
-  readonly onHeard?: (fromStoreId: number) => void;
+  readonly onHeard?: (fromStoreId: number, fromDiskUsage: metapb.DiskUsage) => void;
   /** A message that failed to decode or was addressed to a peer on another store; it is dropped. */
   readonly onBadMessage?: (fromStoreId: number, error: TransportDecodeError) => void;
   /** Receives snapshot streams; null answers Snapshot calls with UNIMPLEMENTED. */
@@ -89,7 +89,7 @@ function handleBatchStream(
     lastBatchSeq = frame.batchSeq;
     let delivery: { droppedMessageCount: number; isBusy: boolean };
     try {
-      options.onHeard?.(Number(frame.fromStoreId));
+      options.onHeard?.(Number(frame.fromStoreId), frame.fromDiskUsage);
       delivery = deliverFrame(options, Number(frame.fromStoreId), frame);
     } catch (err) {
       // A throwing store handler is a bug on this side; the sender sees it in the status instead of a crash here.

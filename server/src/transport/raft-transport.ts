@@ -3,7 +3,7 @@
 // long-lived Batch stream (heartbeats in compact form, see sendHeartbeat); snapshots go over their own Snapshot streams. send() and
 // flush() are synchronous and never wait on the network, so the store loop never blocks.
 import type * as grpc from '@grpc/grpc-js';
-import type { raftpb } from '@flotilla/proto';
+import type { metapb, raftpb } from '@flotilla/proto';
 
 import { BACKOFF_MS_MAX_DEFAULT, BACKOFF_MS_MIN_DEFAULT, Backoff } from './backoff.js';
 import type { BatchLimits } from './batch-limits.js';
@@ -30,6 +30,8 @@ export interface RaftTransportOptions {
    * Called at the end of flush() for drops, and from a network event for lost frames.
    */
   readonly onUnreachable: (storeId: number, regionIds: readonly number[], cause: UnreachableCause) => void;
+  /** How full this store's disk is, stamped on every frame so peers' leaders know (absent: normal). */
+  readonly localDiskUsage?: () => metapb.DiskUsage;
   readonly clock?: Clock;
   readonly jitter?: JitterSource;
   readonly backoffMsMin?: number;
@@ -166,6 +168,7 @@ export class RaftTransport {
       limits: this.batchLimits,
       channelOptions: this.options.channelOptions ?? {},
       onUnreachable: this.options.onUnreachable,
+      localDiskUsage: this.options.localDiskUsage,
     });
     if (this.closed) connection.close();
     this.connections.set(storeId, connection);

@@ -5,7 +5,7 @@
 // but leave in their compact form (CoalescedHeartbeat), all of a flush in the same frame;
 // a ping with nothing queued writes an empty frame, so the peer store hears from us.
 import * as grpc from '@grpc/grpc-js';
-import { raftpb } from '@flotilla/proto';
+import { metapb, raftpb } from '@flotilla/proto';
 
 import type { Backoff } from './backoff.js';
 import type { BatchLimits } from './batch-limits.js';
@@ -27,6 +27,8 @@ export interface StoreConnectionOptions {
   readonly channelOptions: grpc.ChannelOptions;
   /** Regions whose messages to this store were dropped or lost in a broken stream (raft-transport.ts). */
   readonly onUnreachable: (storeId: number, regionIds: readonly number[], cause: UnreachableCause) => void;
+  /** How full this store's disk is, stamped on every frame (absent: normal). */
+  readonly localDiskUsage?: () => metapb.DiskUsage;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
@@ -175,6 +177,7 @@ export class StoreConnection {
         messages: [],
         heartbeats: [],
         heartbeatResponses: [],
+        fromDiskUsage: this.options.localDiskUsage?.() ?? metapb.DiskUsage.NORMAL,
       };
       const regionIds = new Set<number>();
       let frameSizeBytes = 0;

@@ -307,6 +307,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
       messages: [wireMessage(1, 0, 3)],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     const err = await closedWith(stream);
     assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
@@ -324,6 +325,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
       messages: [wireMessage(1, 0, 2)],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     await acks.until('the first ack', (a) => a.length >= 1);
     stream.write({
@@ -333,6 +335,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
       messages: [wireMessage(1, 1, 2)],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     const err = await closedWith(stream);
     assert.equal(err.metadata.get(ERROR_CODE_METADATA_KEY)[0], 'batchSeqGap');
@@ -353,6 +356,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
       messages: [wireMessage(1, 0, 2)],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     const err = await closedWith(stream);
     assert.equal(err.code, grpc.status.INTERNAL);
@@ -380,6 +384,7 @@ describe('Raft service: checks of each frame (raw client)', () => {
       ],
       heartbeats: [],
       heartbeatResponses: [],
+      fromDiskUsage: 0,
     });
     const [ack] = await acks.until('the ack', (a) => a.length >= 1);
     assert.equal(ack?.droppedMessageCount, 3);

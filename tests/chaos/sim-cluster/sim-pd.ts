@@ -157,6 +157,8 @@ export class SimPd {
       writtenKeys: 0n,
       readBytes: 0n,
       readKeys: 0n,
+      diskUsage: metapb.DiskUsage.NORMAL,
+      reservedBytes: 0n,
     });
     // As the store heartbeat's answer tells a real store (pd-heartbeats.ts).
     store.setVotersWanted(this.scheduler.config.maxReplicas);

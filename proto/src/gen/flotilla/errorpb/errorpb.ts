@@ -83,6 +83,19 @@ export interface RaftEntryTooLarge {
   entrySizeBytesMax: bigint;
 }
 
+/**
+ * The store is (almost) out of disk space: it refuses proposals that would add data (deletes
+ * and delete-ranges that free space are still accepted; reads are always served). Not
+ * retried by the client by default: it lasts until an operator frees space or PD moves
+ * the region's leader to a store with room.
+ */
+export interface DiskFull {
+  /** The full stores: the contacted one (its leader refused the proposal). */
+  storeIds: bigint[];
+  /** Why, for logs (e.g. "2.1 MiB available, 5.0 MiB reserved"). */
+  reason: string;
+}
+
 /** A region-level refusal. Exactly one case of `error` is set; `message` is for humans and never parsed. */
 export interface RegionError {
   /** Human-readable description for logs and error messages. */
@@ -113,6 +126,9 @@ export interface RegionError {
     | //
     /** Split the request into smaller ones. */
     { $case: "raftEntryTooLarge"; raftEntryTooLarge: RaftEntryTooLarge }
+    | //
+    /** Free disk space on the named stores, or write elsewhere. */
+    { $case: "diskFull"; diskFull: DiskFull }
     | undefined;
 }
 
@@ -861,6 +877,112 @@ export const RaftEntryTooLarge: MessageFns<RaftEntryTooLarge> = {
   },
 };
 
+function createBaseDiskFull(): DiskFull {
+  return { storeIds: [], reason: "" };
+}
+
+export const DiskFull: MessageFns<DiskFull> = {
+  encode(message: DiskFull, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.storeIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.storeIds) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field storeIds of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiskFull {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiskFull();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.storeIds.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.storeIds.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiskFull {
+    return {
+      storeIds: globalThis.Array.isArray(object?.storeIds)
+        ? object.storeIds.map((e: any) => BigInt(e))
+        : globalThis.Array.isArray(object?.store_ids)
+        ? object.store_ids.map((e: any) => BigInt(e))
+        : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DiskFull): unknown {
+    const obj: any = {};
+    if (message.storeIds?.length) {
+      obj.storeIds = message.storeIds.map((e) => e.toString());
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiskFull>, I>>(base?: I): DiskFull {
+    return DiskFull.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiskFull>, I>>(object: I): DiskFull {
+    const message = createBaseDiskFull();
+    message.storeIds = object.storeIds?.map((e) => BigInt(e)) || [];
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function createBaseRegionError(): RegionError {
   return { message: "", error: undefined };
 }
@@ -894,6 +1016,9 @@ export const RegionError: MessageFns<RegionError> = {
         break;
       case "raftEntryTooLarge":
         RaftEntryTooLarge.encode(message.error.raftEntryTooLarge, writer.uint32(74).fork()).join();
+        break;
+      case "diskFull":
+        DiskFull.encode(message.error.diskFull, writer.uint32(82).fork()).join();
         break;
     }
     return writer;
@@ -987,6 +1112,14 @@ export const RegionError: MessageFns<RegionError> = {
             };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.error = { $case: "diskFull", diskFull: DiskFull.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1034,6 +1167,10 @@ export const RegionError: MessageFns<RegionError> = {
         ? { $case: "raftEntryTooLarge", raftEntryTooLarge: RaftEntryTooLarge.fromJSON(object.raftEntryTooLarge) }
         : isSet(object.raft_entry_too_large)
         ? { $case: "raftEntryTooLarge", raftEntryTooLarge: RaftEntryTooLarge.fromJSON(object.raft_entry_too_large) }
+        : isSet(object.diskFull)
+        ? { $case: "diskFull", diskFull: DiskFull.fromJSON(object.diskFull) }
+        : isSet(object.disk_full)
+        ? { $case: "diskFull", diskFull: DiskFull.fromJSON(object.disk_full) }
         : undefined,
     };
   },
@@ -1059,6 +1196,8 @@ export const RegionError: MessageFns<RegionError> = {
       obj.storeNotMatch = StoreNotMatch.toJSON(message.error.storeNotMatch);
     } else if (message.error?.$case === "raftEntryTooLarge") {
       obj.raftEntryTooLarge = RaftEntryTooLarge.toJSON(message.error.raftEntryTooLarge);
+    } else if (message.error?.$case === "diskFull") {
+      obj.diskFull = DiskFull.toJSON(message.error.diskFull);
     }
     return obj;
   },
@@ -1130,6 +1269,12 @@ export const RegionError: MessageFns<RegionError> = {
             $case: "raftEntryTooLarge",
             raftEntryTooLarge: RaftEntryTooLarge.fromPartial(object.error.raftEntryTooLarge),
           };
+        }
+        break;
+      }
+      case "diskFull": {
+        if (object.error?.diskFull !== undefined && object.error?.diskFull !== null) {
+          message.error = { $case: "diskFull", diskFull: DiskFull.fromPartial(object.error.diskFull) };
         }
         break;
       }

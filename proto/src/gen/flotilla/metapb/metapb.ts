@@ -109,6 +109,49 @@ export function peerRoleToJSON(object: PeerRole): string {
   }
 }
 
+/** How full a store's disk is. */
+export enum DiskUsage {
+  /** NORMAL - More than the reserve is available. */
+  NORMAL = 0,
+  /** ALMOST_FULL - Less than the reserve is available: only writes that free space are accepted. */
+  ALMOST_FULL = 1,
+  /** ALREADY_FULL - Nearly nothing is available (or a write hit ENOSPC): the store also stops persisting appends. */
+  ALREADY_FULL = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function diskUsageFromJSON(object: any): DiskUsage {
+  switch (object) {
+    case 0:
+    case "DISK_USAGE_NORMAL":
+      return DiskUsage.NORMAL;
+    case 1:
+    case "DISK_USAGE_ALMOST_FULL":
+      return DiskUsage.ALMOST_FULL;
+    case 2:
+    case "DISK_USAGE_ALREADY_FULL":
+      return DiskUsage.ALREADY_FULL;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DiskUsage.UNRECOGNIZED;
+  }
+}
+
+export function diskUsageToJSON(object: DiskUsage): string {
+  switch (object) {
+    case DiskUsage.NORMAL:
+      return "DISK_USAGE_NORMAL";
+    case DiskUsage.ALMOST_FULL:
+      return "DISK_USAGE_ALMOST_FULL";
+    case DiskUsage.ALREADY_FULL:
+      return "DISK_USAGE_ALREADY_FULL";
+    case DiskUsage.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A key/value label on a store, used by PD to spread replicas (e.g. zone=a, host=h1). */
 export interface StoreLabel {
   /** Label name, e.g. "zone". */

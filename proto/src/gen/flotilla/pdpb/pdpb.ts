@@ -21,6 +21,9 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import {
+  DiskUsage,
+  diskUsageFromJSON,
+  diskUsageToJSON,
   Peer,
   Region,
   RegionEpoch,
@@ -392,6 +395,10 @@ export interface StoreStats {
   readBytes: bigint;
   /** Keys read by client requests during the interval. */
   readKeys: bigint;
+  /** How full the store's disk is, by its reserve (PD places no data on a store that is not NORMAL). */
+  diskUsage: DiskUsage;
+  /** Disk space the store keeps free (its reserve), in bytes: almost full below it. */
+  reservedBytes: bigint;
 }
 
 /** Fetch one store. */
@@ -2022,6 +2029,8 @@ function createBaseStoreStats(): StoreStats {
     writtenKeys: 0n,
     readBytes: 0n,
     readKeys: 0n,
+    diskUsage: 0,
+    reservedBytes: 0n,
   };
 }
 
@@ -2101,6 +2110,15 @@ export const StoreStats: MessageFns<StoreStats> = {
         throw new globalThis.Error("value provided for field message.readKeys of type uint64 too large");
       }
       writer.uint32(128).uint64(message.readKeys);
+    }
+    if (message.diskUsage !== 0) {
+      writer.uint32(136).int32(message.diskUsage);
+    }
+    if (message.reservedBytes !== 0n) {
+      if (BigInt.asUintN(64, message.reservedBytes) !== message.reservedBytes) {
+        throw new globalThis.Error("value provided for field message.reservedBytes of type uint64 too large");
+      }
+      writer.uint32(144).uint64(message.reservedBytes);
     }
     return writer;
   },
@@ -2246,6 +2264,22 @@ export const StoreStats: MessageFns<StoreStats> = {
             message.readKeys = reader.uint64() as bigint;
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.diskUsage = reader.int32() as any;
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.reservedBytes = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2336,6 +2370,16 @@ export const StoreStats: MessageFns<StoreStats> = {
         : isSet(object.read_keys)
         ? BigInt(object.read_keys)
         : 0n,
+      diskUsage: isSet(object.diskUsage)
+        ? diskUsageFromJSON(object.diskUsage)
+        : isSet(object.disk_usage)
+        ? diskUsageFromJSON(object.disk_usage)
+        : 0,
+      reservedBytes: isSet(object.reservedBytes)
+        ? BigInt(object.reservedBytes)
+        : isSet(object.reserved_bytes)
+        ? BigInt(object.reserved_bytes)
+        : 0n,
     };
   },
 
@@ -2389,6 +2433,12 @@ export const StoreStats: MessageFns<StoreStats> = {
     if (message.readKeys !== 0n) {
       obj.readKeys = message.readKeys.toString();
     }
+    if (message.diskUsage !== 0) {
+      obj.diskUsage = diskUsageToJSON(message.diskUsage);
+    }
+    if (message.reservedBytes !== 0n) {
+      obj.reservedBytes = message.reservedBytes.toString();
+    }
     return obj;
   },
 
@@ -2423,6 +2473,10 @@ export const StoreStats: MessageFns<StoreStats> = {
       : 0n;
     message.readBytes = (object.readBytes !== undefined && object.readBytes !== null) ? BigInt(object.readBytes) : 0n;
     message.readKeys = (object.readKeys !== undefined && object.readKeys !== null) ? BigInt(object.readKeys) : 0n;
+    message.diskUsage = object.diskUsage ?? 0;
+    message.reservedBytes = (object.reservedBytes !== undefined && object.reservedBytes !== null)
+      ? BigInt(object.reservedBytes)
+      : 0n;
     return message;
   },
 };

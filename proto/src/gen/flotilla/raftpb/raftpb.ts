@@ -24,7 +24,7 @@ import {
 } from "@grpc/grpc-js";
 import { RegionError } from "../errorpb/errorpb.js";
 import { Absent } from "../kvpb/kvpb.js";
-import { Peer, Region, RegionEpoch } from "../metapb/metapb.js";
+import { DiskUsage, diskUsageFromJSON, diskUsageToJSON, Peer, Region, RegionEpoch } from "../metapb/metapb.js";
 
 export const protobufPackage = "flotilla.raftpb";
 
@@ -612,6 +612,11 @@ export interface RaftMessageBatch {
   heartbeats: CoalescedHeartbeat[];
   /** Heartbeat responses of every region with a follower on the sending store, likewise. */
   heartbeatResponses: CoalescedHeartbeat[];
+  /**
+   * How full the sending store's disk is: a leader refuses writes that add data when too few
+   * of its region's voters have room to persist them.
+   */
+  fromDiskUsage: DiskUsage;
 }
 
 /**
@@ -1014,6 +1019,26 @@ export interface StatusResponse {
   uptimeMs: bigint;
   /** The requested regions, by ascending region id. */
   regions: RegionStatus[];
+  /** The data directory's disk. */
+  disk?: StoreDiskStatus | undefined;
+}
+
+/** How full a store's data directory's disk is, and how the store coped with it. */
+export interface StoreDiskStatus {
+  /** Total size of the file system, in bytes. */
+  capacityBytes: bigint;
+  /** Free space usable by the store, in bytes. */
+  availableBytes: bigint;
+  /** Space the store keeps free (almost full below it), in bytes. */
+  reservedBytes: bigint;
+  /** The level the store acts on. */
+  usage: DiskUsage;
+  /** Size of the placeholder file held for emergencies (0: none or deleted), in bytes. */
+  placeholderBytes: bigint;
+  /** Writes that hit ENOSPC and were retried until they landed, since the start. */
+  noSpaceWritesCount: bigint;
+  /** A write is waiting for space right now. */
+  waitingForSpace: boolean;
 }
 
 /** Ask a region's leader to hand leadership to another peer. */
@@ -2458,7 +2483,15 @@ export const RaftMessage: MessageFns<RaftMessage> = {
 };
 
 function createBaseRaftMessageBatch(): RaftMessageBatch {
-  return { fromStoreId: 0n, toStoreId: 0n, batchSeq: 0n, messages: [], heartbeats: [], heartbeatResponses: [] };
+  return {
+    fromStoreId: 0n,
+    toStoreId: 0n,
+    batchSeq: 0n,
+    messages: [],
+    heartbeats: [],
+    heartbeatResponses: [],
+    fromDiskUsage: 0,
+  };
 }
 
 export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
@@ -2489,6 +2522,9 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     }
     for (const v of message.heartbeatResponses) {
       CoalescedHeartbeat.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.fromDiskUsage !== 0) {
+      writer.uint32(56).int32(message.fromDiskUsage);
     }
     return writer;
   },
@@ -2554,6 +2590,14 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
             message.heartbeatResponses.push(CoalescedHeartbeat.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.fromDiskUsage = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2594,6 +2638,11 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
         : globalThis.Array.isArray(object?.heartbeat_responses)
         ? object.heartbeat_responses.map((e: any) => CoalescedHeartbeat.fromJSON(e))
         : [],
+      fromDiskUsage: isSet(object.fromDiskUsage)
+        ? diskUsageFromJSON(object.fromDiskUsage)
+        : isSet(object.from_disk_usage)
+        ? diskUsageFromJSON(object.from_disk_usage)
+        : 0,
     };
   },
 
@@ -2617,6 +2666,9 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     if (message.heartbeatResponses?.length) {
       obj.heartbeatResponses = message.heartbeatResponses.map((e) => CoalescedHeartbeat.toJSON(e));
     }
+    if (message.fromDiskUsage !== 0) {
+      obj.fromDiskUsage = diskUsageToJSON(message.fromDiskUsage);
+    }
     return obj;
   },
 
@@ -2633,6 +2685,7 @@ export const RaftMessageBatch: MessageFns<RaftMessageBatch> = {
     message.messages = object.messages?.map((e) => RaftMessage.fromPartial(e)) || [];
     message.heartbeats = object.heartbeats?.map((e) => CoalescedHeartbeat.fromPartial(e)) || [];
     message.heartbeatResponses = object.heartbeatResponses?.map((e) => CoalescedHeartbeat.fromPartial(e)) || [];
+    message.fromDiskUsage = object.fromDiskUsage ?? 0;
     return message;
   },
 };
@@ -6378,7 +6431,7 @@ export const RegionStatus: MessageFns<RegionStatus> = {
 };
 
 function createBaseStatusResponse(): StatusResponse {
-  return { storeId: 0n, clusterId: 0n, address: "", version: "", uptimeMs: 0n, regions: [] };
+  return { storeId: 0n, clusterId: 0n, address: "", version: "", uptimeMs: 0n, regions: [], disk: undefined };
 }
 
 export const StatusResponse: MessageFns<StatusResponse> = {
@@ -6409,6 +6462,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     for (const v of message.regions) {
       RegionStatus.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.disk !== undefined) {
+      StoreDiskStatus.encode(message.disk, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -6474,6 +6530,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.regions.push(RegionStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.disk = StoreDiskStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6504,6 +6568,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       regions: globalThis.Array.isArray(object?.regions)
         ? object.regions.map((e: any) => RegionStatus.fromJSON(e))
         : [],
+      disk: isSet(object.disk) ? StoreDiskStatus.fromJSON(object.disk) : undefined,
     };
   },
 
@@ -6527,6 +6592,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.regions?.length) {
       obj.regions = message.regions.map((e) => RegionStatus.toJSON(e));
     }
+    if (message.disk !== undefined) {
+      obj.disk = StoreDiskStatus.toJSON(message.disk);
+    }
     return obj;
   },
 
@@ -6541,6 +6609,231 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.version = object.version ?? "";
     message.uptimeMs = (object.uptimeMs !== undefined && object.uptimeMs !== null) ? BigInt(object.uptimeMs) : 0n;
     message.regions = object.regions?.map((e) => RegionStatus.fromPartial(e)) || [];
+    message.disk = (object.disk !== undefined && object.disk !== null)
+      ? StoreDiskStatus.fromPartial(object.disk)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStoreDiskStatus(): StoreDiskStatus {
+  return {
+    capacityBytes: 0n,
+    availableBytes: 0n,
+    reservedBytes: 0n,
+    usage: 0,
+    placeholderBytes: 0n,
+    noSpaceWritesCount: 0n,
+    waitingForSpace: false,
+  };
+}
+
+export const StoreDiskStatus: MessageFns<StoreDiskStatus> = {
+  encode(message: StoreDiskStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.capacityBytes !== 0n) {
+      if (BigInt.asUintN(64, message.capacityBytes) !== message.capacityBytes) {
+        throw new globalThis.Error("value provided for field message.capacityBytes of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.capacityBytes);
+    }
+    if (message.availableBytes !== 0n) {
+      if (BigInt.asUintN(64, message.availableBytes) !== message.availableBytes) {
+        throw new globalThis.Error("value provided for field message.availableBytes of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.availableBytes);
+    }
+    if (message.reservedBytes !== 0n) {
+      if (BigInt.asUintN(64, message.reservedBytes) !== message.reservedBytes) {
+        throw new globalThis.Error("value provided for field message.reservedBytes of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.reservedBytes);
+    }
+    if (message.usage !== 0) {
+      writer.uint32(32).int32(message.usage);
+    }
+    if (message.placeholderBytes !== 0n) {
+      if (BigInt.asUintN(64, message.placeholderBytes) !== message.placeholderBytes) {
+        throw new globalThis.Error("value provided for field message.placeholderBytes of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.placeholderBytes);
+    }
+    if (message.noSpaceWritesCount !== 0n) {
+      if (BigInt.asUintN(64, message.noSpaceWritesCount) !== message.noSpaceWritesCount) {
+        throw new globalThis.Error("value provided for field message.noSpaceWritesCount of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.noSpaceWritesCount);
+    }
+    if (message.waitingForSpace !== false) {
+      writer.uint32(56).bool(message.waitingForSpace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoreDiskStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoreDiskStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.capacityBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.availableBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reservedBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.usage = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.placeholderBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.noSpaceWritesCount = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.waitingForSpace = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoreDiskStatus {
+    return {
+      capacityBytes: isSet(object.capacityBytes)
+        ? BigInt(object.capacityBytes)
+        : isSet(object.capacity_bytes)
+        ? BigInt(object.capacity_bytes)
+        : 0n,
+      availableBytes: isSet(object.availableBytes)
+        ? BigInt(object.availableBytes)
+        : isSet(object.available_bytes)
+        ? BigInt(object.available_bytes)
+        : 0n,
+      reservedBytes: isSet(object.reservedBytes)
+        ? BigInt(object.reservedBytes)
+        : isSet(object.reserved_bytes)
+        ? BigInt(object.reserved_bytes)
+        : 0n,
+      usage: isSet(object.usage) ? diskUsageFromJSON(object.usage) : 0,
+      placeholderBytes: isSet(object.placeholderBytes)
+        ? BigInt(object.placeholderBytes)
+        : isSet(object.placeholder_bytes)
+        ? BigInt(object.placeholder_bytes)
+        : 0n,
+      noSpaceWritesCount: isSet(object.noSpaceWritesCount)
+        ? BigInt(object.noSpaceWritesCount)
+        : isSet(object.no_space_writes_count)
+        ? BigInt(object.no_space_writes_count)
+        : 0n,
+      waitingForSpace: isSet(object.waitingForSpace)
+        ? globalThis.Boolean(object.waitingForSpace)
+        : isSet(object.waiting_for_space)
+        ? globalThis.Boolean(object.waiting_for_space)
+        : false,
+    };
+  },
+
+  toJSON(message: StoreDiskStatus): unknown {
+    const obj: any = {};
+    if (message.capacityBytes !== 0n) {
+      obj.capacityBytes = message.capacityBytes.toString();
+    }
+    if (message.availableBytes !== 0n) {
+      obj.availableBytes = message.availableBytes.toString();
+    }
+    if (message.reservedBytes !== 0n) {
+      obj.reservedBytes = message.reservedBytes.toString();
+    }
+    if (message.usage !== 0) {
+      obj.usage = diskUsageToJSON(message.usage);
+    }
+    if (message.placeholderBytes !== 0n) {
+      obj.placeholderBytes = message.placeholderBytes.toString();
+    }
+    if (message.noSpaceWritesCount !== 0n) {
+      obj.noSpaceWritesCount = message.noSpaceWritesCount.toString();
+    }
+    if (message.waitingForSpace !== false) {
+      obj.waitingForSpace = message.waitingForSpace;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StoreDiskStatus>, I>>(base?: I): StoreDiskStatus {
+    return StoreDiskStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StoreDiskStatus>, I>>(object: I): StoreDiskStatus {
+    const message = createBaseStoreDiskStatus();
+    message.capacityBytes = (object.capacityBytes !== undefined && object.capacityBytes !== null)
+      ? BigInt(object.capacityBytes)
+      : 0n;
+    message.availableBytes = (object.availableBytes !== undefined && object.availableBytes !== null)
+      ? BigInt(object.availableBytes)
+      : 0n;
+    message.reservedBytes = (object.reservedBytes !== undefined && object.reservedBytes !== null)
+      ? BigInt(object.reservedBytes)
+      : 0n;
+    message.usage = object.usage ?? 0;
+    message.placeholderBytes = (object.placeholderBytes !== undefined && object.placeholderBytes !== null)
+      ? BigInt(object.placeholderBytes)
+      : 0n;
+    message.noSpaceWritesCount = (object.noSpaceWritesCount !== undefined && object.noSpaceWritesCount !== null)
+      ? BigInt(object.noSpaceWritesCount)
+      : 0n;
+    message.waitingForSpace = object.waitingForSpace ?? false;
     return message;
   },
 };

@@ -1,0 +1,291 @@
+// Full disks on real store processes: a store's data directory is a small tmpfs (24 MiB)
+// filled by the cluster's own writes of 64 KiB values, then grown by a remount (the way an
+// operator frees space). No store exits: a full follower stops acking while the other two
+// keep taking writes, and catches up once space is freed; a full leader, or a leader whose
+// two followers are full, answers DiskFull at once while reads and deletes still work, and
+// takes writes again after freeing. No acknowledged write is lost. Needs root (tmpfs).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { kvpb, metapb, raftpb } from '@flotilla/proto';
+import { KvClient, KvClientError } from '../../server/src/cli/kv-client.js';
+import { StoreProcesses, adminStatus, eventually } from '../support/store-processes.js';
+import { Tmpfs } from '../support/tmpfs.js';
+
+const VALUE_BYTES = 64 * 1024;
+const TMPFS_MIB = 24;
+const FREED_MIB = 128;
+/** Writes tried at most while filling: 24 MiB holds well under 200 of them (log + data). */
+const FILL_WRITES_MAX = 2_000;
+const FILL_CONCURRENCY = 4;
+/** Writes the other two stores take while the third is full. */
+const MORE_WRITES = 40;
+const STORE_ARGS = ['--disk-check-interval-ms', '100'];
+
+const te = new TextEncoder();
+const keyOf = (i: number): Uint8Array => te.encode(`fill-${String(i).padStart(6, '0')}`);
+
+/** A three-store static cluster whose stores in `fullSlots` run on a small tmpfs. */
+class DiskCluster {
+  private constructor(
+    readonly stores: StoreProcesses,
+    readonly mounts: Map<number, Tmpfs>,
+    readonly client: KvClient,
+  ) {}
+
+  static async start(fullSlots: readonly number[]): Promise<DiskCluster> {
+    const stores = await StoreProcesses.create([1, 2, 3], [...STORE_ARGS]);
+    const mounts = new Map<number, Tmpfs>();
+    try {
+      for (const slot of fullSlots)
+        mounts.set(slot, Tmpfs.mount(join(stores.baseDir, `store-${slot}`), TMPFS_MIB));
+      await stores.startAll();
+    } catch (err) {
+      await DiskCluster.teardown(stores, mounts);
+      throw err;
+    }
+    const client = new KvClient({ stores: stores.addresses, operationTimeoutMs: 20_000 });
+    return new DiskCluster(stores, mounts, client);
+  }
+
+  private static async teardown(stores: StoreProcesses, mounts: Map<number, Tmpfs>): Promise<void> {
+    for (const id of stores.runningStoreIds()) await stores.kill9(id);
+    for (const fs of mounts.values()) fs.unmount();
+    await stores.stopAll();
+  }
+
+  address(slot: number): string {
+    return this.stores.addresses.get(slot) as string;
+  }
+
+  async stop(): Promise<void> {
+    this.client.close();
+    await DiskCluster.teardown(this.stores, this.mounts);
+  }
+
+  async diskUsage(slot: number): Promise<metapb.DiskUsage | undefined> {
+    const status = await adminStatus(this.address(slot)).catch(() => undefined);
+    return status?.disk?.usage;
+  }
+
+  async region(slot: number): Promise<raftpb.RegionStatus | undefined> {
+    const status = await adminStatus(this.address(slot)).catch(() => undefined);
+    return status?.regions.find((r) => Number(r.region?.id) === 1);
+  }
+
+  /** Moves region 1's leadership to `slot` (peer id = store id in a static cluster). */
+  async leadFrom(slot: number): Promise<void> {
+    const leader = await eventually(() => this.stores.leaderStoreId(), 30_000, 'a leader');
+    if (leader === slot) return;
+    const region = (await this.region(leader))?.region;
+    const client = new raftpb.AdminClient(this.address(leader), grpc.credentials.createInsecure());
+    await new Promise<void>((resolve, reject) =>
+      client.transferLeader(
+        {
+          regionId: 1n,
+          regionEpoch: region?.regionEpoch,
+          toPeer: { id: BigInt(slot), storeId: BigInt(slot), role: metapb.PeerRole.VOTER },
+        },
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+    client.close();
+    await eventually(
+      async () => ((await this.stores.leaderStoreId()) === slot ? true : undefined),
+      30_000,
+      `store ${slot} leading`,
+    );
+  }
+
+  /** Every store's log, for assertion messages. */
+  logs(): string {
+    return [1, 2, 3].map((slot) => `--- store ${slot}\n${this.stores.log(slot).slice(-4000)}`).join('\n');
+  }
+}
+
+interface FillResult {
+  /** Keys whose put was acknowledged. */
+  readonly acked: number[];
+  /** The first DiskFull a put got, if any. */
+  readonly diskFull: KvClientError | undefined;
+  readonly writesCount: number;
+}
+
+/**
+ * Puts 64 KiB values with FILL_CONCURRENCY in flight until `done` says so (checked between
+ * writes) or a put is refused with DiskFull; any other failure fails the test.
+ */
+async function fill(
+  client: KvClient,
+  firstKey: number,
+  done: () => Promise<boolean>,
+  writesMax = FILL_WRITES_MAX,
+): Promise<FillResult> {
+  const acked: number[] = [];
+  let next = firstKey;
+  let diskFull: KvClientError | undefined;
+  let finished = false;
+  const worker = async (): Promise<void> => {
+    while (!finished && next < firstKey + writesMax) {
+      const i = next++;
+      try {
+        await client.put(keyOf(i), randomBytes(VALUE_BYTES));
+        acked.push(i);
+      } catch (err) {
+        if (err instanceof KvClientError && err.code === 'regionError' && /disk full/.test(err.message)) {
+          diskFull ??= err;
+          finished = true;
+          return;
+        }
+        throw err;
+      }
+      if (await done()) finished = true;
+    }
+  };
+  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, worker));
+  return { acked, diskFull, writesCount: next - firstKey };
+}
+
+async function assertAllReadable(client: KvClient, keys: readonly number[]): Promise<void> {
+  for (const i of keys) {
+    const value = await client.get(keyOf(i));
+    assert.equal(value?.length, VALUE_BYTES, `acknowledged key ${i} lost`);
+  }
+}
+
+const notNormal = (usage: metapb.DiskUsage | undefined): boolean =>
+  usage !== undefined && usage !== metapb.DiskUsage.NORMAL;
+
+describe('a store on a full disk (real processes, 24 MiB tmpfs data directories)', () => {
+  describe('a follower fills up', () => {
+    let cluster: DiskCluster;
+    before(async () => {
+      cluster = await DiskCluster.start([3]);
+    });
+    after(() => cluster?.stop());
+
+    it('stays up while the other two take writes, and catches up once space is freed, without a restart', async () => {
+      await cluster.leadFrom(1);
+      const filled = await fill(cluster.client, 0, async () => notNormal(await cluster.diskUsage(3)));
+      assert.equal(filled.diskFull, undefined, 'a write was refused while only a follower was full');
+      assert.ok(
+        notNormal(await cluster.diskUsage(3)),
+        `store 3 never reported a full disk\n${cluster.logs()}`,
+      );
+      // The cluster keeps taking writes through stores 1 and 2.
+      const more = await fill(cluster.client, 100_000, () => Promise.resolve(false), MORE_WRITES).catch(
+        (err: unknown) => {
+          throw new Error(`${String(err)}\n${cluster.logs()}`);
+        },
+      );
+      assert.equal(more.diskFull, undefined);
+      assert.equal(more.acked.length, MORE_WRITES);
+      assert.ok((await cluster.region(3)) !== undefined, `store 3 stopped answering\n${cluster.logs()}`);
+      assert.doesNotMatch(cluster.stores.log(3), /fatal/);
+      const behind = await cluster.region(3);
+      const leader = await cluster.region(1);
+      assert.ok(
+        (behind?.appliedIndex ?? 0n) < (leader?.appliedIndex ?? 0n),
+        'store 3 kept up on a full disk',
+      );
+
+      cluster.mounts.get(3)?.resize(FREED_MIB);
+      await eventually(
+        async () => {
+          const [a, b] = [await cluster.region(3), await cluster.region(1)];
+          return a !== undefined &&
+            b !== undefined &&
+            a.appliedIndex === b.appliedIndex &&
+            a.appliedIndex > 0n
+            ? true
+            : undefined;
+        },
+        120_000,
+        'store 3 catching up after space was freed',
+      );
+      assert.equal(await cluster.diskUsage(3), metapb.DiskUsage.NORMAL);
+      for (const line of cluster.stores.log(3).split('\n'))
+        if (/disk/.test(line)) console.log(`# store 3: ${line}`);
+      const store3 = new KvClient({ stores: new Map([[3, cluster.address(3)]]), operationTimeoutMs: 10_000 });
+      try {
+        const last = more.acked[more.acked.length - 1] as number;
+        assert.equal((await store3.get(keyOf(last), kvpb.ReadConsistency.STALE))?.length, VALUE_BYTES);
+      } finally {
+        store3.close();
+      }
+      await assertAllReadable(cluster.client, [...filled.acked, ...more.acked]);
+    });
+  });
+
+  describe('the leader fills up', () => {
+    let cluster: DiskCluster;
+    before(async () => {
+      cluster = await DiskCluster.start([1]);
+    });
+    after(() => cluster?.stop());
+
+    it('answers DiskFull, serves reads and deletes, and takes writes again once space is freed', async () => {
+      await cluster.leadFrom(1);
+      const filled = await fill(cluster.client, 0, () => Promise.resolve(false));
+      assert.ok(
+        filled.diskFull !== undefined,
+        `no DiskFull after ${filled.writesCount} writes\n${cluster.logs()}`,
+      );
+      assert.match(filled.diskFull.message, /disk full on store 1: (almostFull|alreadyFull)/);
+      assert.ok(filled.acked.length > 10);
+      await assertAllReadable(cluster.client, filled.acked);
+      const doomed = filled.acked[0] as number;
+      await cluster.client.delete(keyOf(doomed));
+      assert.equal(await cluster.client.get(keyOf(doomed)), undefined);
+      await assert.rejects(cluster.client.put(te.encode('refused'), randomBytes(VALUE_BYTES)), /disk full/);
+      assert.doesNotMatch(cluster.stores.log(1), /fatal/);
+
+      cluster.mounts.get(1)?.resize(FREED_MIB);
+      await eventually(
+        () =>
+          cluster.client.put(te.encode('after-free'), randomBytes(VALUE_BYTES)).then(
+            () => true,
+            () => undefined,
+          ),
+        60_000,
+        'a write succeeding after space was freed',
+      );
+      await assertAllReadable(cluster.client, filled.acked.slice(1));
+    });
+  });
+
+  describe('two of three stores fill up', () => {
+    let cluster: DiskCluster;
+    before(async () => {
+      cluster = await DiskCluster.start([2, 3]);
+    });
+    after(() => cluster?.stop());
+
+    it('answers DiskFull from the leader with room, serves reads, and resumes once space is freed', async () => {
+      await cluster.leadFrom(1);
+      const filled = await fill(cluster.client, 0, () => Promise.resolve(false));
+      assert.ok(
+        filled.diskFull !== undefined,
+        `no DiskFull after ${filled.writesCount} writes\n${cluster.logs()}`,
+      );
+      assert.match(filled.diskFull.message, /disk full on store [23], [23]/);
+      await assertAllReadable(cluster.client, filled.acked);
+      for (const slot of [1, 2, 3]) assert.doesNotMatch(cluster.stores.log(slot), /fatal/);
+
+      cluster.mounts.get(2)?.resize(FREED_MIB);
+      cluster.mounts.get(3)?.resize(FREED_MIB);
+      await eventually(
+        () =>
+          cluster.client.put(te.encode('after-free'), randomBytes(VALUE_BYTES)).then(
+            () => true,
+            () => undefined,
+          ),
+        60_000,
+        'a write succeeding after space was freed',
+      );
+      await assertAllReadable(cluster.client, filled.acked);
+    });
+  });
+});
