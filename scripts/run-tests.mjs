@@ -16,7 +16,10 @@ const suites = {
     suffix: '.test.ts',
   },
   integration: { dirs: ['tests/integration'], suffix: '.test.ts' },
-  'sim-smoke': { dirs: ['tests/chaos/sim', 'tests/chaos/sim-cluster'], suffix: '.test.ts' },
+  'sim-smoke': {
+    dirs: ['tests/chaos/checker', 'tests/chaos/sim', 'tests/chaos/sim-cluster'],
+    suffix: '.test.ts',
+  },
   'chaos-live': { dirs: ['tests/chaos/live'], suffix: '.test.ts' },
 };
 
