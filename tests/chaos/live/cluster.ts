@@ -25,6 +25,7 @@ const INBOUND_PORT = 7000;
 const CONTROL_PORT = 7001;
 const APP_DIR = '/app';
 const READY_TIMEOUT_MS = 120_000;
+const PAUSE_ATTEMPTS_MAX = 5;
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSX_CACHE_DIR = join(tmpdir(), 'flotilla-chaos-tsx-cache');
 
@@ -313,8 +314,21 @@ export class ChaosCluster {
     await this.refreshPorts(node);
   }
 
+  /**
+   * `docker pause`; the cgroup v1 freezer sometimes gives up on a busy container ("unable
+   * to freeze"), so a bounded number of attempts is made.
+   */
   async pause(node: ChaosNode): Promise<void> {
-    await docker(['pause', node.containerId]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await docker(['pause', node.containerId]);
+        return;
+      } catch (err) {
+        if (attempt >= PAUSE_ATTEMPTS_MAX || !/unable to freeze/.test(String(err))) throw err;
+        this.options.log(`${node.name}: docker pause failed to freeze (attempt ${attempt}), trying again`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   }
 
   async unpause(node: ChaosNode): Promise<void> {
