@@ -33,7 +33,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function scenario(faults: string[], offset: number): Promise<ChaosReport> {
+async function scenario(faults: string[], offset: number, faultsMin = 2): Promise<ChaosReport> {
   const report = await runChaos(cluster, {
     faults,
     durationMs: 30_000,
@@ -49,7 +49,10 @@ async function scenario(faults: string[], offset: number): Promise<ChaosReport> 
   assert.equal(report.verdict, 'linearizable', report.text);
   assert.equal(report.lostWrites, 0, report.text);
   assert.deepEqual(report.phantomKeys, [], report.text);
-  assert.ok(report.timeline.length >= 2, `expected at least two faults in the run:\n${report.text}`);
+  assert.ok(
+    report.timeline.length >= faultsMin,
+    `expected at least ${faultsMin} faults in the run:\n${report.text}`,
+  );
   return report;
 }
 
@@ -71,7 +74,9 @@ describe('live chaos', { timeout: 600_000 }, () => {
   });
 
   it('two stores killed at once: no write invoked during the quorum loss is acknowledged', async () => {
-    const report = await scenario(['kill-two-stores'], 5);
+    // Restarting two stores on a busy machine took 15 s once: one outage fills the 30 s.
+    const report = await scenario(['kill-two-stores'], 5, 1);
+    assert.ok(report.timeline.length >= 1);
     for (const window of report.timeline) assert.equal(window.putsAckedInside, 0, report.text);
   });
 });
