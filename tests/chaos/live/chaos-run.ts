@@ -35,11 +35,13 @@ export interface FaultWindow {
   readonly name: string;
   readonly targets: string;
   readonly startMs: number;
+  /** When start() returned: the fault is in force (a kill has completed) from here. */
+  readonly activeMs: number;
   healMs: number;
   healedMs: number;
   ok: number;
   failed: number;
-  /** Puts acknowledged with invoke and completion both inside the fault (quorum-loss check). */
+  /** Puts invoked after the fault was in force and acknowledged before its heal (quorum-loss check). */
   putsAckedInside: number;
   /** From the heal to the first acknowledged put invoked after it; -1 if none. */
   recoverMs: number;
@@ -112,6 +114,7 @@ export async function runChaos(cluster: ChaosCluster, options: ChaosRunOptions):
         index++;
         const startMs = performance.now() - history.startMs;
         const targets = await nemesis.start(context);
+        const activeMs = performance.now() - history.startMs;
         options.log(`${(startMs / 1000).toFixed(1)} s: start ${nemesis.name} on ${targets}`);
         await sleep(options.faultMs);
         const healMs = performance.now() - history.startMs;
@@ -124,6 +127,7 @@ export async function runChaos(cluster: ChaosCluster, options: ChaosRunOptions):
           name: nemesis.name,
           targets,
           startMs,
+          activeMs,
           healMs,
           healedMs,
           ok: 0,
@@ -223,7 +227,8 @@ function report(
       if (event.timeMs >= window.startMs && event.timeMs < window.healMs) {
         if (event.type === 'ok') window.ok++;
         else window.failed++;
-        if (event.type === 'ok' && event.f === 'put' && invokedMs >= window.startMs) window.putsAckedInside++;
+        if (event.type === 'ok' && event.f === 'put' && invokedMs >= window.activeMs)
+          window.putsAckedInside++;
       }
       if (window.recoverMs < 0 && event.type === 'ok' && event.f === 'put' && invokedMs >= window.healMs) {
         window.recoverMs = event.timeMs - window.healMs;
