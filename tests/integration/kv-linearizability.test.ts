@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { kvpb } from '@flotilla/proto';
-import { checkHistory } from '../chaos/sim/linearizability.js';
-import type { KvOperation } from '../chaos/sim/linearizability.js';
+import { checkHistory } from '../chaos/checker/linearizability.js';
+import type { KvOperation } from '../chaos/checker/linearizability.js';
 import { StoreProcesses, eventually } from '../support/store-processes.js';
 import { RawKv, regionContext } from './helpers/kv-raw.js';
 

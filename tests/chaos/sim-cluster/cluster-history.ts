@@ -1,5 +1,5 @@
 // The record of what the simulated clients asked and were told, in the form the Wing & Gong
-// checker of the Raft simulator (../sim/linearizability.ts) reads: puts and gets on
+// checker of the Raft simulator (../checker/linearizability.ts) reads: puts and gets on
 // registers. The richer operations map onto them soundly (never a false alarm):
 //   delete            -> a put of ABSENT;  a get that found nothing -> a get of ABSENT
 //   CAS succeeded     -> a get of the expected value and a put of the new one, same interval
@@ -9,8 +9,8 @@
 //   write refused     -> nothing (a region error means it was not applied; if it was
 //                        anyway, a read of its unique value finds no put and fails the check)
 // Every key starts ABSENT: a synthetic put before any other event.
-import type { HistoryCheckResult, KvOperation } from '../sim/linearizability.js';
-import { checkHistory } from '../sim/linearizability.js';
+import type { HistoryCheckResult, KvOperation } from '../checker/linearizability.js';
+import { checkHistory } from '../checker/linearizability.js';
 
 /** The register value of an absent key (no client writes it: values are "c<client>.<n>"). */
 export const ABSENT = '<absent>';

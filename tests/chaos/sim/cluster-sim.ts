@@ -14,7 +14,7 @@ import type { FaultWorld } from './fault-injector.js';
 import { generateFaultSchedule } from './faults.js';
 import { History } from './history.js';
 import { votersConfState } from './kv-state-machine.js';
-import { checkHistory } from './linearizability.js';
+import { checkHistory } from '../checker/linearizability.js';
 import { LivenessWatch } from './liveness.js';
 import { membersOf } from './membership.js';
 import { deliverFields, describeMessage, typeCode } from './message-trace.js';

@@ -1,7 +1,7 @@
 // The record of what simulated clients asked and were told: the input of the
 // linearizability check. Invocations and responses are numbered from one global counter,
 // which orders them exactly (several can happen within one tick).
-import type { KvOperation } from './linearizability.js';
+import type { KvOperation } from '../checker/linearizability.js';
 
 export interface HistoryCounts {
   putsOk: number;

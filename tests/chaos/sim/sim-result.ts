@@ -1,5 +1,5 @@
 // What one simulated run reports: its failure (if any) and a summary of what happened.
-import type { HistoryCheckResult } from './linearizability.js';
+import type { HistoryCheckResult } from '../checker/linearizability.js';
 
 export type SimFailureKind = 'invariant' | 'linearizability' | 'liveness' | 'exception';
 

@@ -1,5 +1,6 @@
-// The simulator's own tests: its checkers catch what they must (forged violations, known
-// non-linearizable histories), a seed replays exactly, and a smoke run of many seeds passes.
+// The simulator's own tests: its checkers catch what they must (forged violations; the
+// linearizability checker's own tests are in ../checker/), a seed replays exactly, and a
+// smoke run of many seeds passes.
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +14,6 @@ import { History } from './history.js';
 import { KvStateMachine, votersConfState } from './kv-state-machine.js';
 import { chooseMembershipChange } from './membership.js';
 import { SimDisk } from './sim-disk.js';
-import { checkHistory, checkRegister } from './linearizability.js';
-import type { KvOperation } from './linearizability.js';
 import { SimNetwork, calmConditions } from './network.js';
 import { SimRandom } from './prng.js';
 
@@ -24,14 +23,6 @@ const smokeFaultTicks = 800;
 
 function entry(index: number, term: number, data: string): Entry {
   return { index, term, type: 'normal', data: encoder.encode(data) };
-}
-
-function put(key: string, value: string, callSeq: number, returnSeq: number): KvOperation {
-  return { kind: 'put', key, value, callSeq, returnSeq };
-}
-
-function get(key: string, value: string | null, callSeq: number, returnSeq: number): KvOperation {
-  return { kind: 'get', key, value, callSeq, returnSeq };
 }
 
 function logOf(entries: readonly Entry[]): LogView {
@@ -65,68 +56,6 @@ function assertViolation(action: () => void, invariant: InvariantViolation['inva
     (error: unknown) => error instanceof InvariantViolation && error.invariant === invariant,
   );
 }
-
-describe('linearizability checker', () => {
-  const stepsMax = 100_000;
-
-  it('accepts a sequential history of writes and reads', () => {
-    const history = [put('a', '1', 1, 2), get('a', '1', 3, 4), put('a', '2', 5, 6), get('a', '2', 7, 8)];
-    assert.equal(checkRegister(history, stepsMax).outcome, 'ok');
-  });
-
-  it('accepts a read concurrent with a write returning either the old or the new value', () => {
-    assert.equal(checkRegister([put('a', 'x', 1, 4), get('a', null, 2, 3)], stepsMax).outcome, 'ok');
-    assert.equal(checkRegister([put('a', 'x', 1, 4), get('a', 'x', 2, 3)], stepsMax).outcome, 'ok');
-  });
-
-  it('rejects a read that misses a write completed before it began', () => {
-    assert.equal(checkRegister([put('a', 'x', 1, 2), get('a', null, 3, 4)], stepsMax).outcome, 'illegal');
-  });
-
-  it('rejects a stale read of an overwritten value', () => {
-    const history = [put('a', 'x', 1, 2), put('a', 'y', 3, 4), get('a', 'x', 5, 6)];
-    assert.equal(checkRegister(history, stepsMax).outcome, 'illegal');
-  });
-
-  it('rejects two sequential reads that see a concurrent write and then un-see it', () => {
-    const history = [put('a', 'x', 1, 10), get('a', 'x', 2, 3), get('a', null, 4, 5)];
-    assert.equal(checkRegister(history, stepsMax).outcome, 'illegal');
-  });
-
-  it('lets a write with an unknown outcome take effect late, or never', () => {
-    assert.equal(checkRegister([put('a', 'x', 1, Infinity), get('a', 'x', 50, 51)], stepsMax).outcome, 'ok');
-    assert.equal(checkRegister([put('a', 'x', 1, Infinity), get('a', null, 50, 51)], stepsMax).outcome, 'ok');
-    const flipFlop = [put('a', 'x', 1, Infinity), get('a', 'x', 4, 5), get('a', null, 6, 7)];
-    assert.equal(checkRegister(flipFlop, stepsMax).outcome, 'illegal');
-  });
-
-  it('rejects a read of a value nobody wrote', () => {
-    assert.equal(checkRegister([put('a', 'x', 1, 2), get('a', 'z', 3, 4)], stepsMax).outcome, 'illegal');
-  });
-
-  it('checks keys independently and names the broken one', () => {
-    const history = [put('a', 'x', 1, 2), get('a', 'x', 3, 4), put('b', 'y', 1, 2), get('b', null, 5, 6)];
-    const result = checkHistory(history, stepsMax);
-    assert.equal(result.outcome, 'illegal');
-    assert.deepEqual(result.illegalKeys, ['b']);
-  });
-
-  it('answers unknown instead of searching past its step bound', () => {
-    const history: KvOperation[] = [];
-    for (let i = 0; i < 12; i++) history.push(put('a', `v${i}`, i + 1, 100 + i));
-    history.push(get('a', 'missing', 200, 201));
-    assert.equal(checkRegister(history, 50).outcome, 'unknown');
-    assert.equal(checkRegister(history, 10_000_000).outcome, 'illegal');
-  });
-
-  it('handles many concurrent operations quickly thanks to memoization', () => {
-    const history: KvOperation[] = [];
-    for (let i = 0; i < 60; i++) history.push(put('a', `v${i}`, 2 * i + 1, 2 * i + 40));
-    history.push(get('a', 'v59', 500, 501));
-    const result = checkRegister(history, 1_000_000);
-    assert.equal(result.outcome, 'ok');
-  });
-});
 
 describe('stale read check', () => {
   it('accepts stale values that were written, and rejects values nobody wrote before the read', () => {

@@ -182,3 +182,41 @@ function setBit(bits: Uint32Array, index: number, on: boolean): void {
   if (current === undefined) throw new Error(`setBit: index ${index} out of range`);
   bits[word] = on ? current | mask : current & ~mask;
 }
+
+/**
+ * Shrinks an illegal sub-history of one key to a small one that is still illegal, so a
+ * failure report shows the few operations that contradict each other instead of thousands.
+ * First a short illegal prefix in call order (binary search; every prefix it keeps was seen
+ * illegal, so the answer stays illegal even where a later call would have explained a read),
+ * then single operations dropped while the rest stays illegal.
+ * `checksMax` bounds the register checks spent; the result is illegal but may not be minimal
+ * when the bound is hit. Returns the operations sorted by call.
+ */
+export function shrinkIllegalRegister(
+  operations: readonly KvOperation[],
+  stepsMax: number,
+  checksMax: number,
+): KvOperation[] {
+  let checks = 0;
+  const illegal = (candidate: readonly KvOperation[]): boolean => {
+    checks++;
+    return checkRegister(candidate, stepsMax).outcome === 'illegal';
+  };
+  const sorted = [...operations].sort((a, b) => a.callSeq - b.callSeq);
+  if (!illegal(sorted)) throw new Error('shrinkIllegalRegister: the history given is not illegal');
+  // Invariant: sorted.slice(0, high) is illegal.
+  let low = 1;
+  let high = sorted.length;
+  while (low < high && checks < checksMax) {
+    const middle = (low + high) >>> 1;
+    if (illegal(sorted.slice(0, middle))) high = middle;
+    else low = middle + 1;
+  }
+  let current = sorted.slice(0, high);
+  for (let index = current.length - 1; index >= 0 && checks < checksMax; index--) {
+    const without = [...current.slice(0, index), ...current.slice(index + 1)];
+    if (without.length > 0 && illegal(without)) current = without;
+  }
+  if (current.length === 0) throw new Error('shrinkIllegalRegister: shrank to an empty history');
+  return current;
+}
