@@ -47,7 +47,11 @@ export const SUITES = {
   },
   // tests/integration/bench-harness.test.ts runs the kv suite against a real etcd cluster.
   integration: { dirs: ['tests/integration'], suffix: '.test.ts', requires: ['etcd'] },
-  'sim-smoke': { dirs: ['tests/chaos/checker', 'tests/chaos/sim', 'tests/chaos/sim-cluster'], suffix: '.test.ts', requires: [] },
+  'sim-smoke': {
+    dirs: ['tests/chaos/checker', 'tests/chaos/sim', 'tests/chaos/sim-cluster'],
+    suffix: '.test.ts',
+    requires: [],
+  },
   'chaos-live': { dirs: ['tests/chaos/live'], suffix: '.test.ts', requires: ['docker-engine'] },
 };
 
