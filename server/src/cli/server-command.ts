@@ -27,7 +27,7 @@ export async function runServer(
     console.error('run `flotilla server --help` for the settings');
     process.exit(2);
   }
-  const { storeConfig, kvLimits, disk } = storeNodeSettings(config);
+  const { storeConfig, kvLimits, disk, engine } = storeNodeSettings(config);
   let node: StoreNode;
   try {
     node = await StoreNode.start({
@@ -50,6 +50,7 @@ export async function runServer(
       storeConfig,
       kvLimits,
       disk,
+      engine,
     });
   } catch (err) {
     const label = config.storeId > 0 ? `store ${config.storeId}` : `store at ${config.listen}`;

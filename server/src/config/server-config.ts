@@ -10,6 +10,8 @@ import { KV_LIMITS_DEFAULTS } from '../service/kv-limits.js';
 import { ClusterSpecError, parseClusterSpec } from '../cli/cluster-spec.js';
 import type { DiskConfig } from '../storage/disk-space.js';
 import { DISK_CONFIG_DEFAULTS } from '../storage/disk-space.js';
+import type { LevelDbEngineOptions } from '../storage/leveldb-engine.js';
+import { LEVELDB_ENGINE_DEFAULTS } from '../storage/leveldb-engine.js';
 
 export interface FlotillaServerConfig {
   /**
@@ -67,6 +69,8 @@ export interface FlotillaServerConfig {
   readonly diskPlaceholderBytes: number;
   /** How often the disk's free space is read. */
   readonly diskCheckIntervalMs: number;
+  /** LevelDB's memtable: flushed to a table file when this full; the disk reserve covers five of them. */
+  readonly engineWriteBufferBytes: number;
 }
 
 export type SettingKey = Exclude<
@@ -116,6 +120,7 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingKind>> = {
   diskAlreadyFullBytes: int(0, 1024 * GIB),
   diskPlaceholderBytes: int(0, 1024 * GIB),
   diskCheckIntervalMs: int(10, 60_000),
+  engineWriteBufferBytes: int(64 * 1024, GIB),
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
@@ -173,6 +178,7 @@ export const SERVER_CONFIG_DEFAULTS = {
   diskAlreadyFullBytes: DISK_CONFIG_DEFAULTS.alreadyFullBytes,
   diskPlaceholderBytes: DISK_CONFIG_DEFAULTS.placeholderBytes,
   diskCheckIntervalMs: DISK_CONFIG_DEFAULTS.checkIntervalMs,
+  engineWriteBufferBytes: LEVELDB_ENGINE_DEFAULTS.writeBufferSizeBytes,
 } as const satisfies Partial<Record<SettingKey, number>>;
 
 /** A raw value and a description of where it came from, for error messages. */
@@ -251,6 +257,7 @@ export function resolveServerConfig(layers: readonly ConfigLayer[]): FlotillaSer
     diskAlreadyFullBytes: need<number>('diskAlreadyFullBytes'),
     diskPlaceholderBytes: need<number>('diskPlaceholderBytes'),
     diskCheckIntervalMs: need<number>('diskCheckIntervalMs'),
+    engineWriteBufferBytes: need<number>('engineWriteBufferBytes'),
   };
 }
 
@@ -419,7 +426,8 @@ const ENTRY_FRAMING_BYTES = 64 * 1024;
 export function storeNodeSettings(config: FlotillaServerConfig): {
   storeConfig: Partial<StoreConfig>;
   kvLimits: Partial<KvLimits>;
-  disk: DiskConfig;
+  disk: Omit<DiskConfig, 'engineHeadroomBytes'>;
+  engine: LevelDbEngineOptions;
 } {
   return {
     storeConfig: {
@@ -448,5 +456,6 @@ export function storeNodeSettings(config: FlotillaServerConfig): {
       placeholderBytes: config.diskPlaceholderBytes,
       checkIntervalMs: config.diskCheckIntervalMs,
     },
+    engine: { writeBufferSizeBytes: config.engineWriteBufferBytes },
   };
 }

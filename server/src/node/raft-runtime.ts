@@ -11,9 +11,10 @@ import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { SeededRandom } from '@flotilla/raft';
 import { raftpb } from '@flotilla/proto';
-import { LevelDbEngine } from '../storage/leveldb-engine.js';
+import type { LevelDbEngineOptions } from '../storage/leveldb-engine.js';
+import { LEVELDB_ENGINE_DEFAULTS, LevelDbEngine } from '../storage/leveldb-engine.js';
 import type { DiskConfig } from '../storage/disk-space.js';
-import { DiskSpace } from '../storage/disk-space.js';
+import { DiskSpace, engineHeadroomBytesFor } from '../storage/disk-space.js';
 import { PeerDisks } from '../store/disk/peer-disks.js';
 import { diskUsageToProto } from '../store/disk/disk-usage-proto.js';
 import { WriteBatch } from '../storage/engine.js';
@@ -70,6 +71,8 @@ export interface RaftRuntimeOptions {
   readonly storeConfig?: Partial<StoreConfig>;
   /** The disk reserve and its checks (storage/disk-space.ts); defaults: 5% of the disk, at most 1 GiB. */
   readonly disk?: Partial<DiskConfig>;
+  /** LevelDB's memtable and cache (storage/leveldb-engine.ts); the disk reserve covers the memtable's flush. */
+  readonly engine?: LevelDbEngineOptions;
   /** Written as this node's first region if its engine holds none yet. */
   readonly bootstrapRegion?: RegionMeta;
   /** Runs on the opened engine before the bootstrap region is written (e.g. checkNodeIdent). */
@@ -115,10 +118,15 @@ export class RaftRuntime {
     const config = resolveStoreConfig({ ...options.storeConfig, storeId: options.nodeId });
     mkdirSync(options.dataDir, { recursive: true });
     // Before the engine: on a full disk the placeholder goes, so that LevelDB can open.
-    const disk = await DiskSpace.open(options.dataDir, options.disk ?? {}, (line) =>
-      options.log(`store ${options.nodeId}: ${line}`),
+    const engineOptions = options.engine ?? {};
+    const writeBufferBytes =
+      engineOptions.writeBufferSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.writeBufferSizeBytes;
+    const disk = await DiskSpace.open(
+      options.dataDir,
+      { ...options.disk, engineHeadroomBytes: engineHeadroomBytesFor(writeBufferBytes) },
+      (line) => options.log(`store ${options.nodeId}: ${line}`),
     );
-    const engine = await LevelDbEngine.open(join(options.dataDir, 'db'));
+    const engine = await LevelDbEngine.open(join(options.dataDir, 'db'), engineOptions);
     try {
       await options.prepareEngine?.(engine);
       if (options.bootstrapRegion !== undefined)

@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 import { TtlSweeper } from '../store/ttl-sweeper.js';
 import type { StoreConfig } from '../store/store-config.js';
 import type { DiskConfig, DiskSpace } from '../storage/disk-space.js';
+import type { LevelDbEngineOptions } from '../storage/leveldb-engine.js';
 import type { RegionMeta } from '../store/region-meta.js';
 import { KvHandlers } from '../service/kv-handlers.js';
 import type { KvLimits } from '../service/kv-limits.js';
@@ -60,6 +61,8 @@ export interface StoreNodeOptions {
   readonly storeConfig?: Partial<StoreConfig>;
   /** The disk reserve and its checks (storage/disk-space.ts). */
   readonly disk?: Partial<DiskConfig>;
+  /** LevelDB's options (storage/leveldb-engine.ts). */
+  readonly engine?: LevelDbEngineOptions;
   readonly kvLimits?: Partial<KvLimits>;
   readonly log?: (line: string) => void;
   /** Called when the store hits an unrecoverable error; the default exits the process. */
@@ -153,6 +156,7 @@ export class StoreNode {
         dataDir: options.dataDir,
         storeConfig: options.storeConfig,
         disk: options.disk,
+        engine: options.engine,
         bootstrapRegion: membership.bootstrapRegion,
         prepareEngine: (engine) => checkNodeIdent(engine, clusterId, storeId),
         resolveAddress: membership.resolveAddress,

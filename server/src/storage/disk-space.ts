@@ -10,6 +10,11 @@
 // that an operator can delete in an emergency; the store deletes it itself when it starts
 // on a full disk (LevelDB needs room to open) or when a write hits ENOSPC, and writes it
 // again once the disk has room for it.
+// The engine writes on its own too: LevelDB flushes a full memtable into a table file before
+// it drops the log that held it, and a compaction writes its output before it deletes its
+// inputs. Neither can be refused, so the reserve is never less than what they need
+// (engineHeadroomBytes, from the memtable size), and the already-full line never less than
+// half of that: on a small disk the store says it is full early rather than hit ENOSPC.
 import { statfs, open, unlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -24,6 +29,8 @@ export interface DiskConfig {
   readonly placeholderBytes: number;
   /** How often statfs is sampled. */
   readonly checkIntervalMs: number;
+  /** Room the storage engine needs for its own writes (engineHeadroomBytesFor); 0: none. */
+  readonly engineHeadroomBytes: number;
 }
 
 export const DISK_CONFIG_DEFAULTS: DiskConfig = {
@@ -31,6 +38,7 @@ export const DISK_CONFIG_DEFAULTS: DiskConfig = {
   alreadyFullBytes: 0,
   placeholderBytes: 0,
   checkIntervalMs: 500,
+  engineHeadroomBytes: 0,
 };
 
 /** Default reserve: this share of the capacity ... */
@@ -46,15 +54,37 @@ export interface DiskSample {
   readonly availableBytes: number;
 }
 
-/** The reserve for a disk of `capacityBytes` (the configured one, or 5% capped at 1 GiB). */
-export function reservedBytesFor(capacityBytes: number, config: DiskConfig): number {
-  if (config.reservedBytes > 0) return config.reservedBytes;
-  return Math.min(Math.floor(capacityBytes * RESERVED_RATIO_DEFAULT), RESERVED_BYTES_MAX_DEFAULT);
+/** LevelDB's table file size (its default, which the store keeps). */
+const ENGINE_TABLE_FILE_BYTES = 2 * 1024 * 1024;
+/** Level-0 table files that start a compaction into level 1 (LevelDB's default). */
+const ENGINE_L0_COMPACTION_FILES = 4;
+
+/**
+ * What LevelDB may write before it frees anything, for a memtable of `writeBufferBytes`:
+ * the flush of one memtable, plus a level-0 compaction's output (its four input files and
+ * the level-1 tables they overlap, a couple of table files at least; incompressible values
+ * come out as large as they went in).
+ */
+export function engineHeadroomBytesFor(writeBufferBytes: number): number {
+  return (1 + ENGINE_L0_COMPACTION_FILES) * writeBufferBytes + 2 * ENGINE_TABLE_FILE_BYTES;
 }
 
+/**
+ * The reserve for a disk of `capacityBytes`: the configured one, or 5% capped at 1 GiB;
+ * never below the engine's headroom.
+ */
+export function reservedBytesFor(capacityBytes: number, config: DiskConfig): number {
+  const chosen =
+    config.reservedBytes > 0
+      ? config.reservedBytes
+      : Math.min(Math.floor(capacityBytes * RESERVED_RATIO_DEFAULT), RESERVED_BYTES_MAX_DEFAULT);
+  return Math.max(chosen, config.engineHeadroomBytes);
+}
+
+/** The already-full line: configured, or a tenth of the reserve; never below half the engine's headroom. */
 export function alreadyFullBytesFor(reservedBytes: number, config: DiskConfig): number {
-  if (config.alreadyFullBytes > 0) return Math.min(config.alreadyFullBytes, reservedBytes);
-  return Math.floor(reservedBytes / 10);
+  const chosen = config.alreadyFullBytes > 0 ? config.alreadyFullBytes : Math.floor(reservedBytes / 10);
+  return Math.min(Math.max(chosen, Math.floor(config.engineHeadroomBytes / 2)), reservedBytes);
 }
 
 /** The level of a sample; a recent ENOSPC makes it alreadyFull whatever statfs says. */
@@ -115,6 +145,14 @@ export class DiskSpace {
     const disk = new DiskSpace(dataDir, { ...DISK_CONFIG_DEFAULTS, ...config }, statFs, log);
     disk.placeholderSizeBytes = await fileSizeBytes(disk.placeholderPath);
     await disk.refresh();
+    const reserved = disk.reservedBytes;
+    log(
+      `disk: reserve ${mib(reserved)}, already full below ${mib(alreadyFullBytesFor(reserved, disk.config))}` +
+        (disk.config.engineHeadroomBytes > 0
+          ? ` (the engine needs ${mib(disk.config.engineHeadroomBytes)})`
+          : '') +
+        `; ${disk.describe()}`,
+    );
     if (disk.usage === 'alreadyFull' && disk.placeholderSizeBytes > 0) await disk.releasePlaceholder('start');
     else await disk.maybeWritePlaceholder();
     return disk;

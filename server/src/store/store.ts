@@ -97,6 +97,8 @@ import type { StoreDisk } from './disk/disk-guard.js';
 import type { DiskUsage } from '../storage/disk-space.js';
 import { diskFullRefusal, dropsOnFullDisk } from './disk/disk-guard.js';
 import { DurableWriter, StoppedWhileDiskFullError } from './disk/durable-write.js';
+import type { PeerStoresView } from './disk/leader-handoff.js';
+import { HANDOFFS_PER_INTERVAL_MAX, handoffTarget, withholdsCampaign } from './disk/leader-handoff.js';
 
 /** A Raft message between two peers of a region, with what the receiving store needs to route it. */
 export interface RaftEnvelope {
@@ -224,6 +226,8 @@ export interface StoreStats {
   /** Raft ticks the rounds handed out (tick-clock.ts), and tick intervals lost to slow rounds. */
   readonly ticksDeliveredCount: number;
   readonly ticksLostCount: number;
+  /** Leaderships this store asked to move because its disk is not normal (disk/leader-handoff.ts). */
+  readonly leaderHandoffsCount: number;
 }
 
 /** Ticks between two scans of all regions for the stores holding their peers (liveness, pings). */
@@ -266,6 +270,11 @@ export class Store {
   private scheduled = false;
   private stopped = false;
   private roundsCount = 0;
+  /** Store ticks since the disk stopped being normal (the hand-off runs once per election timeout). */
+  private diskHandoffTicks = 0;
+  private leaderHandoffsCount = 0;
+  /** When (diskHandoffTicks) each region was last asked to hand off; cleared once the disk is normal. */
+  private readonly handoffAskedAtTick = new Map<number, number>();
   private writesCount = 0;
   private syncedWritesCount = 0;
   private droppedRaftMessagesCount = 0;
@@ -426,8 +435,55 @@ export class Store {
       for (const peer of this.awake) this.busy.add(peer);
     }
     if (this.hibernating) this.tickLiveness();
+    this.maybeHandOffLeaders();
     if (this.busy.size > 0) this.schedule();
   }
+
+  /**
+   * On a disk that is not normal, once per election timeout, the regions led here are asked
+   * to move their leadership to a voter with room (disk/leader-handoff.ts).
+   */
+  private maybeHandOffLeaders(): void {
+    const disk = this.deps.disk;
+    if (disk === undefined || disk.usage === 'normal') {
+      this.diskHandoffTicks = 0;
+      this.handoffAskedAtTick.clear();
+      return;
+    }
+    if (this.diskHandoffTicks++ % this.deps.config.electionTimeoutTicks !== 0) return;
+    let asked = 0;
+    for (const peer of this.regions.values()) {
+      if (asked >= HANDOFFS_PER_INTERVAL_MAX) break;
+      if (this.handOffLeadership(peer)) asked++;
+    }
+  }
+
+  /** Asks the region's local leader to transfer to a voter with room; true if a transfer is under way. */
+  private handOffLeadership(peer: RegionPeer): boolean {
+    if (!peer.initialized || peer.node.basicStatus().role !== 'leader') return false;
+    const status = peer.node.status();
+    const matchOf = (peerId: number): number => status.progress.find((p) => p.id === peerId)?.match ?? 0;
+    const target = handoffTarget(peer.region.peers, this.storeId, this.peerStores, matchOf);
+    if (target === undefined) return false;
+    if (status.leadTransferee === target.id) return true;
+    // Asked lately (the transfer is queued, or the core is still catching the target up).
+    const askedAt = this.handoffAskedAtTick.get(peer.regionId);
+    if (askedAt !== undefined && this.diskHandoffTicks - askedAt < this.deps.config.electionTimeoutTicks)
+      return true;
+    if (this.transferLeader(peer.regionId, target.id) !== undefined) return false;
+    this.handoffAskedAtTick.set(peer.regionId, this.diskHandoffTicks);
+    this.leaderHandoffsCount++;
+    (this.deps.log ?? console.error)(
+      `store ${this.storeId}: disk ${this.deps.disk?.usage ?? 'normal'}: region ${peer.regionId}'s leadership goes to store ${target.storeId}`,
+    );
+    return true;
+  }
+
+  /** The other stores as the disk rules see them: their frames' disk levels, and liveness. */
+  private readonly peerStores: PeerStoresView = {
+    usageOf: (storeId) => this.deps.peerDisks?.usageOf(storeId) ?? 'normal',
+    isSuspected: (storeId) => this.peerStoreSuspected(storeId),
+  };
 
   /** Suspects silent peer stores (waking the regions they lead), pings the peer stores. */
   private tickLiveness(): void {
@@ -855,19 +911,25 @@ export class Store {
     });
   }
 
-  /** DiskFull if the proposal adds data and this store, or too many of the region's voters, lack space. */
+  /**
+   * DiskFull if the proposal adds data and this store, or too many of the region's voters,
+   * lack space; ServerIsBusy instead when this store lacks it but the leadership can move to
+   * a voter with room (the hand-off starts now, and the client's retry finds the new leader).
+   */
   private diskRefusal(peer: RegionPeer | undefined, data: Uint8Array): RegionError | undefined {
     if (peer === undefined || (this.deps.disk === undefined && this.deps.peerDisks === undefined))
       return undefined;
-    const peerDisks = this.deps.peerDisks;
+    // Not the leader: the proposal path answers NotLeader, which sends the client to it.
+    if (peer.node.basicStatus().role !== 'leader') return undefined;
     const voters = peer.region.peers.filter((p) => p.role !== 'learner').map((p) => p.storeId);
-    return diskFullRefusal(
-      this.deps.disk,
-      (storeId) => peerDisks?.usageOf(storeId) ?? 'normal',
-      voters,
-      data,
-      this.storeId,
-    );
+    const refusal = diskFullRefusal(this.deps.disk, this.peerStores.usageOf, voters, data, this.storeId);
+    const selfFull = (this.deps.disk?.usage ?? 'normal') !== 'normal';
+    if (refusal === undefined || !selfFull || !this.handOffLeadership(peer)) return refusal;
+    return {
+      kind: 'serverIsBusy',
+      reason: `disk full on store ${this.storeId}: leadership is moving to a store with room`,
+      backoffMs: this.deps.config.busyBackoffMs,
+    };
   }
 
   /**
@@ -1516,6 +1578,16 @@ export class Store {
       if (fromPeer === undefined) continue; // removed from the region: it sends nothing more
       for (const message of ready.messages) {
         if (!which(peer, message)) continue;
+        if (
+          withholdsCampaign(
+            this.deps.disk?.usage ?? 'normal',
+            message,
+            region.peers,
+            this.storeId,
+            this.peerStores,
+          )
+        )
+          continue;
         const toPeer = peer.addressOf(message.to);
         if (toPeer === undefined) continue;
         sent?.add(message);
@@ -1578,6 +1650,7 @@ export class Store {
       pendingWakeUpsCount: this.wakePacer.pendingWakeUpsCount,
       ticksDeliveredCount: this.tickClock.ticksDeliveredCount,
       ticksLostCount: this.tickClock.ticksLostCount,
+      leaderHandoffsCount: this.leaderHandoffsCount,
     };
   }
 

@@ -13,6 +13,7 @@ import {
   DiskSpace,
   PLACEHOLDER_FILE_NAME,
   alreadyFullBytesFor,
+  engineHeadroomBytesFor,
   diskUsageOf,
   reservedBytesFor,
 } from '../../src/storage/disk-space.js';
@@ -39,6 +40,20 @@ describe('disk levels', () => {
     );
     // Never above the reserve.
     assert.equal(alreadyFullBytesFor(MIB, { ...DISK_CONFIG_DEFAULTS, alreadyFullBytes: 2 * MIB }), MIB);
+  });
+
+  it("never reserves less than the engine's headroom, nor sets the already-full line below half of it", () => {
+    // A 1 MiB memtable: one flush and a level-0 compaction (5 memtables) plus two 2 MiB tables.
+    const headroom = engineHeadroomBytesFor(MIB);
+    assert.equal(headroom, 9 * MIB);
+    const config = { ...DISK_CONFIG_DEFAULTS, engineHeadroomBytes: headroom };
+    assert.equal(reservedBytesFor(24 * MIB, config), 9 * MIB);
+    assert.equal(reservedBytesFor(24 * MIB, { ...config, reservedBytes: MIB }), 9 * MIB);
+    assert.equal(reservedBytesFor(1000 * GIB, config), GIB);
+    assert.equal(alreadyFullBytesFor(9 * MIB, config), Math.floor(4.5 * MIB));
+    assert.equal(alreadyFullBytesFor(GIB, config), Math.floor(GIB / 10));
+    // The store's default memtable (32 MiB) only matters on disks under ~3.3 GiB.
+    assert.equal(engineHeadroomBytesFor(32 * MIB), 164 * MIB);
   });
 
   it('maps available space to normal, almostFull and alreadyFull; an ENOSPC forces alreadyFull', () => {

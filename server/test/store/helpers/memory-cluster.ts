@@ -21,6 +21,7 @@ import { liveValue } from '../../../src/store/user-value.js';
 import { bootstrapRegionIfEmpty, loadRegionPeers } from '../../../src/store/region-loader.js';
 import type { RegionPeer } from '../../../src/store/region-peer.js';
 import type { RegionsChangedEvent, SplitIdSource } from '../../../src/store/split-ids.js';
+import type { StoreDisk } from '../../../src/store/disk/disk-guard.js';
 
 /** Split ids from counters, as PD would hand them out (unique in the cluster). */
 export class CountingSplitIds implements SplitIdSource {
@@ -47,6 +48,11 @@ export interface MemoryClusterOptions {
   readonly regionStoreIds?: readonly number[];
   /** Stores get no split id source (as without a placement driver). */
   readonly withoutSplitIds?: boolean;
+  /**
+   * Each store's disk (store/disk/disk-guard.ts); every store sees the others' levels as
+   * their frames would tell them. Default: no disk, never full.
+   */
+  readonly diskOf?: (storeId: number) => StoreDisk | undefined;
 }
 
 export class MemoryCluster {
@@ -69,6 +75,7 @@ export class MemoryCluster {
   readonly reportsDue: Array<{ storeId: number; regionId: number }> = [];
   private readonly regionStoreIds: readonly number[];
   private readonly withoutSplitIds: boolean;
+  private readonly diskOf: ((storeId: number) => StoreDisk | undefined) | undefined;
 
   constructor(
     readonly storeIds: readonly number[],
@@ -78,6 +85,7 @@ export class MemoryCluster {
   ) {
     this.regionStoreIds = options.regionStoreIds ?? storeIds;
     this.withoutSplitIds = options.withoutSplitIds ?? false;
+    this.diskOf = options.diskOf;
   }
 
   static firstRegion(storeIds: readonly number[]): RegionMeta {
@@ -116,6 +124,12 @@ export class MemoryCluster {
       onRegionsChanged: (event) => this.regionEvents.push({ storeId, event }),
       onRegionReportDue: (regionId) => this.reportsDue.push({ storeId, regionId }),
       randomFor: random,
+      ...(this.diskOf === undefined
+        ? {}
+        : {
+            disk: this.diskOf(storeId),
+            peerDisks: { usageOf: (id: number) => this.diskOf?.(id)?.usage ?? 'normal' },
+          }),
     });
     const peers = await loadRegionPeers({
       engine,
