@@ -65,7 +65,10 @@ export interface FlotillaServerConfig {
   readonly diskReservedBytes: number;
   /** Below this the disk is already full (appends refused too); 0: a tenth of the reserve. */
   readonly diskAlreadyFullBytes: number;
-  /** A placeholder file of this size is kept in the data directory to delete in an emergency; 0: none. */
+  /**
+   * A placeholder file of this size is kept in the data directory to delete in an emergency;
+   * 0: the room LevelDB needs to open (a memtable and 1 MiB), written once the disk nears full.
+   */
   readonly diskPlaceholderBytes: number;
   /** How often the disk's free space is read. */
   readonly diskCheckIntervalMs: number;
@@ -426,7 +429,7 @@ const ENTRY_FRAMING_BYTES = 64 * 1024;
 export function storeNodeSettings(config: FlotillaServerConfig): {
   storeConfig: Partial<StoreConfig>;
   kvLimits: Partial<KvLimits>;
-  disk: Omit<DiskConfig, 'engineHeadroomBytes'>;
+  disk: Omit<DiskConfig, 'engineHeadroomBytes' | 'engineReopenBytes'>;
   engine: LevelDbEngineOptions;
 } {
   return {

@@ -14,7 +14,7 @@ import { raftpb } from '@flotilla/proto';
 import type { LevelDbEngineOptions } from '../storage/leveldb-engine.js';
 import { LEVELDB_ENGINE_DEFAULTS, LevelDbEngine } from '../storage/leveldb-engine.js';
 import type { DiskConfig } from '../storage/disk-space.js';
-import { DiskSpace, engineHeadroomBytesFor } from '../storage/disk-space.js';
+import { DiskSpace, engineHeadroomBytesFor, engineReopenBytesFor } from '../storage/disk-space.js';
 import { PeerDisks } from '../store/disk/peer-disks.js';
 import { diskUsageToProto } from '../store/disk/disk-usage-proto.js';
 import { WriteBatch } from '../storage/engine.js';
@@ -123,10 +123,26 @@ export class RaftRuntime {
       engineOptions.writeBufferSizeBytes ?? LEVELDB_ENGINE_DEFAULTS.writeBufferSizeBytes;
     const disk = await DiskSpace.open(
       options.dataDir,
-      { ...options.disk, engineHeadroomBytes: engineHeadroomBytesFor(writeBufferBytes) },
+      {
+        ...options.disk,
+        engineHeadroomBytes: engineHeadroomBytesFor(writeBufferBytes),
+        engineReopenBytes: engineReopenBytesFor(writeBufferBytes),
+      },
       (line) => options.log(`store ${options.nodeId}: ${line}`),
     );
     const engine = await LevelDbEngine.open(join(options.dataDir, 'db'), engineOptions);
+    // A filling disk: the memtable goes to a table file now, while there is room, so that a
+    // store killed on the full disk reopens without converting a large log (which needs room).
+    disk.onUsageChange((usage) => {
+      if (usage === 'normal') return;
+      engine
+        .flushMemtable()
+        .catch((err: unknown) =>
+          options.log(
+            `store ${options.nodeId}: disk ${usage}: memtable flush failed: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+        );
+    });
     try {
       await options.prepareEngine?.(engine);
       if (options.bootstrapRegion !== undefined)

@@ -15,6 +15,11 @@
 // inputs. Neither can be refused, so the reserve is never less than what they need
 // (engineHeadroomBytes, from the memtable size), and the already-full line never less than
 // half of that: on a small disk the store says it is full early rather than hit ENOSPC.
+// A compaction can still take the last byte (its need grows with the data). Then LevelDB
+// refuses every write and reopening it needs room for its log and manifest: without a
+// configured placeholder, the store keeps one of that size (engineReopenBytes), written once
+// the disk is within a few reserves of full (no cost on a roomy disk), so that both the
+// reopen after an ENOSPC and a restart on a full disk find room.
 import { statfs, open, unlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,12 +30,14 @@ export interface DiskConfig {
   readonly reservedBytes: number;
   /** Below this many available bytes the disk is already full (0: a tenth of the reserve). */
   readonly alreadyFullBytes: number;
-  /** Size of the placeholder file written in the data directory; 0: none. */
+  /** Size of the placeholder file written in the data directory; 0: engineReopenBytes. */
   readonly placeholderBytes: number;
   /** How often statfs is sampled. */
   readonly checkIntervalMs: number;
   /** Room the storage engine needs for its own writes (engineHeadroomBytesFor); 0: none. */
   readonly engineHeadroomBytes: number;
+  /** Room the engine needs to open on a full disk (engineReopenBytesFor); 0: none. */
+  readonly engineReopenBytes: number;
 }
 
 export const DISK_CONFIG_DEFAULTS: DiskConfig = {
@@ -39,7 +46,11 @@ export const DISK_CONFIG_DEFAULTS: DiskConfig = {
   placeholderBytes: 0,
   checkIntervalMs: 500,
   engineHeadroomBytes: 0,
+  engineReopenBytes: 0,
 };
+
+/** The automatic placeholder is written once the disk has less than this many reserves available. */
+export const AUTO_PLACEHOLDER_BELOW_RESERVES = 4;
 
 /** Default reserve: this share of the capacity ... */
 export const RESERVED_RATIO_DEFAULT = 0.05;
@@ -54,19 +65,26 @@ export interface DiskSample {
   readonly availableBytes: number;
 }
 
-/** LevelDB's table file size (its default, which the store keeps). */
-const ENGINE_TABLE_FILE_BYTES = 2 * 1024 * 1024;
 /** Level-0 table files that start a compaction into level 1 (LevelDB's default). */
 const ENGINE_L0_COMPACTION_FILES = 4;
+/** LevelDB's level-1 size bound (10 MiB, fixed): a level-0 compaction may rewrite all of it. */
+const ENGINE_L1_BYTES_MAX = 10 * 1024 * 1024;
+/** A new manifest and the other small files LevelDB writes when it opens. */
+const ENGINE_OPEN_METADATA_BYTES = 1024 * 1024;
 
 /**
  * What LevelDB may write before it frees anything, for a memtable of `writeBufferBytes`:
  * the flush of one memtable, plus a level-0 compaction's output (its four input files and
- * the level-1 tables they overlap, a couple of table files at least; incompressible values
- * come out as large as they went in).
+ * the level-1 tables they overlap, all of level 1 when the keys interleave, as Raft log and
+ * data keys do; incompressible values come out as large as they went in).
  */
 export function engineHeadroomBytesFor(writeBufferBytes: number): number {
-  return (1 + ENGINE_L0_COMPACTION_FILES) * writeBufferBytes + 2 * ENGINE_TABLE_FILE_BYTES;
+  return (1 + ENGINE_L0_COMPACTION_FILES) * writeBufferBytes + ENGINE_L1_BYTES_MAX;
+}
+
+/** What opening LevelDB writes: its log turned into a table (at most a memtable) and a new manifest. */
+export function engineReopenBytesFor(writeBufferBytes: number): number {
+  return writeBufferBytes + ENGINE_OPEN_METADATA_BYTES;
 }
 
 /**
@@ -114,6 +132,9 @@ export const realStatFs: StatFs = async (path) => {
   return { capacityBytes: fs.blocks * fs.bsize, availableBytes: fs.bavail * fs.bsize };
 };
 
+/** A disk has a few listeners (the store); more is a leak. */
+const USAGE_LISTENERS_MAX = 8;
+
 /** Bytes written per call when filling the placeholder. */
 const PLACEHOLDER_CHUNK_BYTES = 1024 * 1024;
 
@@ -124,6 +145,7 @@ export class DiskSpace {
   private timer: NodeJS.Timeout | undefined;
   private lastUsage: DiskUsage = 'normal';
   private refreshing: Promise<void> | undefined;
+  private readonly usageListeners: Array<(usage: DiskUsage) => void> = [];
 
   private constructor(
     private readonly dataDir: string,
@@ -156,6 +178,12 @@ export class DiskSpace {
     if (disk.usage === 'alreadyFull' && disk.placeholderSizeBytes > 0) await disk.releasePlaceholder('start');
     else await disk.maybeWritePlaceholder();
     return disk;
+  }
+
+  /** Calls `listener` with each new level (the store flushes its memtable when the disk fills). */
+  onUsageChange(listener: (usage: DiskUsage) => void): void {
+    if (this.usageListeners.length >= USAGE_LISTENERS_MAX) throw new Error('disk: too many usage listeners');
+    this.usageListeners.push(listener);
   }
 
   /** Samples statfs every checkIntervalMs until stop(). */
@@ -238,6 +266,7 @@ export class DiskSpace {
     if (usage === this.lastUsage) return;
     this.log(`disk: ${this.lastUsage} -> ${usage} (${this.describe()})`);
     this.lastUsage = usage;
+    for (const listener of this.usageListeners) listener(usage);
   }
 
   private async releasePlaceholder(why: 'start' | 'ENOSPC'): Promise<void> {
@@ -256,9 +285,12 @@ export class DiskSpace {
    * reserve and as much again to spare (so writing it never makes the store almost full).
    */
   private async maybeWritePlaceholder(): Promise<void> {
-    const size = this.config.placeholderBytes;
+    const automatic = this.config.placeholderBytes === 0;
+    const size = automatic ? this.config.engineReopenBytes : this.config.placeholderBytes;
     if (size === 0 || this.placeholderSizeBytes >= size || this.usage !== 'normal') return;
     if (this.sample.availableBytes < this.reservedBytes + 2 * size) return;
+    if (automatic && this.sample.availableBytes >= AUTO_PLACEHOLDER_BELOW_RESERVES * this.reservedBytes)
+      return;
     try {
       await writeFilledFile(this.placeholderPath, size);
       this.placeholderSizeBytes = size;

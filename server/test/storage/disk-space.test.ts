@@ -14,6 +14,7 @@ import {
   PLACEHOLDER_FILE_NAME,
   alreadyFullBytesFor,
   engineHeadroomBytesFor,
+  engineReopenBytesFor,
   diskUsageOf,
   reservedBytesFor,
 } from '../../src/storage/disk-space.js';
@@ -43,17 +44,18 @@ describe('disk levels', () => {
   });
 
   it("never reserves less than the engine's headroom, nor sets the already-full line below half of it", () => {
-    // A 1 MiB memtable: one flush and a level-0 compaction (5 memtables) plus two 2 MiB tables.
+    // A 1 MiB memtable: one flush and a level-0 compaction (5 memtables) plus all of level 1.
     const headroom = engineHeadroomBytesFor(MIB);
-    assert.equal(headroom, 9 * MIB);
+    assert.equal(headroom, 15 * MIB);
     const config = { ...DISK_CONFIG_DEFAULTS, engineHeadroomBytes: headroom };
-    assert.equal(reservedBytesFor(24 * MIB, config), 9 * MIB);
-    assert.equal(reservedBytesFor(24 * MIB, { ...config, reservedBytes: MIB }), 9 * MIB);
+    assert.equal(reservedBytesFor(48 * MIB, config), 15 * MIB);
+    assert.equal(reservedBytesFor(48 * MIB, { ...config, reservedBytes: MIB }), 15 * MIB);
     assert.equal(reservedBytesFor(1000 * GIB, config), GIB);
-    assert.equal(alreadyFullBytesFor(9 * MIB, config), Math.floor(4.5 * MIB));
+    assert.equal(alreadyFullBytesFor(15 * MIB, config), Math.floor(7.5 * MIB));
     assert.equal(alreadyFullBytesFor(GIB, config), Math.floor(GIB / 10));
     // The store's default memtable (32 MiB) only matters on disks under ~3.3 GiB.
-    assert.equal(engineHeadroomBytesFor(32 * MIB), 164 * MIB);
+    assert.equal(engineHeadroomBytesFor(32 * MIB), 170 * MIB);
+    assert.equal(engineReopenBytesFor(32 * MIB), 33 * MIB);
   });
 
   it('maps available space to normal, almostFull and alreadyFull; an ENOSPC forces alreadyFull', () => {
@@ -98,6 +100,29 @@ describe('DiskSpace', () => {
     assert.equal(statSync(join(dir, PLACEHOLDER_FILE_NAME)).size, MIB);
     assert.equal(space.report().placeholderBytes, MIB);
     assert.equal(space.usage, 'normal');
+  });
+
+  it('keeps an automatic placeholder of the room LevelDB needs to open, once the disk nears full', async () => {
+    const dir = dataDir();
+    const disk = fakeDisk(100 * MIB); // reserve 5 MiB
+    const config = { engineReopenBytes: 2 * MIB, checkIntervalMs: 10 };
+    const roomy = await DiskSpace.open(
+      dir,
+      config,
+      () => undefined,
+      () => Promise.resolve(disk.sample),
+    );
+    assert.equal(existsSync(join(dir, PLACEHOLDER_FILE_NAME)), false, 'none on a roomy disk');
+    roomy.stop();
+    disk.setAvailable(19 * MIB); // under 4 reserves, and room for it twice beside the reserve
+    const near = await DiskSpace.open(
+      dir,
+      config,
+      () => undefined,
+      () => Promise.resolve(disk.sample),
+    );
+    assert.equal(statSync(join(dir, PLACEHOLDER_FILE_NAME)).size, 2 * MIB);
+    assert.equal(near.report().placeholderBytes, 2 * MIB);
   });
 
   it('leaves the placeholder out when writing it would eat into the reserve', async () => {
