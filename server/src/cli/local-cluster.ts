@@ -6,11 +6,15 @@
 // the PD members. Ctrl-C while members are still starting stops the ones started so far; a
 // member that exits before it is READY (a port in use, a bad data directory) stops them all
 // and the command exits 1. Each store's lines are labelled with its store id (PD assigns it)
-// once its READY line names it, with its launch slot before that. Options: --stores N
+// once its READY line names it, with its launch slot before that; each member's pid is
+// printed when it starts ("[pd 1] started, pid 1234"). Every port is checked before anything
+// starts: one taken stops the command with exit 1 and one line naming it. Options: --stores N
 // (default 3), --pd-members N (1 or 3, default 3), --base-port P (stores; default 20161),
 // --pd-base-port P (default 2379), --data-dir DIR.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { Readable } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -95,19 +99,20 @@ function launch(
   });
   const member: Member = { label, child, ready: false };
   group.add(member);
-  child.stderr
-    ?.setEncoding('utf8')
-    .on('data', (chunk: string) => process.stderr.write(prefixLines(member.label, chunk)));
+  // The pid lets an operator (or a test) check that no member outlives the command.
+  console.error(`[${label}] started, pid ${child.pid ?? '(none)'}`);
+  if (child.stderr) forEachLine(child.stderr, (line) => process.stderr.write(`[${member.label}] ${line}\n`));
   return new Promise((resolveReady, rejectEarlyExit) => {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      const readyLine = member.ready ? undefined : /^READY .*$/m.exec(chunk)?.[0];
-      if (readyLine !== undefined) {
-        member.ready = true;
-        onReady(member, readyLine);
-      }
-      process.stdout.write(prefixLines(member.label, chunk));
-      if (readyLine !== undefined) resolveReady();
-    });
+    if (child.stdout)
+      forEachLine(child.stdout, (line) => {
+        const isReady = !member.ready && /^READY /.test(line);
+        if (isReady) {
+          member.ready = true;
+          onReady(member, line);
+        }
+        process.stdout.write(`[${member.label}] ${line}\n`);
+        if (isReady) resolveReady();
+      });
     const onGone = (how: string): void => {
       if (!group.delete(member)) return;
       if (!member.ready && !stopping) {
@@ -118,8 +123,31 @@ function launch(
       if (!stopping) console.error(`[${member.label}] exited (${how}); the others keep running`);
       afterMemberGone();
     };
-    child.on('exit', (code, signal) => onGone(String(code ?? signal)));
+    // 'close', not 'exit': the member's last lines have been read and labelled by then.
+    child.on('close', (code, signal) => onGone(code !== null ? `exit code ${code}` : `signal ${signal}`));
     child.on('error', (err) => onGone(err.message));
+  });
+}
+
+/** A line longer than this is passed on in pieces (the buffer of a partial line is bounded). */
+const LINE_LENGTH_MAX = 64 * 1024;
+
+/** Calls `onLine` with each whole line of `stream` (a chunk may end inside a line). */
+function forEachLine(stream: Readable, onLine: (line: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+    if (partial.length > LINE_LENGTH_MAX) {
+      onLine(partial);
+      partial = '';
+    }
+  });
+  stream.on('end', () => {
+    if (partial.length > 0) onLine(partial);
+    partial = '';
   });
 }
 
@@ -142,7 +170,41 @@ const storeArgs = (i: number): string[] => [
   join(dataDir, `store-${i + 1}`),
 ];
 
+/** The error code (EADDRINUSE, EACCES, ...) that binding `address` gives now, or undefined if it binds. */
+function bindErrorCode(address: string): Promise<string | undefined> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolveCode) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolveCode(err.code ?? err.message));
+    server.listen({ host, port: Number(port), exclusive: true }, () =>
+      server.close(() => resolveCode(undefined)),
+    );
+  });
+}
+
+/**
+ * Before anything starts: a port in use would otherwise surface as one member's gRPC error
+ * after PD and the first store have started. (A port taken between this check and the
+ * member's bind is still caught: the member exits before READY and the others are stopped.)
+ */
+async function checkPortsFree(): Promise<void> {
+  const planned: Array<[string, string]> = [
+    ...[...pdMembers].map(([id, address]): [string, string] => [`pd ${id}`, address]),
+    ...storeAddresses.map((address, i): [string, string] => [`store slot ${i + 1}`, address]),
+  ];
+  for (const [label, address] of planned) {
+    const code = await bindErrorCode(address);
+    if (code === undefined) continue;
+    const why = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${code})`;
+    console.error(
+      `port ${address.split(':')[1]} (${label}, ${address}) ${why}: stop what holds it, or choose other ports with --base-port / --pd-base-port`,
+    );
+    process.exit(1);
+  }
+}
+
 async function startCluster(): Promise<void> {
+  await checkPortsFree();
   await Promise.all(
     [...pdMembers].map(([id]) =>
       launch(
@@ -182,13 +244,6 @@ startCluster().catch((err: unknown) => {
   if (!(err instanceof MemberExitedError) && err instanceof Error) console.error(err.stack);
   stopAll(1);
 });
-
-function prefixLines(name: string, chunk: string): string {
-  return chunk
-    .split('\n')
-    .map((line, i, all) => (line.length === 0 && i === all.length - 1 ? '' : `[${name}] ${line}\n`))
-    .join('');
-}
 
 /**
  * Stores first (they hand over leadership and report to PD while stopping), then PD; exits
