@@ -105,6 +105,11 @@ describe('flotilla CLI (3 PD members, 3 stores: real processes)', () => {
     assert.equal(regions.length, 3);
     for (const line of regions)
       assert.match(line, /term \d+ {2}commit \d+ {2}applied \d+ {2}log \d+\.\.\d+ \(/);
+    // PD's view of each store's disk, from its heartbeats.
+    const pdDisks = out.filter((l) => l.startsWith('  PD: '));
+    assert.equal(pdDisks.length, 3, out.join('\n'));
+    for (const line of pdDisks)
+      assert.match(line, /^ {2}PD: disk .* free of .*normal: may receive replicas and leaders$/);
   });
 
   it('usage errors exit 2 without touching the cluster', async () => {

@@ -229,6 +229,8 @@ export class PdCluster {
     }
     const firstHeard = info.heartbeatAtUnixMs === 0;
     this.bootstrappedState().stores.recordHeartbeat(storeId, stats, this.options.nowUnixMs());
+    const before = info.stats?.diskUsage ?? metapb.DiskUsage.NORMAL;
+    if (stats.diskUsage !== before) this.options.log(diskChangeLine(storeId, stats));
     if (firstHeard) this.onStoreFirstHeard?.(storeId);
   }
 
@@ -375,6 +377,18 @@ export class PdCluster {
       throw new PdRequestError(pdpb.ErrorType.NOT_BOOTSTRAPPED, 'the cluster is not bootstrapped');
     return state;
   }
+}
+
+/** "store 3 disk ALMOST_FULL (1.2 MiB available of 24.0 MiB, reserve 2.0 MiB): ...". */
+export function diskChangeLine(storeId: number, stats: pdpb.StoreStats): string {
+  const mib = (v: bigint): string => `${(Number(v) / (1024 * 1024)).toFixed(1)} MiB`;
+  const level = metapb.diskUsageToJSON(stats.diskUsage).replace(/^DISK_USAGE_/, '');
+  const space = `${mib(stats.availableBytes)} available of ${mib(stats.capacityBytes)}, reserve ${mib(stats.reservedBytes)}`;
+  const what =
+    stats.diskUsage === metapb.DiskUsage.NORMAL
+      ? 'PD places data on it again'
+      : 'PD places no data or leaders on it and moves its leaders and regions away';
+  return `store ${storeId} disk ${level} (${space}): ${what}`;
 }
 
 function judge(state: LoadedState, report: { region: RegionMeta; term: number }): HeartbeatVerdict {

@@ -9,11 +9,33 @@
 //     checker).
 // A store may be `balanceTolerance` above the average before anything moves, so balancing
 // converges instead of bouncing a region between two stores.
+// Disks (store-disk.ts): a store whose disk is not NORMAL receives no leader and no replica
+// (its leaders are evicted by disk-schedulers.ts, so leader counts are balanced over the
+// others); a replica goes only where the region's approximate size keeps the reserve, and
+// not to a store low on space, nor nearly so (LOW_SPACE_TARGET_MARGIN_PERCENT), so that
+// this balancer does not move back what the space balancer moved off.
 import type { PeerMeta } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
 import type { ReplicaPlan } from './replica-checker.js';
 import type { StoreHealth } from './store-health.js';
 import { mustEvacuate } from './store-health.js';
+import type { DiskView } from './store-disk.js';
+import { NO_DISKS, diskNotNormal, isLowSpace, refusesData } from './store-disk.js';
+
+/**
+ * A replica balance target must be this many points of used share below the low-space
+ * ratio (or not far below the others in available space): the hysteresis between this
+ * balancer and the space balancer.
+ */
+export const LOW_SPACE_TARGET_MARGIN_PERCENT = 10;
+
+/** The disk side of balancing: every store's disk and the low-space ratio. */
+export interface SpaceRules {
+  readonly disks: DiskView;
+  readonly lowSpaceRatioPercent: number;
+}
+
+export const NO_SPACE_RULES: SpaceRules = { disks: NO_DISKS, lowSpaceRatioPercent: 100 };
 
 export interface BalancePlan extends ReplicaPlan {
   readonly region: RegionInfo;
@@ -77,8 +99,10 @@ export function planLeaderBalance(
   tolerance: number,
   busy: (regionId: number) => boolean,
   inFlight: InFlightDeltas = NO_DELTAS,
+  disks: DiskView = NO_DISKS,
 ): BalancePlan | undefined {
-  const up = upStores(health);
+  // Stores that may lead: up, with a NORMAL disk.
+  const up = upStores(health).filter((id) => !diskNotNormal(disks.get(id)));
   if (up.length === 0) return undefined;
   const leaders = withDeltas(countByStore(regions, health).leaders, inFlight.leaders);
   const count = (id: number): number => leaders.get(id) ?? 0;
@@ -136,17 +160,25 @@ export function planRegionBalance(
   tolerance: number,
   busy: (regionId: number) => boolean,
   inFlight: InFlightDeltas = NO_DELTAS,
+  space: SpaceRules = NO_SPACE_RULES,
 ): BalancePlan | undefined {
   const up = upStores(health);
   if (up.length < 2) return undefined;
   const replicas = withDeltas(countByStore(regions, health).replicas, inFlight.replicas);
   const count = (id: number): number => replicas.get(id) ?? 0;
+  const targets = up.filter(
+    (id) =>
+      !diskNotNormal(space.disks.get(id)) &&
+      !isLowSpace(id, space.disks, up, space.lowSpaceRatioPercent - LOW_SPACE_TARGET_MARGIN_PERCENT),
+  );
   const source = [...up].sort((a, b) => count(b) - count(a) || a - b)[0] as number;
-  const target = [...up].sort((a, b) => count(a) - count(b) || a - b)[0] as number;
+  const target = [...targets].sort((a, b) => count(a) - count(b) || a - b)[0];
+  if (target === undefined) return undefined;
   // Moving one replica changes the gap by two: move only while it stays above tolerance.
   if (count(source) - count(target) <= Math.max(1, tolerance)) return undefined;
   for (const info of regions) {
     if (busy(info.region.id) || !healthyRegion(info)) continue;
+    if (refusesData(space.disks.get(target), info.load.approximateSizeBytes) !== undefined) continue;
     const from = info.region.peers.find((p) => p.storeId === source);
     if (from === undefined || info.region.peers.some((p) => p.storeId === target)) continue;
     const added: PeerMeta = { id: 0, storeId: target, role: 'learner' };

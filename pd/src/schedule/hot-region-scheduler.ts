@@ -14,11 +14,14 @@
 // first report covers only a short interval; without that the destination would look cold
 // and attract every hot region at once. A region whose one hot key outweighs every other store's load
 // is not moved (it would only move the hotspot): load-based split on the store cuts it.
+// No hot leader moves to a store whose disk is not NORMAL (it refuses the writes).
 import type { PeerMeta } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
 import type { BalancePlan } from './balancers.js';
 import type { ScheduleConfig } from './schedule-config.js';
 import type { StoreHealth } from './store-health.js';
+import type { DiskView } from './store-disk.js';
+import { NO_DISKS, diskNotNormal } from './store-disk.js';
 
 /** Moves remembered for the cooldown; beyond this the oldest are forgotten. */
 const RECENT_MOVES_MAX = 10_000;
@@ -101,6 +104,7 @@ export function planHotLeaderSpread(
   config: HotRegionConfig,
   busy: (regionId: number) => boolean,
   recentMoves: ReadonlyMap<number, RecentMove> = new Map(),
+  disks: DiskView = NO_DISKS,
 ): HotLeaderPlan | undefined {
   const { hot, loads } = hotLoadByStore(regions, health, nowUnixMs, config, recentMoves);
   if (loads.size < 2 || hot.size === 0) return undefined;
@@ -118,6 +122,7 @@ export function planHotLeaderSpread(
     if (moved !== undefined && nowUnixMs - moved.atUnixMs < config.hotRegionCooldownMs) continue;
     for (const to of info.region.peers) {
       if (to.id === info.leader.id || to.role !== 'voter' || !loads.has(to.storeId)) continue;
+      if (diskNotNormal(disks.get(to.storeId))) continue;
       // The move must lower the hotter of the two stores, or it only moves the hotspot.
       if (load(to.storeId) + rate >= load(source)) continue;
       const worse = Math.max(load(source) - rate, load(to.storeId) + rate);
@@ -155,11 +160,12 @@ export class HotRegionScheduler {
     regions: readonly RegionInfo[],
     health: ReadonlyMap<number, StoreHealth>,
     busy: (regionId: number) => boolean,
+    disks: DiskView = NO_DISKS,
   ): HotLeaderPlan | undefined {
     const now = this.nowUnixMs();
     for (const [regionId, move] of this.recentMoves)
       if (now - move.atUnixMs >= this.config.hotRegionCooldownMs) this.recentMoves.delete(regionId);
-    const plan = planHotLeaderSpread(regions, health, now, this.config, busy, this.recentMoves);
+    const plan = planHotLeaderSpread(regions, health, now, this.config, busy, this.recentMoves, disks);
     if (plan === undefined) return undefined;
     this.recentMoves.set(plan.region.region.id, {
       keysPerSecond: plan.keysPerSecond,

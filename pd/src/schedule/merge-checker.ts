@@ -8,12 +8,18 @@
 // that is healthy, on exactly the same stores (a merge moves no replica), and would not
 // come out above the split size together with the source.
 //
+// No merge involves a store whose disk is not NORMAL: the merge itself moves no data, but it
+// writes on every store of both regions (the merge entries, the source's range folded into
+// the target), and a store refusing writes that add data would refuse those.
+//
 // The operator goes to the source's leader; it succeeds when the source disappears from
 // PD's region map (the target's next report covers its range), and is rate-limited by
 // mergeScheduleLimit like every other kind.
 import type { RegionMeta } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
 import type { ScheduleConfig } from './schedule-config.js';
+import type { DiskView } from './store-disk.js';
+import { NO_DISKS, diskNotNormal } from './store-disk.js';
 
 export type MergeConfig = Pick<
   ScheduleConfig,
@@ -58,11 +64,17 @@ export class MergeChecker {
   }
 
   /** The first mergeable pair in key order, or undefined. `busy` regions (an operator runs) are skipped. */
-  plan(regions: readonly RegionInfo[], busy: (regionId: number) => boolean): MergePlan | undefined {
+  plan(
+    regions: readonly RegionInfo[],
+    busy: (regionId: number) => boolean,
+    disks: DiskView = NO_DISKS,
+  ): MergePlan | undefined {
     const now = this.nowUnixMs();
     this.track(regions, now);
     for (const [i, info] of regions.entries()) {
       if (!this.isSource(info, now) || busy(info.region.id)) continue;
+      // The target has the same stores as the source: checking the source's checks both.
+      if (info.region.peers.some((p) => diskNotNormal(disks.get(p.storeId)))) continue;
       const target = this.pickTarget(info, regions[i - 1], regions[i + 1], busy);
       if (target !== undefined) return { source: info, target: target.region };
     }

@@ -53,15 +53,22 @@ export class OperatorController {
 
   /** How many operators of `kind` may run at once. */
   limitOf(kind: OperatorKind): number {
-    return kind === 'replica'
-      ? this.config.replicaScheduleLimit
-      : kind === 'balanceLeader'
-        ? this.config.leaderScheduleLimit
-        : kind === 'hotRegion'
-          ? this.config.hotRegionScheduleLimit
-          : kind === 'merge'
-            ? this.config.mergeScheduleLimit
-            : this.config.regionScheduleLimit;
+    switch (kind) {
+      case 'replica':
+        return this.config.replicaScheduleLimit;
+      case 'balanceLeader':
+        return this.config.leaderScheduleLimit;
+      case 'balanceRegion':
+        return this.config.regionScheduleLimit;
+      case 'hotRegion':
+        return this.config.hotRegionScheduleLimit;
+      case 'merge':
+        return this.config.mergeScheduleLimit;
+      case 'evictLeader':
+        return this.config.evictLeaderScheduleLimit;
+      case 'balanceSpace':
+        return this.config.spaceScheduleLimit;
+    }
   }
 
   /** Starts an operator for the region and sends its first step; false if one runs or the kind is full. */

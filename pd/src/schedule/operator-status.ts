@@ -8,7 +8,15 @@ import { describeStep } from './operator.js';
 import type { OperatorController } from './operator-controller.js';
 
 /** Every operator kind, for the limits table. */
-export const OPERATOR_KINDS = ['replica', 'balanceLeader', 'balanceRegion', 'hotRegion', 'merge'] as const;
+export const OPERATOR_KINDS = [
+  'replica',
+  'balanceLeader',
+  'balanceRegion',
+  'hotRegion',
+  'merge',
+  'evictLeader',
+  'balanceSpace',
+] as const;
 // A kind added to OperatorKind must be listed above, or its limit would not be shown.
 type UnlistedKinds = Exclude<OperatorKind, (typeof OPERATOR_KINDS)[number]>;
 const allKindsListed: [UnlistedKinds] extends [never] ? true : UnlistedKinds = true;

@@ -24,7 +24,8 @@ export type OperatorStep =
   | { readonly kind: 'merge'; readonly peer: PeerMeta; readonly target: RegionMeta };
 
 /** Why an operator exists: each kind has its own in-flight limit. */
-export type OperatorKind = 'replica' | 'balanceLeader' | 'balanceRegion' | 'hotRegion' | 'merge';
+export type OperatorKind =
+  'replica' | 'balanceLeader' | 'balanceRegion' | 'hotRegion' | 'merge' | 'evictLeader' | 'balanceSpace';
 
 export type OperatorStatus = 'running' | 'succeeded' | 'timedOut' | 'cancelled';
 

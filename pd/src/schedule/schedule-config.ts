@@ -44,6 +44,18 @@ export interface ScheduleConfig {
   readonly splitMergeIntervalMs: number;
   /** The stores' split size: a merge never makes a region larger than this. */
   readonly regionSplitSizeBytes: number;
+  /** Leader evictions off stores whose disk is not NORMAL (disk-schedulers.ts): operators running at once. */
+  readonly evictLeaderScheduleLimit: number;
+  /** Region moves off stores full or low on space (disk-schedulers.ts): operators running at once. */
+  readonly spaceScheduleLimit: number;
+  /** Space moves running at once out of, or into, one store. */
+  readonly spaceMovesPerStoreMax: number;
+  /**
+   * A store using at least this share of its disk (%), with less than half the available
+   * space of another store, is low on space: balancing puts nothing on it and moves regions
+   * off it (store-disk.ts). TiKV's low-space-ratio, as a percentage.
+   */
+  readonly lowSpaceRatioPercent: number;
 }
 
 export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
@@ -69,6 +81,10 @@ export const SCHEDULE_CONFIG_DEFAULTS: ScheduleConfig = {
   mergeRegionKeysMax: 80_000,
   splitMergeIntervalMs: 10 * 60_000,
   regionSplitSizeBytes: 64 * 1024 * 1024,
+  evictLeaderScheduleLimit: 16,
+  spaceScheduleLimit: 4,
+  spaceMovesPerStoreMax: 2,
+  lowSpaceRatioPercent: 80,
 };
 
 export class ScheduleConfigError extends Error {
@@ -86,6 +102,8 @@ export function resolveScheduleConfig(partial: Partial<ScheduleConfig> = {}): Sc
       throw new ScheduleConfigError(field, `must be a non-negative integer, got ${String(value)}`);
   }
   if (config.maxReplicas < 1) throw new ScheduleConfigError('maxReplicas', 'must be at least 1');
+  if (config.lowSpaceRatioPercent > 100)
+    throw new ScheduleConfigError('lowSpaceRatioPercent', 'must be at most 100');
   if (config.storeDisconnectedTimeMs > config.maxStoreDownTimeMs)
     throw new ScheduleConfigError('storeDisconnectedTimeMs', 'must not exceed maxStoreDownTimeMs');
   return config;

@@ -1,6 +1,10 @@
 // The PD leader's scheduler. Region heartbeats drive the replica checker (repair, add,
-// promote, remove) and advance running operators; a timer runs the balancers (leaders,
-// then replicas) and expires stale operators. Operators get their new peer ids from the
+// promote, remove) and advance running operators; a timer runs the schedulers (merges,
+// leader eviction off full disks, hot leaders, leader balance, replica balance, space
+// balance) and expires stale operators. Every one of them reads each store's disk from
+// its latest heartbeat and places nothing on a store whose disk is not NORMAL; an operator
+// still to add a replica or move a leader onto a store whose disk stops being NORMAL is
+// cancelled. Operators get their new peer ids from the
 // cluster's id allocator when they are created. Everything runs only while this member
 // leads; losing leadership drops the running operators (the next leader recomputes from
 // fresh heartbeats).
@@ -22,6 +26,9 @@ import type { ScheduleConfig } from './schedule-config.js';
 import { resolveScheduleConfig } from './schedule-config.js';
 import type { StoreHealth } from './store-health.js';
 import { mustEvacuate, storeHealth } from './store-health.js';
+import type { DiskView, StoreDisk } from './store-disk.js';
+import { describeDisk, diskNotNormal, storeDiskOf } from './store-disk.js';
+import { planDiskLeaderEviction, planSpaceBalance } from './disk-schedulers.js';
 
 /** Regions the patrol checks per balance interval. */
 const PATROL_REGIONS_PER_PASS = 256;
@@ -97,6 +104,16 @@ export class Scheduler {
     return health;
   }
 
+  /** Every store's disk as its latest heartbeat reported it (stores not yet heard are absent). */
+  storeDisks(): Map<number, StoreDisk> {
+    const disks = new Map<number, StoreDisk>();
+    for (const info of this.options.cluster.getAllStores(false)) {
+      const disk = storeDiskOf(info.stats);
+      if (disk !== undefined) disks.set(Number(info.store.id), disk);
+    }
+    return disks;
+  }
+
   private leaderSince(): number {
     if (this.leaderSinceUnixMs === 0) this.leaderSinceUnixMs = this.options.nowUnixMs();
     return this.leaderSinceUnixMs;
@@ -108,10 +125,14 @@ export class Scheduler {
       // A step aimed at a store that is no longer up can never finish: give it up now
       // rather than at the operator timeout, so the region can be repaired meanwhile.
       const health = this.storeHealths();
-      const unavailable = running.steps
-        .slice(running.stepIndex)
-        .find((step) => step.kind !== 'removePeer' && health.get(step.peer.storeId) !== 'up');
-      if (unavailable === undefined) {
+      const remaining = running.steps.slice(running.stepIndex);
+      const unavailable = remaining.find(
+        (step) => step.kind !== 'removePeer' && health.get(step.peer.storeId) !== 'up',
+      );
+      const noRoom = this.stepOntoFullDisk(remaining, info);
+      if (noRoom !== undefined) {
+        this.operators.cancel(info.region.id, noRoom);
+      } else if (unavailable === undefined) {
         // Repairs come before balancing: a balance operator yields to a replica the region lost.
         if (running.kind === 'replica' || !this.needsRepair(info, health)) {
           this.operators.onHeartbeat(info);
@@ -156,6 +177,36 @@ export class Scheduler {
     return { leaders, replicas };
   }
 
+  /**
+   * Why a remaining step would put data or a leader on a store whose disk is not NORMAL
+   * (an added learner, or a leader transfer to a peer there), or undefined.
+   */
+  private stepOntoFullDisk(steps: readonly OperatorStep[], info: RegionInfo): string | undefined {
+    const disks = this.storeDisks();
+    for (const step of steps) {
+      if (step.kind !== 'addLearner' && step.kind !== 'transferLeader') continue;
+      // A learner already added is there: what remains is its catching up (the checker
+      // removes it if it cannot).
+      if (step.kind === 'addLearner' && info.region.peers.some((p) => p.id === step.peer.id)) continue;
+      const disk = disks.get(step.peer.storeId);
+      if (disk !== undefined && diskNotNormal(disk))
+        return `store ${step.peer.storeId} of ${step.kind} has its ${describeDisk(disk)}: no new data or leaders go there`;
+    }
+    return undefined;
+  }
+
+  /** Data moves (adding or removing a replica) still to make by running operators, per store. */
+  private movesByStore(): Map<number, number> {
+    const moves = new Map<number, number>();
+    for (const op of this.operators.list().running) {
+      const stores = new Set<number>();
+      for (const step of op.steps.slice(op.stepIndex))
+        if (step.kind === 'addLearner' || step.kind === 'removePeer') stores.add(step.peer.storeId);
+      for (const id of stores) moves.set(id, (moves.get(id) ?? 0) + 1);
+    }
+    return moves;
+  }
+
   /** Whether a voter of the region sits on a store whose replicas must move (down, offline, tombstone). */
   private needsRepair(info: RegionInfo, health: ReadonlyMap<number, StoreHealth>): boolean {
     return info.region.peers.some((p) => mustEvacuate(health.get(p.storeId)));
@@ -164,7 +215,7 @@ export class Scheduler {
   private placementView(): PlacementView {
     const health = this.storeHealths();
     const { replicas } = countByStore(this.allRegions(), health);
-    return { health, replicaCounts: replicas };
+    return { health, replicaCounts: replicas, disks: this.storeDisks() };
   }
 
   private allRegions(): RegionInfo[] {
@@ -187,6 +238,7 @@ export class Scheduler {
       this.patrol();
       const regions = this.allRegions();
       const health = this.storeHealths();
+      const disks = this.storeDisks();
       await this.retireEmptiedStores(regions);
       const mergeTargets = this.mergeTargets();
       const busy = (regionId: number): boolean =>
@@ -200,11 +252,12 @@ export class Scheduler {
           const info = this.options.cluster.getRegionById(id);
           return busy(id) || (info !== undefined && this.hotRegions.isHot(info));
         };
-        const plan = this.merges.plan(regions, busyOrHot);
+        const plan = this.merges.plan(regions, busyOrHot, disks);
         if (plan !== undefined) await this.createMerge(plan);
       }
+      await this.evictLeadersOffFullDisks(regions, health, disks, busy);
       if (this.operators.hasRoom('hotRegion')) {
-        const plan = this.hotRegions.plan(regions, health, busy);
+        const plan = this.hotRegions.plan(regions, health, busy, disks);
         if (plan !== undefined) await this.create(plan.region, 'hotRegion', plan);
       }
       if (this.operators.hasRoom('balanceLeader')) {
@@ -219,18 +272,44 @@ export class Scheduler {
             this.hotRegions.isHot(info as RegionInfo)
           );
         };
-        const plan = planLeaderBalance(regions, health, this.config.balanceTolerance, busyOrHot, inFlight);
+        const plan = planLeaderBalance(
+          regions,
+          health,
+          this.config.balanceTolerance,
+          busyOrHot,
+          inFlight,
+          disks,
+        );
         if (plan !== undefined) await this.create(plan.region, 'balanceLeader', plan);
       }
       if (this.operators.hasRoom('balanceRegion')) {
-        const plan = planRegionBalance(regions, health, this.config.balanceTolerance, busy, inFlight);
+        const plan = planRegionBalance(regions, health, this.config.balanceTolerance, busy, inFlight, {
+          disks,
+          lowSpaceRatioPercent: this.config.lowSpaceRatioPercent,
+        });
         if (plan !== undefined) await this.create(plan.region, 'balanceRegion', plan);
+      }
+      if (this.operators.hasRoom('balanceSpace')) {
+        const plan = planSpaceBalance(regions, health, disks, this.config, busy, this.movesByStore());
+        if (plan !== undefined) await this.create(plan.region, 'balanceSpace', plan);
       }
     } catch (err) {
       this.options.log(`scheduler pass failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.balancing = false;
     }
+  }
+
+  /** Leader transfers off stores whose disk is not NORMAL, as many as the kind has room for. */
+  private async evictLeadersOffFullDisks(
+    regions: readonly RegionInfo[],
+    health: ReadonlyMap<number, StoreHealth>,
+    disks: DiskView,
+    busy: (regionId: number) => boolean,
+  ): Promise<void> {
+    const room = this.operators.limitOf('evictLeader') - this.operators.runningCount('evictLeader');
+    const plans = planDiskLeaderEviction(regions, health, disks, busy, room);
+    for (const plan of plans) await this.create(plan.region, 'evictLeader', plan);
   }
 
   /**

@@ -58,7 +58,7 @@ test('status shows each kind running against its limit: a full kind takes no mor
   );
   assert.deepEqual(
     limits.map((l) => l.kind),
-    ['replica', 'balanceLeader', 'balanceRegion', 'hotRegion', 'merge'],
+    ['replica', 'balanceLeader', 'balanceRegion', 'hotRegion', 'merge', 'evictLeader', 'balanceSpace'],
   );
 });
 
@@ -85,7 +85,7 @@ test('finished operators keep their outcome and duration, on the wire and in flo
   const lines = formatOperatorStatus({ header: undefined, ...wire });
   assert.match(
     lines[0] ?? '',
-    /^operators: 0 running \(.*hotRegion 0\/1, merge 0\/8\), 2 finished recently$/,
+    /^operators: 0 running \(.*hotRegion 0\/1, merge 0\/8, evictLeader 0\/16, balanceSpace 0\/4\), 2 finished recently$/,
   );
   assert.match(lines[1] ?? '', /#1 hotRegion region 10 store 1 -> 2 {2}succeeded after 0\.8 s, 1\.5 s ago/);
   assert.match(lines[2] ?? '', /#2 replica region 20 store - -> 3 {2}cancelled after 1\.0 s, 0\.5 s ago/);

@@ -12,7 +12,10 @@ const allUp = healthOf([
 
 test('a healthy region with maxReplicas voters needs nothing', () => {
   const info = regionInfo(10, [peer(11, 1), peer(12, 2), peer(13, 3)], 11);
-  assert.equal(checkReplicas(info, { health: allUp, replicaCounts: new Map() }, 3), undefined);
+  assert.equal(
+    checkReplicas(info, { health: allUp, replicaCounts: new Map(), disks: new Map() }, 3),
+    undefined,
+  );
 });
 
 test('a single-voter region (just bootstrapped) gets a learner on the emptiest store, then a promotion', () => {
@@ -23,7 +26,7 @@ test('a single-voter region (just bootstrapped) gets a learner on the emptiest s
     [3, 1],
     [4, 2],
   ]);
-  const plan = checkReplicas(info, { health: allUp, replicaCounts: counts }, 3);
+  const plan = checkReplicas(info, { health: allUp, replicaCounts: counts, disks: new Map() }, 3);
   assert.ok(plan);
   assert.deepEqual(
     plan.steps.map((s) => [s.kind, s.peer.storeId]),
@@ -42,7 +45,7 @@ test('a voter on a down store is replaced: add and promote elsewhere before remo
     [4, 'up'],
   ]);
   const info = regionInfo(10, [peer(11, 1), peer(12, 2), peer(13, 3)], 11);
-  const plan = checkReplicas(info, { health, replicaCounts: new Map() }, 3);
+  const plan = checkReplicas(info, { health, replicaCounts: new Map(), disks: new Map() }, 3);
   assert.ok(plan);
   assert.deepEqual(
     plan.steps.map((s) => [s.kind, s.peer.storeId]),
@@ -61,16 +64,19 @@ test('with no spare store, a region keeps its unavailable voter (never shrinks b
     [3, 'down'],
   ]);
   const info = regionInfo(10, [peer(11, 1), peer(12, 2), peer(13, 3)], 11);
-  assert.equal(checkReplicas(info, { health, replicaCounts: new Map() }, 3), undefined);
+  assert.equal(checkReplicas(info, { health, replicaCounts: new Map(), disks: new Map() }, 3), undefined);
 });
 
 test('a learner still catching up is left alone; once caught up it is promoted', () => {
   const learner = peer(14, 4, 'learner');
   const peers = [peer(11, 1), peer(12, 2), peer(13, 3), learner];
   const pending = regionInfo(10, peers, 11, { pendingPeers: [learner] });
-  assert.equal(checkReplicas(pending, { health: allUp, replicaCounts: new Map() }, 3), undefined);
+  assert.equal(
+    checkReplicas(pending, { health: allUp, replicaCounts: new Map(), disks: new Map() }, 3),
+    undefined,
+  );
   const caughtUp = regionInfo(10, peers, 11);
-  const plan = checkReplicas(caughtUp, { health: allUp, replicaCounts: new Map() }, 3);
+  const plan = checkReplicas(caughtUp, { health: allUp, replicaCounts: new Map(), disks: new Map() }, 3);
   assert.deepEqual(
     plan?.steps.map((s) => [s.kind, s.peer.id]),
     [['promoteLearner', 14]],
@@ -85,7 +91,7 @@ test('an extra voter is removed from the fullest store, never the leader', () =>
     [3, 7],
     [4, 2],
   ]);
-  const plan = checkReplicas(info, { health: allUp, replicaCounts: counts }, 3);
+  const plan = checkReplicas(info, { health: allUp, replicaCounts: counts, disks: new Map() }, 3);
   assert.deepEqual(
     plan?.steps.map((s) => [s.kind, s.peer.id]),
     [['removePeer', 13]],
@@ -100,7 +106,7 @@ test('a voter to replace that leads hands leadership to a healthy voter before i
     [4, 'up'],
   ]);
   const info = regionInfo(10, [peer(11, 1), peer(12, 2), peer(13, 3)], 11);
-  const plan = checkReplicas(info, { health, replicaCounts: new Map() }, 3);
+  const plan = checkReplicas(info, { health, replicaCounts: new Map(), disks: new Map() }, 3);
   assert.deepEqual(
     plan?.steps.map((s) => [s.kind, s.peer.storeId]),
     [
@@ -114,7 +120,10 @@ test('a voter to replace that leads hands leadership to a healthy voter before i
 
 test('a region in a joint configuration is left to its leader', () => {
   const info = regionInfo(10, [peer(11, 1), peer(12, 2, 'incomingVoter'), peer(13, 3, 'demotingVoter')], 11);
-  assert.equal(checkReplicas(info, { health: allUp, replicaCounts: new Map() }, 3), undefined);
+  assert.equal(
+    checkReplicas(info, { health: allUp, replicaCounts: new Map(), disks: new Map() }, 3),
+    undefined,
+  );
 });
 
 test('target stores are up, without a peer of the region, fewest replicas first', () => {
@@ -128,9 +137,13 @@ test('target stores are up, without a peer of the region, fewest replicas first'
     [3, 4],
     [4, 4],
   ]);
-  assert.equal(pickTargetStore({ health, replicaCounts: counts }, [peer(11, 1)]), 3);
+  assert.equal(pickTargetStore({ health, replicaCounts: counts, disks: new Map() }, [peer(11, 1)]), 3);
   assert.equal(
-    pickTargetStore({ health, replicaCounts: counts }, [peer(11, 1), peer(12, 3), peer(13, 4)]),
+    pickTargetStore({ health, replicaCounts: counts, disks: new Map() }, [
+      peer(11, 1),
+      peer(12, 3),
+      peer(13, 4),
+    ]),
     undefined,
   );
 });

@@ -9,6 +9,7 @@ import { createClient, FlotillaError } from '../../../sdk/src/index.js';
 import type { Consistency, FlotillaClient } from '../../../sdk/src/index.js';
 import { PdClient } from '../pd-client/pd-client.js';
 import { fetchStoreStatus, formatStoreStatus } from './admin-client.js';
+import { formatPdStoreLine } from './pd-store-line.js';
 import { formatOperatorStatus } from './operator-status-format.js';
 
 export const DEFAULT_PD = '127.0.0.1:2379,127.0.0.1:2380,127.0.0.1:2381';
@@ -309,22 +310,35 @@ async function status(pdEndpoints: readonly string[], io: CliOutput): Promise<nu
         ),
       ),
     );
+    // PD's view of each store's disk (from its heartbeats): what PD places there.
+    const pdLines = await Promise.all(
+      stores.map((store) =>
+        pd.getStore(Number(store.id)).then(
+          (res) => formatPdStoreLine(res.stats),
+          (err: unknown) => `  PD: store unavailable (${err instanceof Error ? err.message : String(err)})`,
+        ),
+      ),
+    );
     let unreachable = 0;
-    for (const answer of answers) {
+    for (const [i, answer] of answers.entries()) {
       const id = Number(answer.store.id);
+      const pdLine = pdLines[i] as string;
       const state =
         answer.store.state === metapb.StoreState.UP
           ? ''
           : ` (${metapb.storeStateToJSON(answer.store.state)})`;
       if ('res' in answer) {
-        for (const line of formatStoreStatus(id, answer.res))
-          io.out(line + (line.startsWith('store') ? state : ''));
+        const lines = formatStoreStatus(id, answer.res);
+        // After the store's own line and disk line, before its regions.
+        lines.splice(answer.res.disk === undefined ? 1 : 2, 0, pdLine);
+        for (const line of lines) io.out(line + (line.startsWith('store') ? state : ''));
       } else {
         unreachable++;
         const e = answer.err as { details?: string; message?: string };
         io.out(
           `store ${id}  ${answer.store.address}  UNREACHABLE${state} (${e.details || e.message || String(e)})`,
         );
+        io.out(pdLine);
       }
     }
     try {

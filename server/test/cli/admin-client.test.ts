@@ -1,8 +1,9 @@
 // `flotilla status` rendering of a store's regions (admin-client.ts): the role column.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { metapb, raftpb } from '@flotilla/proto';
+import { metapb, pdpb, raftpb } from '@flotilla/proto';
 import { formatStoreStatus } from '../../src/cli/admin-client.js';
+import { formatPdStoreLine } from '../../src/cli/pd-store-line.js';
 
 function storeStatus(role: raftpb.RaftRole, selfRole: metapb.PeerRole): raftpb.StatusResponse {
   return {
@@ -46,5 +47,30 @@ describe('flotilla status', () => {
   it('shows a voter that follows as follower', () => {
     const [, line] = formatStoreStatus(4, storeStatus(raftpb.RaftRole.FOLLOWER, metapb.PeerRole.VOTER));
     assert.match(line ?? '', /peer 6 {2}follower {2}leader peer 3/);
+  });
+});
+
+describe('flotilla status: PD view of a store disk (pd-store-line.ts)', () => {
+  const stats = (diskUsage: metapb.DiskUsage): pdpb.StoreStats =>
+    pdpb.StoreStats.fromPartial({
+      storeId: 4n,
+      capacityBytes: 24n * 1024n * 1024n,
+      availableBytes: 1024n * 1024n,
+      reservedBytes: 2n * 1024n * 1024n,
+      diskUsage,
+    });
+
+  it('says what PD does with a store by its reported disk level', () => {
+    assert.match(
+      formatPdStoreLine(stats(metapb.DiskUsage.NORMAL)),
+      /^ {2}PD: disk .* free of .*, normal: may receive/,
+    );
+    const full = formatPdStoreLine(stats(metapb.DiskUsage.ALMOST_FULL));
+    assert.match(
+      full,
+      /\(reserve 2\.0 MiB\), ALMOST FULL: no new replicas or leaders; its leaders and regions move away/,
+    );
+    assert.match(formatPdStoreLine(stats(metapb.DiskUsage.ALREADY_FULL)), /ALREADY FULL/);
+    assert.equal(formatPdStoreLine(undefined), '  PD: no store heartbeat yet');
   });
 });
