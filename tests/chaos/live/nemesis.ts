@@ -71,9 +71,9 @@ function targeted(
 
 const kill = (context: NemesisContext, nodes: ChaosNode[]): Promise<void> =>
   Promise.all(nodes.map((node) => context.cluster.kill(node))).then(() => undefined);
-const restart = async (context: NemesisContext, nodes: ChaosNode[]): Promise<void> => {
-  for (const node of nodes) await context.cluster.restart(node);
-};
+/** Restarts the nodes at once: one after the other took 15 s for two stores on a busy machine. */
+const restart = (context: NemesisContext, nodes: ChaosNode[]): Promise<void> =>
+  Promise.all(nodes.map((node) => context.cluster.restart(node))).then(() => undefined);
 
 /** Drops traffic between `node` and each of `peers` inside node's namespace. */
 async function cut(
@@ -202,8 +202,9 @@ export const NEMESES: Readonly<Record<string, () => Nemesis>> = {
       },
     ),
   /**
-   * Store 3's data dir is a small tmpfs: a filler file takes what is left. Today a store
-   * exits on ENOSPC; the heal frees the space and restarts it if it died.
+   * Store 3's data dir is a small tmpfs: a filler file takes what is left. A full store
+   * refuses writes with DiskFull and stays up; should it die anyway, the heal (which frees
+   * the space) restarts it and says so in the log.
    */
   'disk-full': () =>
     targeted(
