@@ -399,7 +399,9 @@ export class ChaosCluster {
 
   /** The last lines a node printed (for failure reports). */
   async logs(node: ChaosNode, lines: number): Promise<string> {
-    return docker(['logs', '--tail', String(lines), node.containerId]).catch((err: Error) => err.message);
+    // The node's stderr (where a fatal error goes) comes out on docker's stderr: merge them.
+    const command = `docker logs --tail ${Math.trunc(lines)} ${node.containerId} 2>&1`;
+    return run('sh', ['-c', command]).catch((err: Error) => err.message);
   }
 
   async stop(): Promise<void> {

@@ -94,6 +94,8 @@ async function uncut(context: NemesisContext, nodes: ChaosNode[]): Promise<void>
 }
 
 const FILLER_NAME = 'chaos-filler.bin';
+/** Lines of a store's output kept in the report when it died on a full disk. */
+const DEATH_LOG_LINES = 25;
 
 export const NEMESES: Readonly<Record<string, () => Nemesis>> = {
   'kill-store': () => targeted('kill-store', async (c) => [await followerStore(c)], kill, restart),
@@ -222,7 +224,8 @@ export const NEMESES: Readonly<Record<string, () => Nemesis>> = {
       async (c, [node]) => {
         rmSync(join((node as ChaosNode).dataDir, FILLER_NAME), { force: true });
         if (!(await c.cluster.isRunning(node as ChaosNode))) {
-          c.log(`${(node as ChaosNode).name} died on the full disk: restarting it`);
+          const tail = await c.cluster.logs(node as ChaosNode, DEATH_LOG_LINES);
+          c.log(`${(node as ChaosNode).name} died on the full disk; its last lines:\n${tail}\nrestarting it`);
           await c.cluster.restart(node as ChaosNode);
         }
       },
