@@ -22,10 +22,24 @@ export interface Nemesis {
   heal(context: NemesisContext): Promise<void>;
 }
 
+/**
+ * How long to wait for PD to name the region's leader: right after a restart it may have
+ * none yet (a 300 s run stopped on that once, after a store took 19 s to restart).
+ */
+const LEADER_WAIT_MS = 30_000;
+const LEADER_POLL_MS = 200;
+
 export async function leaderStore(context: NemesisContext): Promise<ChaosNode> {
-  const region = await context.pd.getRegion(Buffer.from(context.probeKey));
-  const storeId = Number(region.region?.leader?.storeId ?? 0);
-  if (storeId === 0) throw new Error('PD names no leader for the workload region');
+  const deadlineMs = performance.now() + LEADER_WAIT_MS;
+  let storeId = 0;
+  for (;;) {
+    const region = await context.pd.getRegion(Buffer.from(context.probeKey));
+    storeId = Number(region.region?.leader?.storeId ?? 0);
+    if (storeId !== 0) break;
+    if (performance.now() > deadlineMs)
+      throw new Error(`PD named no leader for the workload region within ${LEADER_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+  }
   const store = await context.pd.getStore(storeId);
   const node = context.cluster.storeByAddress(store.store?.address ?? '');
   if (node === undefined) throw new Error(`leader store ${storeId} is not one of the run's nodes`);
