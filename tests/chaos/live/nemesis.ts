@@ -29,17 +29,20 @@ export interface Nemesis {
 const LEADER_WAIT_MS = 30_000;
 const LEADER_POLL_MS = 200;
 
-export async function leaderStore(context: NemesisContext): Promise<ChaosNode> {
+async function leaderStoreId(context: NemesisContext): Promise<number> {
   const deadlineMs = performance.now() + LEADER_WAIT_MS;
-  let storeId = 0;
   for (;;) {
     const region = await context.pd.getRegion(Buffer.from(context.probeKey));
-    storeId = Number(region.region?.leader?.storeId ?? 0);
-    if (storeId !== 0) break;
+    const storeId = Number(region.region?.leader?.storeId ?? 0);
+    if (storeId !== 0) return storeId;
     if (performance.now() > deadlineMs)
       throw new Error(`PD named no leader for the workload region within ${LEADER_WAIT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
   }
+}
+
+export async function leaderStore(context: NemesisContext): Promise<ChaosNode> {
+  const storeId = await leaderStoreId(context);
   const store = await context.pd.getStore(storeId);
   const node = context.cluster.storeByAddress(store.store?.address ?? '');
   if (node === undefined) throw new Error(`leader store ${storeId} is not one of the run's nodes`);
