@@ -11,14 +11,19 @@ import type { KvOperation } from '../checker/linearizability.js';
 import type { ChaosCluster } from './cluster.js';
 import { LiveHistory, countLostWrites } from './history.js';
 import type { OpKind } from './history.js';
-import { nemesisNamed } from './nemesis.js';
+import { leaderStore, nemesisNamed } from './nemesis.js';
 import type { NemesisContext } from './nemesis.js';
 import { seededRandom } from './proxy/seeded-random.js';
 import { PdClient } from '../../../server/src/pd-client/pd-client.js';
 
 export interface ChaosRunOptions {
   readonly faults: readonly string[];
-  readonly durationMs: number;
+  /**
+   * Faults drawn in turn from a random start of the list while the next one fits before
+   * this time; absent: each fault of the list runs exactly once, in order (the CI
+   * scenarios, so every fault they name is exercised whatever the machine's speed).
+   */
+  readonly durationMs?: number;
   readonly seed: number;
   /** How long each fault stays before its heal. */
   readonly faultMs: number;
@@ -34,6 +39,8 @@ export interface ChaosRunOptions {
 export interface FaultWindow {
   readonly name: string;
   readonly targets: string;
+  /** The store PD names as the workload region's leader just before the heal ('?' if none answered). */
+  readonly leaderBeforeHeal: string;
   readonly startMs: number;
   /** When start() returned: the fault is in force (a kill has completed) from here. */
   readonly activeMs: number;
@@ -43,7 +50,14 @@ export interface FaultWindow {
   failed: number;
   /** Puts invoked after the fault was in force and acknowledged before its heal (quorum-loss check). */
   putsAckedInside: number;
-  /** From the heal to the first acknowledged put invoked after it; -1 if none. */
+  /**
+   * From the fault being in force to the acknowledgement of the first put invoked after it
+   * (the clients are served again, e.g. by a new leader); -1 if none before the heal.
+   */
+  servedAgainMs: number;
+  /** Longest time an operation that failed inside the window took (deadline check). */
+  failLatencyMsMax: number;
+  /** From the end of the heal to the first acknowledged put invoked after it; -1 if none. */
   recoverMs: number;
 }
 
@@ -107,9 +121,16 @@ export async function runChaos(cluster: ChaosCluster, options: ChaosRunOptions):
     });
     const schedule = (async () => {
       await sleep(Math.min(options.quietMs, 3_000));
-      const endMs = history.startMs + options.durationMs;
-      let index = Math.floor(random() * options.faults.length);
-      while (performance.now() + options.faultMs < endMs) {
+      const durationMs = options.durationMs;
+      const endMs = history.startMs + (durationMs ?? 0);
+      let index = durationMs === undefined ? 0 : Math.floor(random() * options.faults.length);
+      for (;;) {
+        if (
+          durationMs === undefined
+            ? index >= options.faults.length
+            : performance.now() + options.faultMs >= endMs
+        )
+          break;
         const nemesis = nemesisNamed(options.faults[index % options.faults.length] as string);
         index++;
         const startMs = performance.now() - history.startMs;
@@ -117,6 +138,10 @@ export async function runChaos(cluster: ChaosCluster, options: ChaosRunOptions):
         const activeMs = performance.now() - history.startMs;
         options.log(`${(startMs / 1000).toFixed(1)} s: start ${nemesis.name} on ${targets}`);
         await sleep(options.faultMs);
+        const leaderBeforeHeal = await leaderStore(context).then(
+          (node) => node.name,
+          () => '?',
+        );
         const healMs = performance.now() - history.startMs;
         await nemesis.heal(context);
         const healedMs = performance.now() - history.startMs;
@@ -126,6 +151,7 @@ export async function runChaos(cluster: ChaosCluster, options: ChaosRunOptions):
         timeline.push({
           name: nemesis.name,
           targets,
+          leaderBeforeHeal,
           startMs,
           activeMs,
           healMs,
@@ -133,6 +159,8 @@ export async function runChaos(cluster: ChaosCluster, options: ChaosRunOptions):
           ok: 0,
           failed: 0,
           putsAckedInside: 0,
+          servedAgainMs: -1,
+          failLatencyMsMax: 0,
           recoverMs: -1,
         });
         await sleep(options.quietMs);
@@ -227,11 +255,15 @@ function report(
       if (event.timeMs >= window.startMs && event.timeMs < window.healMs) {
         if (event.type === 'ok') window.ok++;
         else window.failed++;
-        if (event.type === 'ok' && event.f === 'put' && invokedMs >= window.activeMs)
+        if (event.type === 'ok' && event.f === 'put' && invokedMs >= window.activeMs) {
           window.putsAckedInside++;
+          if (window.servedAgainMs < 0) window.servedAgainMs = event.timeMs - window.activeMs;
+        }
+        if (event.type !== 'ok')
+          window.failLatencyMsMax = Math.max(window.failLatencyMsMax, event.timeMs - invokedMs);
       }
-      if (window.recoverMs < 0 && event.type === 'ok' && event.f === 'put' && invokedMs >= window.healMs) {
-        window.recoverMs = event.timeMs - window.healMs;
+      if (window.recoverMs < 0 && event.type === 'ok' && event.f === 'put' && invokedMs >= window.healedMs) {
+        window.recoverMs = event.timeMs - window.healedMs;
       }
     }
   }
@@ -254,12 +286,25 @@ function report(
         ? 'NOT linearizable'
         : 'unknown (search bound)';
   const lines = [
-    `chaos run: seed ${options.seed}, faults ${options.faults.join(',')}, ${options.workers} clients on ${options.keys} keys, ${(options.durationMs / 1000).toFixed(0)} s`,
-    'fault timeline (s)          targets            start   heal  ok  failed  availability  recovery',
+    `chaos run: seed ${options.seed}, faults ${options.faults.join(',')}, ${options.workers} clients on ${options.keys} keys, ${options.durationMs === undefined ? 'each fault once' : `${(options.durationMs / 1000).toFixed(0)} s`}, ${elapsedS.toFixed(0)} s run`,
+    'fault timeline (s)       targets                start   heal  ok  failed  avail.  served again  fail max  heal took  recovery  leader at heal',
     ...timeline.map((w) => {
-      const total = w.ok + w.failed;
-      const availability = total === 0 ? 'n/a' : `${((100 * w.ok) / total).toFixed(1)}%`;
-      return `  ${w.name.padEnd(24)} ${w.targets.padEnd(16)} ${(w.startMs / 1000).toFixed(1).padStart(6)} ${(w.healMs / 1000).toFixed(1).padStart(6)} ${String(w.ok).padStart(4)} ${String(w.failed).padStart(6)}  ${availability.padStart(11)}  ${w.recoverMs < 0 ? 'none' : `${Math.round(w.recoverMs)} ms`}`;
+      const availability = availabilityOf(w);
+      const cells = [
+        w.name.padEnd(22),
+        w.targets.padEnd(20),
+        (w.startMs / 1000).toFixed(1).padStart(6),
+        (w.healMs / 1000).toFixed(1).padStart(6),
+        String(w.ok).padStart(4),
+        String(w.failed).padStart(6),
+        (availability === undefined ? 'n/a' : `${(100 * availability).toFixed(1)}%`).padStart(7),
+        milliseconds(w.servedAgainMs).padStart(12),
+        milliseconds(w.failed === 0 ? -1 : w.failLatencyMsMax).padStart(8),
+        milliseconds(w.healedMs - w.healMs).padStart(9),
+        milliseconds(w.recoverMs).padStart(8),
+        w.leaderBeforeHeal,
+      ];
+      return `  ${cells.join('  ')}`;
     }),
     `ops: ${completed} completed, ${(completed / elapsedS).toFixed(0)} ops/s; ${Object.entries(counts)
       .sort()
@@ -283,6 +328,16 @@ function report(
     shrunk,
     text: lines.join('\n'),
   };
+}
+
+/** The share of operations completing inside the window that succeeded; undefined if none did. */
+export function availabilityOf(window: FaultWindow): number | undefined {
+  const total = window.ok + window.failed;
+  return total === 0 ? undefined : window.ok / total;
+}
+
+function milliseconds(value: number): string {
+  return value < 0 ? 'none' : `${Math.round(value)} ms`;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,10 +3,8 @@
 // counts, throughput, the checker's verdict and any minimal failing sub-history. Exit 0
 // when the history is linearizable and no acknowledged write was lost, 1 otherwise, 2 on a
 // usage error.
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ChaosCluster } from './cluster.js';
+import { ChaosCluster, workDirOf } from './cluster.js';
 import { runChaos } from './chaos-run.js';
 import { NEMESES } from './nemesis.js';
 
@@ -61,7 +59,7 @@ const runId = `cli${process.pid}`;
 const cluster = await ChaosCluster.start({
   runId,
   seed: options.seed,
-  workDir: join(tmpdir(), `flotilla-chaos-${runId}`),
+  workDir: workDirOf(runId),
   smallDiskSizeMiB: options.faults.includes('disk-full') ? 48 : undefined,
   log: options.log,
 });

@@ -6,7 +6,9 @@
 // host a fault proxy per node dials the container's mapped port. So every client-to-node
 // and node-to-node link crosses a proxy the nemeses can slow down, and the addresses PD
 // hands out work everywhere. Everything is labelled `flotilla-chaos=<run id>` and removed
-// by that label on stop, after a failed start and on SIGINT/SIGTERM.
+// by that label on stop, after a failed start and on SIGINT/SIGTERM; a run whose process
+// died without any of these (SIGKILL) is removed by the next cluster's start (its owner
+// label names a process that no longer runs).
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { seededRandom } from './proxy/seeded-random.js';
 import type { NodeConfig, ProxyRoute } from './node/node-config.js';
 import { docker, removeLabelled, run } from './docker/docker-cli.js';
 import { ensureImage } from './docker/image.js';
+import { OWNER_LABEL, removeOrphanRuns, thisProcessOwner } from './docker/orphans.js';
 
 export const CHAOS_LABEL = 'flotilla-chaos';
 /** Port of a container's inbound proxy and of its control server. */
@@ -28,6 +31,11 @@ const READY_TIMEOUT_MS = 120_000;
 const PAUSE_ATTEMPTS_MAX = 5;
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSX_CACHE_DIR = join(tmpdir(), 'flotilla-chaos-tsx-cache');
+
+/** Where a run keeps its data dirs (a dead run's tmpfs is found there). */
+export function workDirOf(runId: string): string {
+  return join(tmpdir(), `flotilla-chaos-${runId}`);
+}
 
 export type NodeKind = 'pd' | 'store';
 
@@ -49,7 +57,7 @@ export interface ChaosNode {
 export interface ClusterOptions {
   readonly runId: string;
   readonly seed: number;
-  /** Host directory for data dirs; removed on stop. */
+  /** Host directory for data dirs (`workDirOf(runId)`); removed on stop. */
   readonly workDir: string;
   /** A tmpfs size for store slot 3's data dir (the full-disk fault); none when absent. */
   readonly smallDiskSizeMiB?: number;
@@ -68,15 +76,29 @@ export class ChaosCluster {
     readonly image: string,
     readonly network: string,
     readonly nodes: readonly ChaosNode[],
+    /** This process, as the owner label names it. */
+    private readonly owner: string,
   ) {}
 
   static async start(options: ClusterOptions): Promise<ChaosCluster> {
+    const orphans = await removeOrphanRuns(CHAOS_LABEL, (runId) => workDirOf(runId));
+    for (const orphan of orphans)
+      options.log(`removed chaos run ${orphan.runId} left by process ${orphan.owner}, which no longer runs`);
     const image = await ensureImage(options.log);
     mkdirSync(TSX_CACHE_DIR, { recursive: true });
     const network = `flotilla-chaos-${options.runId}`;
-    await docker(['network', 'create', '--label', `${CHAOS_LABEL}=${options.runId}`, network]);
+    const owner = thisProcessOwner();
+    await docker([
+      'network',
+      'create',
+      '--label',
+      `${CHAOS_LABEL}=${options.runId}`,
+      '--label',
+      `${OWNER_LABEL}=${owner}`,
+      network,
+    ]);
     const nodes: ChaosNode[] = [];
-    const cluster = new ChaosCluster(options, image, network, nodes);
+    const cluster = new ChaosCluster(options, image, network, nodes, owner);
     process.once('SIGINT', cluster.onSignal);
     process.once('SIGTERM', cluster.onSignal);
     try {
@@ -224,7 +246,11 @@ export class ChaosCluster {
       .withName(this.alias(node))
       .withNetworkMode(this.network)
       .withNetworkAliases(this.alias(node))
-      .withLabels({ [CHAOS_LABEL]: this.options.runId, 'flotilla-chaos.node': node.name })
+      .withLabels({
+        [CHAOS_LABEL]: this.options.runId,
+        [OWNER_LABEL]: this.owner,
+        'flotilla-chaos.node': node.name,
+      })
       .withBindMounts([
         { source: REPO_ROOT, target: APP_DIR, mode: 'ro' },
         { source: node.dataDir, target: '/data', mode: 'rw' },
@@ -373,7 +399,9 @@ export class ChaosCluster {
 
   /** The last lines a node printed (for failure reports). */
   async logs(node: ChaosNode, lines: number): Promise<string> {
-    return docker(['logs', '--tail', String(lines), node.containerId]).catch((err: Error) => err.message);
+    // The node's stderr (where a fatal error goes) comes out on docker's stderr: merge them.
+    const command = `docker logs --tail ${Math.trunc(lines)} ${node.containerId} 2>&1`;
+    return run('sh', ['-c', command]).catch((err: Error) => err.message);
   }
 
   async stop(): Promise<void> {
