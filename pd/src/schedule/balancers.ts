@@ -181,13 +181,7 @@ export function planRegionBalance(
     if (refusesData(space.disks.get(target), info.load.approximateSizeBytes) !== undefined) continue;
     const from = info.region.peers.find((p) => p.storeId === source);
     if (from === undefined || info.region.peers.some((p) => p.storeId === target)) continue;
-    const added: PeerMeta = { id: 0, storeId: target, role: 'learner' };
-    const steps: ReplicaPlan['steps'][number][] = [
-      { kind: 'addLearner', peer: added },
-      { kind: 'promoteLearner', peer: added },
-    ];
-    if (info.leader?.id === from.id) steps.push({ kind: 'transferLeader', peer: added });
-    steps.push({ kind: 'removePeer', peer: from });
+    const steps = regionMoveSteps(info, from, target);
     return {
       region: info,
       description: `balance replicas: move region ${info.region.id}'s peer from store ${source} (${count(source)}) to store ${target} (${count(target)})`,
@@ -195,4 +189,19 @@ export function planRegionBalance(
     };
   }
   return undefined;
+}
+
+/**
+ * Moves the region's peer `from` to store `target`: a learner there, promoted, the leadership
+ * handed to it if `from` leads, then `from` removed (the voter count never drops).
+ */
+export function regionMoveSteps(info: RegionInfo, from: PeerMeta, target: number): ReplicaPlan['steps'] {
+  const added: PeerMeta = { id: 0, storeId: target, role: 'learner' };
+  const steps: ReplicaPlan['steps'][number][] = [
+    { kind: 'addLearner', peer: added },
+    { kind: 'promoteLearner', peer: added },
+  ];
+  if (info.leader?.id === from.id) steps.push({ kind: 'transferLeader', peer: added });
+  steps.push({ kind: 'removePeer', peer: from });
+  return steps;
 }

@@ -15,6 +15,7 @@
 import type { PeerMeta } from '../../../server/src/store/region-meta.js';
 import type { RegionInfo } from '../cluster/region-info.js';
 import type { BalancePlan } from './balancers.js';
+import { regionMoveSteps } from './balancers.js';
 import type { ScheduleConfig } from './schedule-config.js';
 import type { StoreHealth } from './store-health.js';
 import type { DiskView, StoreDisk } from './store-disk.js';
@@ -150,15 +151,7 @@ export function planSpaceBalance(
 }
 
 function moveSteps(info: RegionInfo, source: number, target: number): BalancePlan['steps'] {
-  const from = info.region.peers.find((p) => p.storeId === source) as PeerMeta;
-  const added: PeerMeta = { id: 0, storeId: target, role: 'learner' };
-  const steps: BalancePlan['steps'][number][] = [
-    { kind: 'addLearner', peer: added },
-    { kind: 'promoteLearner', peer: added },
-  ];
-  if (info.leader?.id === from.id) steps.push({ kind: 'transferLeader', peer: added });
-  steps.push({ kind: 'removePeer', peer: from });
-  return steps;
+  return regionMoveSteps(info, info.region.peers.find((p) => p.storeId === source) as PeerMeta, target);
 }
 
 function spaceMoveDescription(
